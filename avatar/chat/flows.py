@@ -1,0 +1,135 @@
+"""One turn of conversation, text or voice: save the user's words -> prompt -> stream -> save the reply.
+
+The user's message is committed before the model is called, so it survives any model failure.
+The reply is committed once it ends: complete, partial (Stop / barge-in / the task was cancelled)
+or error (the model failed after saying something); a failure before the first token saves nothing
+but the user's message, and the update says what went wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from avatar.chat.cancel import TurnRegistry, until_cancelled
+from avatar.chat.schemas import TurnUpdate
+from avatar.conversations.schemas import MessageStatus
+from avatar.conversations.service import ConversationService
+from avatar.core.logging import private
+from avatar.core.settings import Settings
+from avatar.llm.base import ChatProvider, GenerationOptions, ProviderError
+from avatar.llm.prompt import HistoryItem, apply_macros, build_prompt
+from avatar.personas.schemas import Persona
+from avatar.personas.service import PersonaService
+
+log = logging.getLogger(__name__)
+
+
+class ChatFlow:
+    def __init__(
+        self,
+        settings: Settings,
+        personas: PersonaService,
+        conversations: ConversationService,
+        provider: ChatProvider,
+        registry: TurnRegistry | None = None,
+    ) -> None:
+        self.settings = settings
+        self.personas = personas
+        self.conversations = conversations
+        self.provider = provider
+        self.registry = registry or TurnRegistry()
+
+    def greeting(self, persona: Persona) -> str:
+        return apply_macros(persona.greeting, persona.name, self.settings.user_name)
+
+    def start_conversation(self, persona_id: str) -> str:
+        persona = self.personas.get(persona_id)
+        return self.conversations.create(persona.id, greeting=self.greeting(persona)).id
+
+    async def send(self, persona_id: str, conversation_id: str | None, text: str) -> AsyncIterator[TurnUpdate]:
+        """Answer `text` in the conversation (a new one, greeting first, when conversation_id is empty)."""
+        persona = self.personas.get(persona_id)
+        if not conversation_id:
+            conversation_id = self.start_conversation(persona.id)
+        user_message = self.conversations.add_user_message(conversation_id, text)
+        log.info("turn: conversation=%s persona=%s user=%s", conversation_id, persona.id, private(text))
+        async for update in self._answer(persona, conversation_id):
+            update.user_message_id = user_message.id
+            yield update
+
+    async def regenerate(self, conversation_id: str) -> AsyncIterator[TurnUpdate]:
+        """Drop the newest reply and answer the user's last message again."""
+        conversation = self.conversations.get(conversation_id)
+        persona = self.personas.get(conversation.persona_id)
+        question = self.conversations.drop_last_reply(conversation_id)
+        if question is None:
+            yield TurnUpdate(conversation_id=conversation_id, done=True, error="There is no reply to regenerate yet.")
+            return
+        async for update in self._answer(persona, conversation_id):
+            update.user_message_id = question.id
+            yield update
+
+    def stop(self, conversation_id: str) -> bool:
+        return self.registry.cancel(conversation_id)
+
+    def _history(self, conversation_id: str) -> list[HistoryItem]:
+        return [
+            HistoryItem(role=m.role.value, content=m.content)
+            for m in self.conversations.messages(conversation_id)
+            if m.content.strip()
+        ]
+
+    async def _answer(self, persona: Persona, conversation_id: str) -> AsyncIterator[TurnUpdate]:
+        prompt = build_prompt(
+            persona,
+            self._history(conversation_id),
+            user_name=self.settings.user_name,
+            context_tokens=self.settings.context_tokens,
+            reply_tokens=self.settings.reply_tokens,
+        )
+        if prompt.dropped_messages or prompt.newest_truncated:
+            log.info(
+                "prompt window: %d older messages left out, newest truncated=%s",
+                prompt.dropped_messages,
+                prompt.newest_truncated,
+            )
+        options = GenerationOptions(
+            context_tokens=self.settings.context_tokens,
+            max_reply_tokens=self.settings.reply_tokens,
+            temperature=self.settings.temperature,
+        )
+        model = persona.model or self.provider.model
+        turn = self.registry.start(conversation_id)
+        reply = ""
+        status: MessageStatus | None = None
+        error: str | None = None
+        saved_id: str | None = None
+        try:
+            stream = self.provider.stream_chat(prompt.messages, options, model=model)
+            async for piece in until_cancelled(stream, turn.cancelled):
+                reply += piece
+                yield TurnUpdate(conversation_id=conversation_id, reply=reply)
+            status = MessageStatus.partial if turn.cancelled.is_set() else MessageStatus.complete
+            if status is MessageStatus.complete and not reply.strip():
+                status, error = None, "The model returned an empty reply. Try Regenerate."
+        except ProviderError as failure:
+            error = failure.message
+            status = MessageStatus.error if reply else None
+            log.warning("turn failed: conversation=%s: %s", conversation_id, failure.message)
+        finally:
+            if status is None and error is None:
+                # Neither finished nor failed: the task was cancelled or the consumer went away.
+                status = MessageStatus.partial
+            if status is not None and reply:
+                saved_id = self.conversations.add_reply(conversation_id, reply, status, model=model).id
+            self.registry.finish(turn)
+        log.info("reply: conversation=%s status=%s text=%s", conversation_id, status, private(reply))
+        yield TurnUpdate(
+            conversation_id=conversation_id,
+            reply=reply,
+            done=True,
+            status=status if saved_id else None,
+            reply_message_id=saved_id,
+            error=error,
+        )

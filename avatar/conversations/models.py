@@ -1,0 +1,31 @@
+"""The conversation tables (SQLModel). The schema itself is owned by the Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from avatar.core.ids import new_id, utcnow
+
+
+class Conversation(SQLModel, table=True):
+    __tablename__ = "conversations"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    persona_id: str = Field(index=True, max_length=200)
+    title: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "messages"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    conversation_id: str = Field(foreign_key="conversations.id", ondelete="CASCADE", index=True)
+    role: str = Field(max_length=16)
+    content: str
+    status: str = Field(default="complete", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+    model: str | None = Field(default=None, max_length=200)

@@ -1,0 +1,41 @@
+"""Conversation data as the rest of the app sees it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Role(str, Enum):
+    user = "user"
+    assistant = "assistant"
+
+
+class MessageStatus(str, Enum):
+    complete = "complete"
+    partial = "partial"  # stopped by the user (Stop, barge-in) before the model finished
+    error = "error"  # the model failed mid-reply; what arrived is kept
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    conversation_id: str
+    role: Role
+    content: str
+    status: MessageStatus
+    created_at: datetime
+    model: str | None = None
+
+
+class ConversationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    persona_id: str
+    title: str
+    created_at: datetime
+    updated_at: datetime

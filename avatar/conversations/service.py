@@ -1,0 +1,131 @@
+"""Conversations and messages: every write commits here, so a saved message survives a crash right after."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from avatar.conversations import repository
+from avatar.conversations.exceptions import ConversationNotFound, EmptyMessage, InvalidTitle
+from avatar.conversations.models import Conversation, Message
+from avatar.conversations.schemas import ConversationOut, MessageOut, MessageStatus, Role
+from avatar.core.ids import utcnow
+
+TITLE_MAX_CHARS = 60
+
+
+def title_from_text(text: str) -> str:
+    """A sidebar title from the first thing the user said: one line, cut at a word boundary."""
+    line = " ".join(text.split())
+    if len(line) <= TITLE_MAX_CHARS:
+        return line or "New chat"
+    cut = line[:TITLE_MAX_CHARS].rsplit(" ", 1)[0] or line[:TITLE_MAX_CHARS]
+    return cut + "…"
+
+
+class ConversationService:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create(self, persona_id: str, title: str = "New chat", greeting: str = "") -> ConversationOut:
+        """A new conversation; the persona's greeting, if any, is its first message."""
+        with Session(self.engine) as session:
+            conversation = Conversation(persona_id=persona_id, title=title)
+            session.add(conversation)
+            if greeting.strip():
+                session.add(Message(conversation_id=conversation.id, role=Role.assistant.value, content=greeting))
+            session.commit()
+            session.refresh(conversation)
+            return ConversationOut.model_validate(conversation)
+
+    def get(self, conversation_id: str) -> ConversationOut:
+        with Session(self.engine) as session:
+            return ConversationOut.model_validate(self._require(session, conversation_id))
+
+    def list(self, persona_id: str | None = None) -> list[ConversationOut]:
+        with Session(self.engine) as session:
+            return [ConversationOut.model_validate(c) for c in repository.list_conversations(session, persona_id)]
+
+    def rename(self, conversation_id: str, title: str) -> ConversationOut:
+        title = " ".join(title.split())
+        if not title:
+            raise InvalidTitle("A conversation needs a title: type one first.")
+        if len(title) > 200:
+            raise InvalidTitle("That title is too long: keep it under 200 characters.")
+        with Session(self.engine) as session:
+            conversation = self._require(session, conversation_id)
+            conversation.title = title
+            session.add(conversation)
+            session.commit()
+            session.refresh(conversation)
+            return ConversationOut.model_validate(conversation)
+
+    def delete(self, conversation_id: str) -> None:
+        with Session(self.engine) as session:
+            repository.delete_conversation(session, self._require(session, conversation_id))
+            session.commit()
+
+    def messages(self, conversation_id: str) -> list[MessageOut]:
+        with Session(self.engine) as session:
+            self._require(session, conversation_id)
+            return [MessageOut.model_validate(m) for m in repository.list_messages(session, conversation_id)]
+
+    def add_user_message(self, conversation_id: str, text: str) -> MessageOut:
+        if not text.strip():
+            raise EmptyMessage()
+        with Session(self.engine) as session:
+            conversation = self._require(session, conversation_id)
+            message = Message(conversation_id=conversation_id, role=Role.user.value, content=text)
+            if conversation.title == "New chat":
+                conversation.title = title_from_text(text)
+            self._touch(session, conversation)
+            session.add(message)
+            session.commit()
+            session.refresh(message)
+            return MessageOut.model_validate(message)
+
+    def add_reply(self, conversation_id: str, text: str, status: MessageStatus, model: str | None = None) -> MessageOut:
+        with Session(self.engine) as session:
+            conversation = self._require(session, conversation_id)
+            message = Message(
+                conversation_id=conversation_id,
+                role=Role.assistant.value,
+                content=text,
+                status=status.value,
+                model=model,
+            )
+            self._touch(session, conversation)
+            session.add(message)
+            session.commit()
+            session.refresh(message)
+            return MessageOut.model_validate(message)
+
+    def drop_last_reply(self, conversation_id: str) -> MessageOut | None:
+        """For Regenerate: remove the newest assistant message if it answers a user message.
+
+        Returns the user message to answer again, or None when there is nothing to regenerate.
+        """
+        with Session(self.engine) as session:
+            self._require(session, conversation_id)
+            messages = repository.list_messages(session, conversation_id)
+            if messages and messages[-1].role == Role.assistant.value:
+                if len(messages) < 2 or messages[-2].role != Role.user.value:
+                    return None  # only the greeting: nothing was asked yet
+                session.delete(messages[-1])
+                session.commit()
+                messages = messages[:-1]
+            if not messages or messages[-1].role != Role.user.value:
+                return None
+            return MessageOut.model_validate(messages[-1])
+
+    @staticmethod
+    def _touch(session: Session, conversation: Conversation) -> None:
+        conversation.updated_at = utcnow()
+        session.add(conversation)
+
+    @staticmethod
+    def _require(session: Session, conversation_id: str) -> Conversation:
+        conversation = repository.get_conversation(session, conversation_id)
+        if conversation is None:
+            raise ConversationNotFound(conversation_id)
+        return conversation

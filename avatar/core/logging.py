@@ -1,0 +1,26 @@
+"""Logging setup, and the one rule about message text: it stays out of the logs unless the user opts in."""
+
+from __future__ import annotations
+
+import logging
+
+_log_prompts = False
+
+
+def configure_logging(level: str = "INFO", log_prompts: bool = False) -> None:
+    global _log_prompts
+    _log_prompts = log_prompts
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # httpx logs every request line at INFO; that is noise for a chat app.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def private(text: str) -> str:
+    """What a log line may say about user or model text: the text itself only with --log-prompts."""
+    if _log_prompts:
+        return repr(text)
+    return f"<{len(text)} chars>"

@@ -1,0 +1,67 @@
+"""One settings object for the whole app: CLI flags over AVATAR_* environment variables over defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+
+
+class Settings(BaseSettings):
+    """Everything that can be configured. Built once in app.py and passed down explicitly."""
+
+    model_config = SettingsConfigDict(env_prefix="AVATAR_", extra="ignore", populate_by_name=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=7860, ge=0, le=65535)
+    data_dir: Path = PROJECT_ROOT / "data"
+    builtin_personas_dir: Path = PROJECT_ROOT / "personas"
+
+    provider: Literal["ollama", "openai"] = "ollama"
+    # OLLAMA_HOST is what the Ollama CLI itself reads, so honour it too.
+    ollama_host: str = Field(
+        default=DEFAULT_OLLAMA_HOST,
+        validation_alias=AliasChoices("ollama_host", "AVATAR_OLLAMA_HOST", "OLLAMA_HOST"),
+    )
+    model: str = "llama3.2:3b"
+    openai_base_url: str = "http://127.0.0.1:8080/v1"
+    openai_api_key: str = ""
+    request_timeout_s: float = 300.0
+
+    context_tokens: int = Field(default=8192, ge=512)
+    reply_tokens: int = Field(default=512, ge=16)
+    temperature: float = Field(default=0.8, ge=0.0, le=2.0)
+
+    user_name: str = "User"
+    log_prompts: bool = False
+    log_level: str = "INFO"
+
+    @field_validator("ollama_host")
+    @classmethod
+    def _normalise_ollama_host(cls, value: str) -> str:
+        # The Ollama CLI accepts "host:port" without a scheme; the HTTP clients do not.
+        value = value.strip().rstrip("/")
+        if "://" not in value:
+            value = f"http://{value}"
+        return value
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "avatar.db"
+
+    @property
+    def user_personas_dir(self) -> Path:
+        return self.data_dir / "personas"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.data_dir, self.user_personas_dir, self.models_dir):
+            path.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,82 @@
+"""The provider interface every LLM backend implements, and the errors it speaks in.
+
+Streaming is a plain async iterator of text pieces. Cancelling is closing that iterator
+(`aclose()`, or cancelling the task iterating it): the HTTP stream closes with it, which is how
+the model server learns to stop generating.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Literal, Protocol
+
+from pydantic import BaseModel
+
+from avatar.core.errors import AvatarError
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class GenerationOptions(BaseModel):
+    context_tokens: int = 8192
+    max_reply_tokens: int = 512
+    temperature: float = 0.8
+
+
+class PullProgress(BaseModel):
+    status: str
+    completed: int | None = None
+    total: int | None = None
+
+    @property
+    def fraction(self) -> float | None:
+        if self.total:
+            return min(1.0, (self.completed or 0) / self.total)
+        return None
+
+
+class ProviderHealth(BaseModel):
+    reachable: bool
+    model: str
+    model_available: bool = False
+    models: list[str] = []
+    can_pull: bool = False
+    detail: str = ""
+
+
+class ProviderError(AvatarError):
+    """The model server failed; the message says what the user can do."""
+
+
+class ProviderUnavailable(ProviderError):
+    """The model server cannot be reached at all."""
+
+
+class ModelNotFound(ProviderError):
+    def __init__(self, model: str, message: str) -> None:
+        super().__init__(message)
+        self.model = model
+
+
+class ChatProvider(Protocol):
+    """What the app needs from a model server."""
+
+    name: str
+    model: str
+
+    def stream_chat(
+        self, messages: list[ChatMessage], options: GenerationOptions, model: str | None = None
+    ) -> AsyncIterator[str]:
+        """The reply, piece by piece. Raises ProviderUnavailable / ModelNotFound / ProviderError."""
+        ...
+
+    async def list_models(self) -> list[str]: ...
+
+    def pull(self, model: str) -> AsyncIterator[PullProgress]:
+        """Download a model, reporting progress. Raises ProviderError where the server cannot pull."""
+        ...
+
+    async def health(self, model: str | None = None) -> ProviderHealth: ...

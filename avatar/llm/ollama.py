@@ -1,0 +1,121 @@
+"""Ollama through its official async client: streaming /api/chat, model list, pull with progress."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+import ollama
+
+from avatar.llm.base import (
+    ChatMessage,
+    GenerationOptions,
+    ModelNotFound,
+    ProviderError,
+    ProviderHealth,
+    ProviderUnavailable,
+    PullProgress,
+)
+from avatar.llm.loop_clients import PerLoopClient
+
+log = logging.getLogger(__name__)
+
+
+class OllamaProvider:
+    name = "ollama"
+
+    def __init__(self, host: str, model: str, timeout_s: float = 300.0) -> None:
+        self.host = host
+        self.model = model
+        # A short connect timeout: "Ollama is not running" should be said in seconds, not minutes.
+        self._clients = PerLoopClient(
+            lambda: ollama.AsyncClient(host=host, timeout=httpx.Timeout(timeout_s, connect=5.0))
+        )
+
+    def unavailable(self) -> ProviderUnavailable:
+        return ProviderUnavailable(
+            f"Can't reach Ollama at {self.host}. Install Ollama (ollama.com/download), start it with "
+            f"`ollama serve`, or point the app at your server with --ollama-host / OLLAMA_HOST."
+        )
+
+    def model_not_found(self, model: str) -> ModelNotFound:
+        return ModelNotFound(
+            model,
+            f"The model '{model}' is not downloaded in Ollama yet. Use the Pull button "
+            f"(or run `ollama pull {model}`), or choose another model with --model.",
+        )
+
+    def _translate(self, error: Exception, model: str) -> ProviderError:
+        if isinstance(error, ollama.ResponseError):
+            if error.status_code == 404 or "not found" in str(error.error).lower():
+                return self.model_not_found(model)
+            return ProviderError(f"Ollama answered with an error: {error.error}")
+        if isinstance(error, (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout)):
+            return self.unavailable()
+        if isinstance(error, httpx.TransportError):
+            return ProviderError(f"The connection to Ollama broke off ({type(error).__name__}). Try again.")
+        raise error
+
+    async def stream_chat(
+        self, messages: list[ChatMessage], options: GenerationOptions, model: str | None = None
+    ) -> AsyncIterator[str]:
+        model = model or self.model
+        try:
+            stream = await self._clients.get().chat(
+                model=model,
+                messages=[m.model_dump() for m in messages],
+                stream=True,
+                options={
+                    "num_ctx": options.context_tokens,
+                    "num_predict": options.max_reply_tokens,
+                    "temperature": options.temperature,
+                },
+            )
+            # aclosing: when our consumer stops early, the HTTP response must close now, not at GC time,
+            # or Ollama keeps generating a reply nobody reads.
+            async with contextlib.aclosing(stream):
+                async for part in stream:
+                    piece = part.message.content if part.message else ""
+                    if piece:
+                        yield piece
+                    if part.done:
+                        log.debug("ollama done: reason=%s eval_count=%s", part.done_reason, part.eval_count)
+                        return
+        except (ollama.ResponseError, ConnectionError, httpx.TransportError) as error:
+            raise self._translate(error, model) from None
+
+    async def list_models(self) -> list[str]:
+        try:
+            listing = await self._clients.get().list()
+        except (ollama.ResponseError, ConnectionError, httpx.TransportError) as error:
+            raise self._translate(error, self.model) from None
+        return [m.model for m in listing.models if m.model]
+
+    async def pull(self, model: str) -> AsyncIterator[PullProgress]:
+        try:
+            async for part in await self._clients.get().pull(model, stream=True):
+                yield PullProgress(status=part.status or "", completed=part.completed, total=part.total)
+        except (ollama.ResponseError, ConnectionError, httpx.TransportError) as error:
+            if isinstance(error, ollama.ResponseError):
+                raise ProviderError(f"Ollama could not pull '{model}': {error.error}") from None
+            raise self._translate(error, model) from None
+
+    async def health(self, model: str | None = None) -> ProviderHealth:
+        model = model or self.model
+        try:
+            models = await self.list_models()
+        except ProviderError as error:
+            return ProviderHealth(reachable=False, model=model, detail=error.message)
+        available = model_is_listed(model, models)
+        detail = "" if available else self.model_not_found(model).message
+        return ProviderHealth(
+            reachable=True, model=model, model_available=available, models=models, can_pull=True, detail=detail
+        )
+
+
+def model_is_listed(model: str, listed: list[str]) -> bool:
+    """Ollama lists 'llama3.2:latest' for a model asked for as 'llama3.2'."""
+    wanted = model if ":" in model else f"{model}:latest"
+    return model in listed or wanted in listed

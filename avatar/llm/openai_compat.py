@@ -1,0 +1,115 @@
+"""Any OpenAI-compatible server (vLLM, llama.cpp server, LM Studio, Ollama's /v1) over httpx and SSE."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+
+from avatar.llm.base import (
+    ChatMessage,
+    GenerationOptions,
+    ModelNotFound,
+    ProviderError,
+    ProviderHealth,
+    ProviderUnavailable,
+    PullProgress,
+)
+from avatar.llm.loop_clients import PerLoopClient
+
+log = logging.getLogger(__name__)
+
+
+class OpenAICompatibleProvider:
+    name = "openai"
+
+    def __init__(self, base_url: str, model: str, api_key: str = "", timeout_s: float = 300.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._clients = PerLoopClient(
+            lambda: httpx.AsyncClient(
+                base_url=self.base_url, headers=headers, timeout=httpx.Timeout(timeout_s, connect=5.0)
+            )
+        )
+
+    def unavailable(self) -> ProviderUnavailable:
+        return ProviderUnavailable(
+            f"Can't reach the OpenAI-compatible server at {self.base_url}. Start it (vLLM, llama.cpp "
+            f"server, LM Studio…) or point the app at it with --openai-base-url."
+        )
+
+    def _http_error(self, response: httpx.Response, body: str, model: str) -> ProviderError:
+        try:
+            detail = json.loads(body).get("error", body)
+            if isinstance(detail, dict):
+                detail = detail.get("message", str(detail))
+        except (json.JSONDecodeError, AttributeError):
+            detail = body
+        if response.status_code == 404 and "model" in str(detail).lower():
+            return ModelNotFound(model, f"The server has no model '{model}': {detail}. Load it there or use --model.")
+        return ProviderError(f"The model server answered {response.status_code}: {detail}")
+
+    async def stream_chat(
+        self, messages: list[ChatMessage], options: GenerationOptions, model: str | None = None
+    ) -> AsyncIterator[str]:
+        model = model or self.model
+        payload = {
+            "model": model,
+            "messages": [m.model_dump() for m in messages],
+            "stream": True,
+            "max_tokens": options.max_reply_tokens,
+            "temperature": options.temperature,
+        }
+        try:
+            async with self._clients.get().stream("POST", "/chat/completions", json=payload) as response:
+                if response.status_code >= 400:
+                    body = (await response.aread()).decode("utf-8", "replace")
+                    raise self._http_error(response, body, model)
+                async for line in response.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue  # SSE comments, event names and keep-alive blank lines
+                    data = line[len("data:") :].strip()
+                    if data == "[DONE]":
+                        return
+                    chunk = json.loads(data)
+                    if "error" in chunk:
+                        raise ProviderError(f"The model server failed mid-reply: {chunk['error']}")
+                    for choice in chunk.get("choices", []):
+                        piece = (choice.get("delta") or {}).get("content") or ""
+                        if piece:
+                            yield piece
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            raise self.unavailable() from None
+        except httpx.TransportError as error:
+            raise ProviderError(f"The connection to the model server broke off ({type(error).__name__}).") from None
+
+    async def list_models(self) -> list[str]:
+        try:
+            response = await self._clients.get().get("/models")
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            raise self.unavailable() from None
+        except httpx.TransportError as error:
+            raise ProviderError(f"The model server did not answer ({type(error).__name__}).") from None
+        if response.status_code >= 400:
+            raise self._http_error(response, response.text, self.model)
+        return [item.get("id", "") for item in response.json().get("data", [])]
+
+    async def pull(self, model: str) -> AsyncIterator[PullProgress]:
+        raise ProviderError(
+            "OpenAI-compatible servers cannot download models through their API: load the model in the server itself."
+        )
+        yield  # pragma: no cover  (makes this an async generator like the others)
+
+    async def health(self, model: str | None = None) -> ProviderHealth:
+        model = model or self.model
+        try:
+            models = await self.list_models()
+        except ProviderError as error:
+            return ProviderHealth(reachable=False, model=model, detail=error.message)
+        # Many such servers serve one model under any name; an empty list is not "missing".
+        available = not models or model in models
+        detail = "" if available else f"The server does not list '{model}' (it has: {', '.join(models)})."
+        return ProviderHealth(reachable=True, model=model, model_available=available, models=models, detail=detail)

@@ -1,0 +1,73 @@
+"""What a persona file may contain. Unknown keys are refused so that a typo names itself."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+PERSONA_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
+class StyleRules(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    do: list[str] = Field(default_factory=list)
+    dont: list[str] = Field(default_factory=list, alias="don't")
+
+
+class VoiceSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(default=None, description="Piper voice id, e.g. en_US-amy-medium")
+    rate: float = Field(default=1.0, gt=0.25, le=4.0, description="speaking rate; 1.0 is normal")
+
+
+class PersonaFile(BaseModel):
+    """The YAML file's fields. The persona's id is the file's stem, not a field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=80)
+    tagline: str = ""
+    description: str = ""
+    personality: str = ""
+    scenario: str = ""
+    system_prompt: str = ""
+    style: StyleRules = Field(default_factory=StyleRules)
+    example_dialogues: list[str] = Field(
+        default_factory=list,
+        description="each a short exchange, one line per turn: '{{user}}: …' then '{{char}}: …'",
+    )
+    greeting: str = ""
+    alternate_greetings: list[str] = Field(default_factory=list)
+    boundaries: list[str] = Field(default_factory=list)
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)
+    model: str | None = Field(default=None, description="use this model instead of the app's default")
+    memory_policy: Literal["off", "strict", "permissive"] = "strict"
+    tags: list[str] = Field(default_factory=list)
+    image: str | None = Field(default=None, description="image file name, beside the YAML file")
+
+    @field_validator("name")
+    @classmethod
+    def _name_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+
+class Persona(PersonaFile):
+    id: str = Field(pattern=PERSONA_ID_PATTERN)
+    builtin: bool = False
+
+
+class PersonaSummary(BaseModel):
+    id: str
+    name: str
+
+
+class PersonaLoadError(BaseModel):
+    """A persona file that could not be loaded, and why, in words that point at the field."""
+
+    path: str
+    message: str
