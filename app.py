@@ -1,0 +1,77 @@
+"""Local Avatar: `python app.py` starts the app on http://127.0.0.1:7860 (see --help)."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports gradio or huggingface_hub: no analytics, no telemetry, ever.
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["DO_NOT_TRACK"] = "1"
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from pydantic import ValidationError  # noqa: E402
+
+from avatar.core.logging import configure_logging  # noqa: E402
+from avatar.core.settings import Settings  # noqa: E402
+
+log = logging.getLogger("avatar")
+
+
+def common_flags() -> argparse.ArgumentParser:
+    """Flags shared by the app and every subcommand (`python app.py SUBCOMMAND ... --data-dir D`)."""
+    flags = argparse.ArgumentParser(add_help=False)
+    # default=SUPPRESS: a flag the user did not give leaves the AVATAR_* environment / default in force.
+    s = argparse.SUPPRESS
+    flags.add_argument("--port", type=int, default=s, help="port to serve on (default 7860)")
+    flags.add_argument("--data-dir", type=Path, default=s, help="where the database and your files live (./data)")
+    flags.add_argument(
+        "--ollama-host", default=s, help="Ollama server (default: $OLLAMA_HOST or http://127.0.0.1:11434)"
+    )
+    flags.add_argument("--model", default=s, help="model name (default llama3.2:3b)")
+    flags.add_argument("--provider", choices=["ollama", "openai"], default=s, help="model server kind (ollama)")
+    flags.add_argument("--openai-base-url", default=s, help="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")
+    flags.add_argument("--context-tokens", type=int, default=s, help="model context size in tokens (8192)")
+    flags.add_argument(
+        "--log-prompts", action="store_true", default=s, help="allow message text in the logs (off by default)"
+    )
+    return flags
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="app.py",
+        description="Local Avatar: chat by text or voice with characters that remember you. Runs on your computer only.",
+        parents=[common_flags()],
+    )
+    return parser.parse_args(argv)
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    overrides = {key: value for key, value in vars(args).items() if key != "command"}
+    return Settings(**overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+    except ValidationError as error:
+        print(f"Invalid setting: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_prompts)
+
+    from avatar.app import build_app, launch
+
+    demo = build_app(settings)
+    print(f"Local Avatar is running at http://{settings.host}:{settings.port}  (Ctrl+C to stop)", flush=True)
+    launch(demo, settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

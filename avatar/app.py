@@ -1,0 +1,45 @@
+"""build_app(): the Gradio Blocks with its tabs. Only light imports here: the first page must not wait
+for torch, sentence-transformers, whisper or piper."""
+
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+from starlette.middleware import Middleware
+
+from avatar.chat.api import register_api
+from avatar.context import AppContext, create_context
+from avatar.conversations.ui import ChatTab
+from avatar.core.settings import Settings
+from avatar.privacy.no_remote_assets import NoRemoteAssetsMiddleware
+from avatar.theme import CSS, make_theme
+
+log = logging.getLogger(__name__)
+
+
+def build_app(settings: Settings, ctx: AppContext | None = None) -> gr.Blocks:
+    ctx = ctx or create_context(settings)
+    with gr.Blocks(title="Local Avatar", theme=make_theme(), css=CSS, analytics_enabled=False) as demo:
+        gr.Markdown("## Local Avatar\nYour characters, on your computer. Nothing you say leaves this machine.")
+        chat_tab = ChatTab(ctx)
+        with gr.Tabs():
+            chat_tab.build()
+        chat_tab.wire_load(demo)
+        register_api(ctx)
+    demo.avatar_context = ctx  # type: ignore[attr-defined]  (tests and benchmarks reach the services)
+    return demo
+
+
+def launch(demo: gr.Blocks, settings: Settings, *, prevent_thread_lock: bool = False) -> None:
+    demo.queue(default_concurrency_limit=8).launch(
+        server_name=settings.host,
+        server_port=settings.port,
+        share=False,
+        inbrowser=False,
+        show_api=True,
+        ssr_mode=False,
+        quiet=True,
+        prevent_thread_lock=prevent_thread_lock,
+        app_kwargs={"middleware": [Middleware(NoRemoteAssetsMiddleware)]},
+    )

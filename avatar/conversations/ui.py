@@ -1,0 +1,315 @@
+"""The Chat tab: persona picker, conversation list, streaming chat, Stop, Regenerate, model status."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import gradio as gr
+
+from avatar.chat.schemas import TurnUpdate
+from avatar.context import AppContext
+from avatar.conversations.schemas import MessageOut, MessageStatus
+from avatar.core.errors import AvatarError
+from avatar.llm.base import ProviderError, ProviderHealth
+
+log = logging.getLogger(__name__)
+
+STATUS_NOTES = {
+    MessageStatus.partial: "\n\n*— stopped*",
+    MessageStatus.error: "\n\n*— cut off: the model failed*",
+}
+
+ChatHistory = list[dict[str, Any]]
+
+
+def render_messages(messages: list[MessageOut]) -> ChatHistory:
+    return [{"role": m.role.value, "content": m.content + STATUS_NOTES.get(m.status, "")} for m in messages]
+
+
+def error_bubble(text: str) -> dict[str, Any]:
+    # Shown, never saved: the model failed, the user's own message is already stored.
+    return {"role": "assistant", "content": text, "metadata": {"title": "⚠️ No reply"}}
+
+
+def banner_text(health: ProviderHealth, provider_name: str) -> str:
+    if not health.reachable:
+        return f"**Model server not reachable.** {health.detail}"
+    if not health.model_available:
+        return f"**Model missing.** {health.detail}"
+    return ""
+
+
+class ChatTab:
+    """Handlers are methods so they share the app context; the components are built in build()."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    # -- helpers ---------------------------------------------------------------------------
+    def persona_choices(self) -> list[tuple[str, str]]:
+        return [(p.name, p.id) for p in self.ctx.personas.list()]
+
+    def conversation_choices(self, persona_id: str | None) -> list[tuple[str, str]]:
+        if not persona_id:
+            return []
+        return [(c.title, c.id) for c in self.ctx.conversations.list(persona_id)]
+
+    def greeting_view(self, persona_id: str | None) -> ChatHistory:
+        if not persona_id:
+            return []
+        try:
+            persona = self.ctx.personas.get(persona_id)
+        except AvatarError:
+            return []
+        greeting = self.ctx.chat.greeting(persona)
+        return [{"role": "assistant", "content": greeting}] if greeting else []
+
+    def persona_blurb(self, persona_id: str | None) -> str:
+        if not persona_id:
+            errors = self.ctx.personas.errors()
+            return "No characters found." + (f" {errors[0].message}" if errors else "")
+        try:
+            persona = self.ctx.personas.get(persona_id)
+        except AvatarError as error:
+            return error.message
+        return f"*{persona.tagline}*" if persona.tagline else ""
+
+    def persona_errors_text(self) -> str:
+        errors = self.ctx.personas.errors()
+        if not errors:
+            return ""
+        lines = "\n".join(f"- {e.message}" for e in errors)
+        return f"**Some character files could not be loaded** (the others work):\n{lines}"
+
+    def history_view(self, conversation_id: str | None, persona_id: str | None) -> ChatHistory:
+        if not conversation_id:
+            return self.greeting_view(persona_id)
+        return render_messages(self.ctx.conversations.messages(conversation_id))
+
+    # -- handlers --------------------------------------------------------------------------
+    async def status(self) -> tuple[Any, Any]:
+        health = await self.ctx.provider.health()
+        text = banner_text(health, self.ctx.provider.name)
+        persona_problems = self.persona_errors_text()
+        full = "\n\n".join(t for t in (text, persona_problems) if t)
+        show_pull = health.reachable and not health.model_available and health.can_pull
+        return gr.update(value=full, visible=bool(full)), gr.update(visible=show_pull)
+
+    def load(self) -> tuple[Any, ...]:
+        persona_id = self.ctx.personas.default_id()
+        return (gr.update(choices=self.persona_choices(), value=persona_id), *self.select_persona(persona_id))
+
+    def select_persona(self, persona_id: str | None) -> tuple[Any, ...]:
+        choices = self.conversation_choices(persona_id)
+        conversation_id = choices[0][1] if choices else None
+        return (
+            self.persona_blurb(persona_id),
+            gr.update(choices=choices, value=conversation_id),
+            conversation_id,
+            self.history_view(conversation_id, persona_id),
+            self.title_of(conversation_id),
+        )
+
+    def title_of(self, conversation_id: str | None) -> str:
+        if not conversation_id:
+            return ""
+        try:
+            return self.ctx.conversations.get(conversation_id).title
+        except AvatarError:
+            return ""
+
+    def select_conversation(self, conversation_id: str | None, persona_id: str | None) -> tuple[Any, ...]:
+        try:
+            history = self.history_view(conversation_id, persona_id)
+        except AvatarError as error:
+            gr.Warning(error.message)
+            return self.select_persona(persona_id)[2:]
+        return conversation_id, history, self.title_of(conversation_id)
+
+    def new_chat(self, persona_id: str | None) -> tuple[Any, ...]:
+        return gr.update(value=None), None, self.greeting_view(persona_id), ""
+
+    async def send(
+        self, text: str, persona_id: str | None, conversation_id: str | None
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        """Stream one reply. Yields (message box, chatbot, conversation id, conversation list, notice)."""
+        if not text.strip():
+            yield gr.update(), gr.update(), conversation_id, gr.update(), "Type a message first."
+            return
+        if not persona_id:
+            yield text, gr.update(), conversation_id, gr.update(), "Pick a character first."
+            return
+        try:
+            if not conversation_id:
+                conversation_id = self.ctx.chat.start_conversation(persona_id)
+            # Saved before the model is called: whatever happens next, the words are kept.
+            turn = self.ctx.chat.send(persona_id, conversation_id, text)
+            shown = self.history_view(conversation_id, persona_id) + [{"role": "user", "content": text}]
+            listing = gr.update(choices=self.conversation_choices(persona_id), value=conversation_id)
+            yield "", shown, conversation_id, listing, ""
+            async for update in turn:
+                shown = self._with_reply(conversation_id, persona_id, update)
+                yield "", shown, conversation_id, gr.update(), self._notice(update)
+            listing = gr.update(choices=self.conversation_choices(persona_id), value=conversation_id)
+            yield "", shown, conversation_id, listing, gr.update()
+        except AvatarError as error:
+            yield gr.update(), gr.update(), conversation_id, gr.update(), error.message
+
+    async def regenerate(self, persona_id: str | None, conversation_id: str | None) -> AsyncIterator[tuple[Any, ...]]:
+        if not conversation_id:
+            yield gr.update(), "Nothing to regenerate yet: send a message first."
+            return
+        try:
+            async for update in self.ctx.chat.regenerate(conversation_id):
+                yield self._with_reply(conversation_id, persona_id, update), self._notice(update)
+        except AvatarError as error:
+            yield gr.update(), error.message
+
+    def _with_reply(self, conversation_id: str, persona_id: str | None, update: TurnUpdate) -> ChatHistory:
+        if update.done:
+            shown = self.history_view(conversation_id, persona_id)
+            if update.error and update.reply_message_id is None:
+                shown.append(error_bubble(update.error))
+            return shown
+        # Mid-stream: what is saved so far, plus the reply as it grows.
+        saved = self.history_view(conversation_id, persona_id)
+        return saved + [{"role": "assistant", "content": update.reply}]
+
+    @staticmethod
+    def _notice(update: TurnUpdate) -> str:
+        if update.error:
+            return update.error
+        if update.done and update.status is MessageStatus.partial:
+            return "Stopped. The part of the reply you saw is saved."
+        return ""
+
+    async def stop(self, conversation_id: str | None) -> str:
+        if not conversation_id or not self.ctx.chat.stop(conversation_id):
+            return ""
+        await self.ctx.chat.registry.wait_finished(conversation_id, timeout_s=5)
+        return "Stopped. The part of the reply you saw is saved."
+
+    def rename(self, conversation_id: str | None, title: str, persona_id: str | None) -> tuple[Any, str]:
+        if not conversation_id:
+            return gr.update(), "Start a conversation first, then give it a name."
+        try:
+            self.ctx.conversations.rename(conversation_id, title)
+        except AvatarError as error:
+            return gr.update(), error.message
+        return gr.update(choices=self.conversation_choices(persona_id), value=conversation_id), "Renamed."
+
+    def ask_delete(self, conversation_id: str | None) -> tuple[Any, str]:
+        if not conversation_id:
+            return gr.update(visible=False), "There is no saved conversation selected."
+        return gr.update(visible=True), "Delete this conversation and all its messages? This cannot be undone."
+
+    def delete(self, conversation_id: str | None, persona_id: str | None) -> tuple[Any, ...]:
+        if conversation_id:
+            try:
+                self.ctx.conversations.delete(conversation_id)
+            except AvatarError as error:
+                return (gr.update(visible=False), error.message, *self.select_persona(persona_id)[1:])
+        return (gr.update(visible=False), "Conversation deleted.", *self.select_persona(persona_id)[1:])
+
+    async def pull(self, progress: gr.Progress = gr.Progress()) -> AsyncIterator[str]:
+        model = self.ctx.provider.model
+        yield f"Downloading {model}…"
+        try:
+            async for step in self.ctx.provider.pull(model):
+                fraction = step.fraction
+                progress(fraction if fraction is not None else 0.0, desc=f"{model}: {step.status}")
+            yield f"{model} is ready."
+        except ProviderError as error:
+            yield error.message
+
+    # -- layout ----------------------------------------------------------------------------
+    def build(self) -> None:
+        with gr.Tab("Chat", id="chat"):
+            with gr.Row(equal_height=True):
+                banner = gr.Markdown(visible=False, elem_id="status-banner")
+                pull_button = gr.Button(f"Pull {self.ctx.provider.model}", visible=False, scale=0)
+            pull_status = gr.Markdown()
+            conversation_id = gr.State(None)
+            with gr.Row():
+                with gr.Column(scale=1, min_width=240):
+                    persona_picker = gr.Dropdown(label="Character", choices=[], interactive=True)
+                    persona_blurb = gr.Markdown()
+                    new_button = gr.Button("＋ New chat")
+                    conversation_list = gr.Radio(label="Conversations", choices=[], elem_id="conversation-list")
+                    with gr.Accordion("Rename or delete", open=False):
+                        title_box = gr.Textbox(label="Title", max_lines=1)
+                        rename_button = gr.Button("Rename")
+                        delete_button = gr.Button("Delete conversation", variant="stop")
+                        confirm_delete = gr.Button("Yes, delete it", variant="stop", visible=False)
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(
+                        type="messages", height=520, show_copy_button=True, elem_id="chatbot", label="Chat"
+                    )
+                    message_box = gr.Textbox(
+                        placeholder="Message… (Enter to send, Shift+Enter for a new line)",
+                        show_label=False,
+                        lines=2,
+                        max_lines=10,
+                        autofocus=True,
+                        elem_id="message-box",
+                    )
+                    with gr.Row():
+                        send_button = gr.Button("Send", variant="primary", elem_id="send")
+                        stop_button = gr.Button("Stop", elem_id="stop")
+                        regenerate_button = gr.Button("Regenerate", elem_id="regenerate")
+                    notice = gr.Markdown(elem_id="chat-notice")
+
+        after_select = [persona_blurb, conversation_list, conversation_id, chatbot, title_box]
+        self.components = dict(
+            banner=banner, pull_button=pull_button, persona_picker=persona_picker, after_select=after_select
+        )
+
+        persona_picker.input(
+            self.select_persona, [persona_picker], after_select, show_progress="hidden", api_name=False
+        )
+        conversation_list.input(
+            self.select_conversation,
+            [conversation_list, persona_picker],
+            [conversation_id, chatbot, title_box],
+            show_progress="hidden",
+            api_name=False,
+        )
+        new_button.click(
+            self.new_chat, [persona_picker], [conversation_list, conversation_id, chatbot, title_box], api_name=False
+        )
+
+        send_outputs = [message_box, chatbot, conversation_id, conversation_list, notice]
+        send_inputs = [message_box, persona_picker, conversation_id]
+        submit_event = message_box.submit(self.send, send_inputs, send_outputs, show_progress="hidden", api_name=False)
+        click_event = send_button.click(self.send, send_inputs, send_outputs, show_progress="hidden", api_name=False)
+        regenerate_event = regenerate_button.click(
+            self.regenerate,
+            [persona_picker, conversation_id],
+            [chatbot, notice],
+            show_progress="hidden",
+            api_name=False,
+        )
+        for event in (submit_event, click_event, regenerate_event):
+            event.then(self.status, None, [banner, pull_button], show_progress="hidden", api_name=False)
+        stop_button.click(self.stop, [conversation_id], [notice], show_progress="hidden", api_name=False)
+
+        rename_button.click(
+            self.rename, [conversation_id, title_box, persona_picker], [conversation_list, notice], api_name=False
+        )
+        delete_button.click(self.ask_delete, [conversation_id], [confirm_delete, notice], api_name=False)
+        confirm_delete.click(
+            self.delete,
+            [conversation_id, persona_picker],
+            [confirm_delete, notice, conversation_list, conversation_id, chatbot, title_box],
+            api_name=False,
+        )
+        pull_button.click(self.pull, None, [pull_status], api_name=False).then(
+            self.status, None, [banner, pull_button], api_name=False
+        )
+
+    def wire_load(self, demo: gr.Blocks) -> None:
+        c = self.components
+        demo.load(self.load, None, [c["persona_picker"], *c["after_select"]], show_progress="hidden", api_name=False)
+        demo.load(self.status, None, [c["banner"], c["pull_button"]], show_progress="hidden", api_name=False)

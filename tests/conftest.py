@@ -1,0 +1,106 @@
+"""Shared fixtures: a fake Ollama server on loopback, settings on a temp data dir, the real app."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from avatar.context import AppContext, create_context
+from avatar.core.settings import PROJECT_ROOT, Settings
+from tests.support.fake_model_server import FakeModelServer
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def fake_ollama() -> Iterator[FakeModelServer]:
+    server = FakeModelServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, fake_ollama: FakeModelServer) -> Settings:
+    return Settings(data_dir=tmp_path / "data", ollama_host=fake_ollama.url, model="llama3.2:3b")
+
+
+@pytest.fixture
+def ctx(settings: Settings) -> AppContext:
+    return create_context(settings)
+
+
+class RunningApp:
+    """`python app.py` in a subprocess, as a user starts it."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.args = args
+        self.env = {**os.environ, **(env or {})}
+        self.process: subprocess.Popen | None = None
+        self.output = ""
+
+    def start(self, timeout_s: float = 90) -> RunningApp:
+        self.process = subprocess.Popen(
+            [sys.executable, str(PROJECT_ROOT / "app.py"), "--port", str(self.port), *self.args],
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"app exited early:\n{self.process.stdout.read()}")
+            try:
+                if httpx.get(self.url + "/", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"app did not start in {timeout_s}s:\n{self.output}")
+
+    def stop(self) -> str:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.output, _ = self.process.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.output, _ = self.process.communicate()
+        return self.output
+
+
+@pytest.fixture
+def launch_app(tmp_path: Path, fake_ollama: FakeModelServer):
+    """Start the real app on a free port (call it again after stopping to restart)."""
+    started: list[RunningApp] = []
+
+    def _launch(*extra: str, data_dir: Path | None = None, env: dict[str, str] | None = None) -> RunningApp:
+        data = data_dir or tmp_path / "data"
+        app = RunningApp(["--data-dir", str(data), "--ollama-host", fake_ollama.url, *extra], env).start()
+        started.append(app)
+        return app
+
+    yield _launch
+    for app in started:
+        app.stop()

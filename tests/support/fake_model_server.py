@@ -1,0 +1,324 @@
+"""A fake model server on 127.0.0.1 speaking Ollama's real HTTP/NDJSON protocol and the OpenAI SSE shape.
+
+Replies are scripted (`script(...)`), tokens come with a configurable delay, and every request is
+recorded (`requests`, `events`) so tests can assert exactly what the model was sent and whether the
+client closed the stream. The official `ollama` client cannot tell it from the real thing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+DEFAULT_REPLY = "Hello! It is lovely to hear from you."
+
+
+def tokenize(text: str) -> list[str]:
+    """Word-sized pieces that concatenate back to exactly `text`."""
+    return re.findall(r"\s*\S+|\s+", text) or [""]
+
+
+@dataclass
+class RecordedRequest:
+    path: str
+    body: dict[str, Any]
+    at: float  # time.perf_counter() when the request arrived
+
+
+@dataclass
+class Reply:
+    text: str
+    # After this many tokens the server drops the connection, as a crashing server would.
+    fail_after_tokens: int | None = None
+
+
+@dataclass
+class FakeModelServer:
+    models: list[str] = field(default_factory=lambda: ["llama3.2:3b"])
+    pullable: list[str] = field(default_factory=lambda: ["llama3.2:3b", "qwen2.5:0.5b"])
+    token_delay_s: float = 0.0
+    requests: list[RecordedRequest] = field(default_factory=list)
+    # (name, perf_counter time): chat_started, chat_finished, chat_closed_by_client, chat_crashed
+    events: list[tuple[str, float]] = field(default_factory=list)
+    default_reply: str = DEFAULT_REPLY
+    # Called with the request body when a chat request arrives (tests look at the app's state then).
+    on_chat_request: Callable[[dict[str, Any]], None] | None = None
+
+    def __post_init__(self) -> None:
+        self._replies: deque[Reply] = deque()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+
+    # -- test API ---------------------------------------------------------------------------
+    def script(self, *replies: str | Reply) -> None:
+        """Queue the next replies, in order; when the queue is empty `default_reply` is used."""
+        for reply in replies:
+            self._replies.append(reply if isinstance(reply, Reply) else Reply(reply))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def chat_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path in ("/api/chat", "/v1/chat/completions")]
+
+    def event_names(self) -> list[str]:
+        return [name for name, _ in self.events]
+
+    def wait_for_event(self, name: str, timeout_s: float = 5.0) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if name in self.event_names():
+                return True
+            time.sleep(0.01)
+        return False
+
+    def start(self) -> FakeModelServer:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        # "critical": a scripted crash is expected, its traceback is noise.
+        config = uvicorn.Config(self._app(), log_level="critical", lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    # -- protocol ---------------------------------------------------------------------------
+    def _next_reply(self) -> Reply:
+        return self._replies.popleft() if self._replies else Reply(self.default_reply)
+
+    def _model_info(self, name: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "model": name,
+            "modified_at": "2026-11-01T10:00:00.000000Z",
+            "size": 2019393189,
+            "digest": "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72",
+            "details": {
+                "parent_model": "",
+                "format": "gguf",
+                "family": "llama",
+                "families": ["llama"],
+                "parameter_size": "3.2B",
+                "quantization_level": "Q4_K_M",
+            },
+        }
+
+    async def _record(self, request: Request) -> dict[str, Any]:
+        raw = await request.body()
+        body = json.loads(raw) if raw else {}
+        self.requests.append(RecordedRequest(request.url.path, body, time.perf_counter()))
+        return body
+
+    def _has_model(self, name: str) -> bool:
+        wanted = name if ":" in name else f"{name}:latest"
+        return name in self.models or wanted in self.models
+
+    @staticmethod
+    def _not_found(name: str) -> JSONResponse:
+        return JSONResponse({"error": f'model "{name}" not found, try pulling it first'}, status_code=404)
+
+    async def _tokens(self, reply: Reply):
+        pieces = tokenize(reply.text)
+        for index, piece in enumerate(pieces):
+            if reply.fail_after_tokens is not None and index >= reply.fail_after_tokens:
+                self.events.append(("chat_crashed", time.perf_counter()))
+                raise ConnectionResetError("fake server crash (scripted)")
+            if self.token_delay_s:
+                await asyncio.sleep(self.token_delay_s)
+            yield piece
+
+    async def _tags(self, request: Request) -> Response:
+        await self._record(request)
+        return JSONResponse({"models": [self._model_info(m) for m in self.models]})
+
+    async def _version(self, request: Request) -> Response:
+        await self._record(request)
+        return JSONResponse({"version": "0.12.6"})
+
+    async def _show(self, request: Request) -> Response:
+        body = await self._record(request)
+        name = body.get("model") or body.get("name", "")
+        if not self._has_model(name):
+            return self._not_found(name)
+        info = self._model_info(name)
+        return JSONResponse(
+            {
+                "modelfile": f"FROM {name}",
+                "parameters": "stop <|eot_id|>",
+                "template": "{{ .Prompt }}",
+                "details": info["details"],
+                "model_info": {"general.architecture": "llama", "llama.context_length": 131072},
+                "capabilities": ["completion"],
+                "modified_at": info["modified_at"],
+            }
+        )
+
+    async def _pull(self, request: Request) -> Response:
+        body = await self._record(request)
+        name = body.get("model") or body.get("name", "")
+        if name not in self.pullable:
+            return JSONResponse({"error": "pull model manifest: file does not exist"}, status_code=500)
+
+        async def progress():
+            total = 2_019_393_189
+            yield json.dumps({"status": "pulling manifest"}) + "\n"
+            for step in range(0, 11):
+                await asyncio.sleep(0.01)
+                yield (
+                    json.dumps(
+                        {
+                            "status": "pulling dde5aa3fc5ff",
+                            "digest": "sha256:dde5aa3fc5ff",
+                            "total": total,
+                            "completed": total * step // 10,
+                        }
+                    )
+                    + "\n"
+                )
+            for status in ("verifying sha256 digest", "writing manifest", "success"):
+                yield json.dumps({"status": status}) + "\n"
+            if name not in self.models:
+                self.models.append(name)
+
+        return StreamingResponse(progress(), media_type="application/x-ndjson")
+
+    async def _chat(self, request: Request) -> Response:
+        body = await self._record(request)
+        if self.on_chat_request is not None:
+            self.on_chat_request(body)
+        name = body.get("model", "")
+        if not self._has_model(name):
+            return self._not_found(name)
+        reply = self._next_reply()
+
+        def chunk(content: str, done: bool, count: int = 0) -> str:
+            data: dict[str, Any] = {
+                "model": name,
+                "created_at": "2026-11-24T10:00:00.000000Z",
+                "message": {"role": "assistant", "content": content},
+                "done": done,
+            }
+            if done:
+                data.update(
+                    done_reason="stop",
+                    total_duration=1_000_000,
+                    load_duration=1_000,
+                    prompt_eval_count=10,
+                    prompt_eval_duration=1_000,
+                    eval_count=count,
+                    eval_duration=1_000_000,
+                )
+            return json.dumps(data) + "\n"
+
+        if body.get("stream") is False:
+            text = "".join([piece async for piece in self._tokens(reply)])
+            return Response(chunk(text, True, len(tokenize(text))), media_type="application/json")
+
+        async def stream():
+            self.events.append(("chat_started", time.perf_counter()))
+            count = 0
+            finished = False
+            try:
+                async for piece in self._tokens(reply):
+                    count += 1
+                    yield chunk(piece, False)
+                yield chunk("", True, count)
+                finished = True
+                self.events.append(("chat_finished", time.perf_counter()))
+            finally:
+                if not finished:
+                    self.events.append(("chat_closed_by_client", time.perf_counter()))
+
+        return StreamingResponse(stream(), media_type="application/x-ndjson")
+
+    async def _openai_models(self, request: Request) -> Response:
+        await self._record(request)
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": [{"id": m, "object": "model", "created": 0, "owned_by": "library"} for m in self.models],
+            }
+        )
+
+    async def _openai_chat(self, request: Request) -> Response:
+        body = await self._record(request)
+        name = body.get("model", "")
+        if not self._has_model(name):
+            return JSONResponse(
+                {
+                    "error": {
+                        "message": f'model "{name}" not found, try pulling it first',
+                        "type": "api_error",
+                        "param": None,
+                        "code": None,
+                    }
+                },
+                status_code=404,
+            )
+        reply = self._next_reply()
+
+        def event(delta: dict[str, Any], finish: str | None) -> str:
+            data = {
+                "id": "chatcmpl-1",
+                "object": "chat.completion.chunk",
+                "created": 1764000000,
+                "model": name,
+                "system_fingerprint": "fp_ollama",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+            return f"data: {json.dumps(data)}\n\n"
+
+        async def stream():
+            self.events.append(("chat_started", time.perf_counter()))
+            finished = False
+            try:
+                async for piece in self._tokens(reply):
+                    yield event({"role": "assistant", "content": piece}, None)
+                yield event({"role": "assistant", "content": ""}, "stop")
+                yield "data: [DONE]\n\n"
+                finished = True
+                self.events.append(("chat_finished", time.perf_counter()))
+            finally:
+                if not finished:
+                    self.events.append(("chat_closed_by_client", time.perf_counter()))
+
+        return StreamingResponse(stream(), media_type="text/event-stream")
+
+    def _app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/api/tags", self._tags, methods=["GET"]),
+                Route("/api/version", self._version, methods=["GET"]),
+                Route("/api/show", self._show, methods=["POST"]),
+                Route("/api/pull", self._pull, methods=["POST"]),
+                Route("/api/chat", self._chat, methods=["POST"]),
+                Route("/v1/models", self._openai_models, methods=["GET"]),
+                Route("/v1/chat/completions", self._openai_chat, methods=["POST"]),
+            ]
+        )

@@ -1,0 +1,85 @@
+"""The prompt: persona first, newest history that fits the budget, nothing essential dropped."""
+
+from __future__ import annotations
+
+from avatar.llm.prompt import HistoryItem, apply_macros, build_prompt, system_prompt
+from avatar.llm.tokens import estimate_tokens, message_tokens
+from avatar.personas.schemas import Persona
+
+PERSONA = Persona(
+    id="tester",
+    name="Tess",
+    tagline="A careful tester.",
+    description="{{char}} checks everything {{user}} builds.",
+    personality="Meticulous.",
+    scenario="A lab.",
+    style={"do": ["Be brief."], "dont": ["Ramble."]},
+    example_dialogues=["{{user}}: Does it work?\n{{char}}: Let me check."],
+    boundaries=["No medical advice."],
+)
+
+
+def prompt_tokens(messages) -> int:
+    return sum(message_tokens(m.content) for m in messages)
+
+
+def test_system_prompt_has_every_persona_field_with_macros_filled():
+    text = system_prompt(PERSONA, user_name="Sam")
+    for expected in (
+        "You are Tess.",
+        "A careful tester.",
+        "Tess checks everything Sam builds.",
+        "Meticulous.",
+        "A lab.",
+        "Do: Be brief.",
+        "Don't: Ramble.",
+        "No medical advice.",
+        "Sam: Does it work?",
+    ):
+        assert expected in text
+    assert "{{" not in text
+
+
+def test_macros_any_case():
+    assert apply_macros("{{char}} {{CHAR}} {{User}}", "A", "B") == "A A B"
+
+
+def test_window_keeps_newest_and_drops_oldest_first():
+    history = [HistoryItem("user" if i % 2 == 0 else "assistant", f"message number {i} " * 40) for i in range(200)]
+    built = build_prompt(PERSONA, history, user_name="Sam", context_tokens=2048, reply_tokens=256)
+    assert built.messages[0].role == "system"
+    assert built.messages[-1].content == history[-1].content
+    assert built.dropped_messages > 0
+    kept = [m.content for m in built.messages[1:]]
+    assert kept == [h.content for h in history[-len(kept) :]]  # a contiguous newest suffix, in order
+    assert prompt_tokens(built.messages) <= 2048 - 256
+
+
+def test_100kb_message_is_shortened_in_the_prompt_but_budget_holds():
+    huge = ("lorem ipsum dolor sit amet " * 4000)[:100_000] + " THE END"
+    built = build_prompt(PERSONA, [HistoryItem("user", huge)], user_name="Sam", context_tokens=4096, reply_tokens=512)
+    newest = built.messages[-1].content
+    assert built.newest_truncated
+    assert newest.startswith("lorem ipsum") and newest.endswith("THE END")
+    assert "characters omitted" in newest
+    assert prompt_tokens(built.messages) <= 4096 - 512
+
+
+def test_unicode_and_emoji_are_counted_conservatively_and_kept_intact():
+    text = "こんにちは 👋🏽 café — naïve"
+    assert estimate_tokens(text) >= len(text.encode("utf-8")) // 3
+    built = build_prompt(PERSONA, [HistoryItem("user", text)], user_name="Sam", context_tokens=4096, reply_tokens=512)
+    assert built.messages[-1].content == text
+
+
+def test_system_prompt_is_never_dropped_even_when_huge():
+    giant = PERSONA.model_copy(update={"description": "x " * 20_000})
+    built = build_prompt(
+        giant,
+        [HistoryItem("assistant", "old"), HistoryItem("user", "hello")],
+        user_name="Sam",
+        context_tokens=1024,
+        reply_tokens=256,
+    )
+    assert built.messages[0].role == "system" and "x x x" in built.messages[0].content
+    assert built.messages[-1].content == "hello"

@@ -1,0 +1,114 @@
+"""LLM providers against a fake server speaking Ollama's and OpenAI's real wire protocols."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from avatar.llm.base import ChatMessage, GenerationOptions, ModelNotFound, ProviderError, ProviderUnavailable
+from avatar.llm.ollama import OllamaProvider
+from avatar.llm.openai_compat import OpenAICompatibleProvider
+from tests.conftest import free_port
+from tests.support.fake_model_server import Reply
+
+HELLO = [ChatMessage(role="system", content="be nice"), ChatMessage(role="user", content="hi 👋")]
+
+
+async def collect(stream) -> list[str]:
+    return [piece async for piece in stream]
+
+
+@pytest.fixture(params=["ollama", "openai"])
+def provider(request, fake_ollama):
+    if request.param == "ollama":
+        return OllamaProvider(fake_ollama.url, "llama3.2:3b")
+    return OpenAICompatibleProvider(fake_ollama.url + "/v1", "llama3.2:3b")
+
+
+def test_streams_tokens_and_sends_the_whole_prompt(provider, fake_ollama):
+    fake_ollama.script("One two three.")
+    pieces = asyncio.run(collect(provider.stream_chat(HELLO, GenerationOptions(context_tokens=4096))))
+    assert pieces == ["One", " two", " three."]
+    [request] = fake_ollama.chat_requests()
+    assert request.body["messages"] == [m.model_dump() for m in HELLO]
+    assert request.body["stream"] is True
+    if provider.name == "ollama":
+        assert request.body["options"]["num_ctx"] == 4096
+
+
+def test_missing_model_raises_model_not_found(provider):
+    with pytest.raises(ModelNotFound) as error:
+        asyncio.run(collect(provider.stream_chat(HELLO, GenerationOptions(), model="nope:1b")))
+    assert "nope:1b" in error.value.message
+
+
+@pytest.mark.parametrize("kind", ["ollama", "openai"])
+def test_unreachable_server_says_how_to_fix_it(kind):
+    url = f"http://127.0.0.1:{free_port()}"
+    provider = OllamaProvider(url, "m") if kind == "ollama" else OpenAICompatibleProvider(url + "/v1", "m")
+    with pytest.raises(ProviderUnavailable) as error:
+        asyncio.run(collect(provider.stream_chat(HELLO, GenerationOptions())))
+    assert url in error.value.message
+    health = asyncio.run(provider.health())
+    assert not health.reachable and health.detail
+    if kind == "ollama":
+        assert "ollama serve" in error.value.message
+
+
+def test_server_dying_mid_reply_is_a_provider_error(provider, fake_ollama):
+    fake_ollama.script(Reply("one two three four five", fail_after_tokens=2))
+    seen: list[str] = []
+
+    async def run():
+        async for piece in provider.stream_chat(HELLO, GenerationOptions()):
+            seen.append(piece)
+
+    with pytest.raises(ProviderError):
+        asyncio.run(run())
+    assert seen == ["one", " two"]
+
+
+def test_closing_the_stream_closes_the_request(provider, fake_ollama):
+    fake_ollama.token_delay_s = 0.05
+    fake_ollama.script("a b c d e f g h i j k l m n o p")
+
+    async def run():
+        stream = provider.stream_chat(HELLO, GenerationOptions())
+        first = await anext(stream)
+        await stream.aclose()
+        return first
+
+    assert asyncio.run(run()) == "a"
+    assert fake_ollama.wait_for_event("chat_closed_by_client")
+
+
+def test_ollama_health_and_pull_with_progress(fake_ollama):
+    provider = OllamaProvider(fake_ollama.url, "qwen2.5:0.5b")
+    health = asyncio.run(provider.health())
+    assert health.reachable and not health.model_available and health.can_pull
+
+    async def pull():
+        return [step async for step in provider.pull("qwen2.5:0.5b")]
+
+    steps = asyncio.run(pull())
+    fractions = [s.fraction for s in steps if s.fraction is not None]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert steps[-1].status == "success"
+    assert asyncio.run(provider.health()).model_available
+
+
+def test_ollama_pull_of_unknown_model_is_a_clear_error(fake_ollama):
+    provider = OllamaProvider(fake_ollama.url, "nope")
+
+    async def pull():
+        return [step async for step in provider.pull("does-not-exist")]
+
+    with pytest.raises(ProviderError) as error:
+        asyncio.run(pull())
+    assert "does-not-exist" in error.value.message
+
+
+def test_model_without_tag_matches_latest(fake_ollama):
+    fake_ollama.models.append("mistral:latest")
+    assert asyncio.run(OllamaProvider(fake_ollama.url, "mistral").health()).model_available
