@@ -23,7 +23,8 @@ def contents(ctx: AppContext, conversation_id: str) -> list[tuple[str, str, str]
 def test_reply_streams_and_both_sides_are_saved_after_the_greeting(ctx, fake_ollama):
     fake_ollama.script("Hi there, friend!")
     updates = asyncio.run(run_turn(ctx, "Hello Aria"))
-    partials = [u.reply for u in updates if not u.done]
+    assert updates[0].reply == "" and updates[0].user_message_id  # saved, before any token
+    partials = [u.reply for u in updates[1:] if not u.done]
     assert partials == ["Hi", "Hi there,", "Hi there, friend!"]
     final = updates[-1]
     assert final.done and final.status is MessageStatus.complete and final.error is None

@@ -54,6 +54,8 @@ class ChatFlow:
             conversation_id = self.start_conversation(persona.id)
         user_message = self.conversations.add_user_message(conversation_id, text)
         log.info("turn: conversation=%s persona=%s user=%s", conversation_id, persona.id, private(text))
+        # First update: the user's words are saved; screens can show them before the model answers.
+        yield TurnUpdate(conversation_id=conversation_id, user_message_id=user_message.id)
         async for update in self._answer(persona, conversation_id):
             update.user_message_id = user_message.id
             yield update
@@ -124,7 +126,12 @@ class ChatFlow:
             if status is not None and reply:
                 saved_id = self.conversations.add_reply(conversation_id, reply, status, model=model).id
             self.registry.finish(turn)
-        log.info("reply: conversation=%s status=%s text=%s", conversation_id, status, private(reply))
+        log.info(
+            "reply: conversation=%s status=%s text=%s",
+            conversation_id,
+            status.value if status else None,
+            private(reply),
+        )
         yield TurnUpdate(
             conversation_id=conversation_id,
             reply=reply,

@@ -144,16 +144,19 @@ class ChatTab:
         try:
             if not conversation_id:
                 conversation_id = self.ctx.chat.start_conversation(persona_id)
-            # Saved before the model is called: whatever happens next, the words are kept.
-            turn = self.ctx.chat.send(persona_id, conversation_id, text)
-            shown = self.history_view(conversation_id, persona_id) + [{"role": "user", "content": text}]
-            listing = gr.update(choices=self.conversation_choices(persona_id), value=conversation_id)
-            yield "", shown, conversation_id, listing, ""
-            async for update in turn:
-                shown = self._with_reply(conversation_id, persona_id, update)
-                yield "", shown, conversation_id, gr.update(), self._notice(update)
-            listing = gr.update(choices=self.conversation_choices(persona_id), value=conversation_id)
-            yield "", shown, conversation_id, listing, gr.update()
+            saved: ChatHistory = []
+            async for update in self.ctx.chat.send(persona_id, conversation_id, text):
+                first = not update.reply and not update.done
+                if first:
+                    saved = self.history_view(conversation_id, persona_id)  # read once per turn, not per token
+                shown = self._with_reply(saved, conversation_id, persona_id, update)
+                # The list changes twice: the new title once the message is saved, the order once answered.
+                listing = (
+                    gr.update(choices=self.conversation_choices(persona_id), value=conversation_id)
+                    if first or update.done
+                    else gr.update()
+                )
+                yield "", shown, conversation_id, listing, self._notice(update)
         except AvatarError as error:
             yield gr.update(), gr.update(), conversation_id, gr.update(), error.message
 
@@ -162,19 +165,25 @@ class ChatTab:
             yield gr.update(), "Nothing to regenerate yet: send a message first."
             return
         try:
+            saved: ChatHistory | None = None
             async for update in self.ctx.chat.regenerate(conversation_id):
-                yield self._with_reply(conversation_id, persona_id, update), self._notice(update)
+                if saved is None:
+                    saved = self.history_view(conversation_id, persona_id)  # the old reply is gone by now
+                yield self._with_reply(saved, conversation_id, persona_id, update), self._notice(update)
         except AvatarError as error:
             yield gr.update(), error.message
 
-    def _with_reply(self, conversation_id: str, persona_id: str | None, update: TurnUpdate) -> ChatHistory:
+    def _with_reply(
+        self, saved: ChatHistory, conversation_id: str, persona_id: str | None, update: TurnUpdate
+    ) -> ChatHistory:
         if update.done:
             shown = self.history_view(conversation_id, persona_id)
             if update.error and update.reply_message_id is None:
                 shown.append(error_bubble(update.error))
             return shown
-        # Mid-stream: what is saved so far, plus the reply as it grows.
-        saved = self.history_view(conversation_id, persona_id)
+        # Mid-stream: what was saved before this reply, plus the reply as it grows.
+        if not update.reply:
+            return saved
         return saved + [{"role": "assistant", "content": update.reply}]
 
     @staticmethod

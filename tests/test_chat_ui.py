@@ -1,0 +1,113 @@
+"""The Chat tab's handlers, called as Gradio calls them, over the real services and the fake Ollama."""
+
+from __future__ import annotations
+
+import asyncio
+
+from avatar.context import create_context
+from avatar.conversations.ui import ChatTab
+from tests.conftest import free_port
+
+
+def drain(agen) -> list:
+    async def run():
+        return [item async for item in agen]
+
+    return asyncio.run(run())
+
+
+def test_load_picks_a_persona_and_shows_its_greeting(ctx):
+    picker, blurb, listing, conversation_id, chatbot, title = ChatTab(ctx).load()
+    assert picker["value"] == ctx.personas.default_id()
+    assert [c[1] for c in picker["choices"]] == [p.id for p in ctx.personas.list()]
+    assert conversation_id is None and listing["choices"] == []
+    assert chatbot[0]["role"] == "assistant" and chatbot[0]["content"]
+
+
+def test_send_streams_into_the_chatbot_and_lists_the_new_conversation(ctx, fake_ollama):
+    tab = ChatTab(ctx)
+    fake_ollama.script("Oh, tell me more about your garden!")
+    yields = drain(tab.send("I planted tomatoes today", "aria", None))
+    first_box, first_chat, conversation_id, listing, _ = yields[0]
+    assert first_box == "" and first_chat[-1] == {"role": "user", "content": "I planted tomatoes today"}
+    assert listing["choices"] == [("I planted tomatoes today", conversation_id)]
+    growing = [y[1][-1]["content"] for y in yields[1:-1]]
+    assert len(growing) > 3 and growing == sorted(growing, key=len)
+    final_chat = yields[-1][1]
+    assert [m["content"] for m in final_chat[1:]] == ["I planted tomatoes today", "Oh, tell me more about your garden!"]
+    # Selecting the conversation later shows the same history, from the database.
+    assert tab.select_conversation(conversation_id, "aria")[1] == final_chat
+
+
+def test_empty_message_is_refused_without_calling_the_model(ctx, fake_ollama):
+    yields = drain(ChatTab(ctx).send("   ", "aria", None))
+    assert yields[-1][-1] == "Type a message first."
+    assert fake_ollama.chat_requests() == []
+
+
+def test_stop_button_saves_partial_and_marks_it(ctx, fake_ollama):
+    tab = ChatTab(ctx)
+    fake_ollama.token_delay_s = 0.05
+    fake_ollama.script(" ".join(f"w{i}" for i in range(60)))
+
+    async def scenario():
+        yields = []
+        stop_notice = None
+        async for item in tab.send("go on", "aria", None):
+            yields.append(item)
+            if len(yields) == 4:
+                stop_notice = await tab.stop(item[2])
+        return yields, stop_notice
+
+    yields, stop_notice = asyncio.run(scenario())
+    assert stop_notice.startswith("Stopped")
+    last = yields[-1][1][-1]["content"]
+    assert last.startswith("w0") and last.endswith("*— stopped*")
+    assert "w59" not in last
+
+
+def test_status_banner_when_ollama_is_down(settings):
+    settings = settings.model_copy(update={"ollama_host": f"http://127.0.0.1:{free_port()}"})
+    tab = ChatTab(create_context(settings))
+    banner, pull = asyncio.run(tab.status())
+    assert banner["visible"] and "ollama serve" in banner["value"] and settings.ollama_host in banner["value"]
+    assert pull["visible"] is False
+    yields = drain(tab.send("anyone?", "aria", None))
+    assert "ollama serve" in yields[-1][-1]
+    assert yields[-1][1][-2]["content"] == "anyone?"  # the user's message stays on screen (and in the DB)
+
+
+def test_missing_model_offers_pull_and_pull_fixes_it(settings, fake_ollama):
+    fake_ollama.models.clear()
+    tab = ChatTab(create_context(settings))
+    banner, pull = asyncio.run(tab.status())
+    assert banner["visible"] and "llama3.2:3b" in banner["value"] and pull["visible"] is True
+    messages = drain(tab.pull())
+    assert messages[-1] == "llama3.2:3b is ready."
+    assert [r.path for r in fake_ollama.requests].count("/api/pull") == 1
+    banner, pull = asyncio.run(tab.status())
+    assert banner["visible"] is False and pull["visible"] is False
+
+
+def test_broken_persona_file_is_reported_in_the_banner(ctx, settings):
+    (settings.user_personas_dir / "broken.yaml").write_text("name: Broken\nvoice: {speed: 2}\n")
+    banner, _ = asyncio.run(ChatTab(ctx).status())
+    assert "broken.yaml" in banner["value"] and "voice.speed" in banner["value"]
+    assert len(ctx.personas.list()) >= 3
+
+
+def test_rename_regenerate_and_delete(ctx, fake_ollama):
+    tab = ChatTab(ctx)
+    fake_ollama.script("first", "second")
+    conversation_id = drain(tab.send("hello", "aria", None))[-1][2]
+    listing, notice = tab.rename(conversation_id, "  Garden   talk ", "aria")
+    assert notice == "Renamed." and listing["choices"][0] == ("Garden talk", conversation_id)
+    assert tab.rename(conversation_id, "   ", "aria")[1].startswith("A conversation needs a title")
+
+    chat_after, _ = drain(tab.regenerate("aria", conversation_id))[-1]
+    assert chat_after[-1]["content"] == "second"
+
+    confirm, question = tab.ask_delete(conversation_id)
+    assert confirm["visible"] and "cannot be undone" in question
+    result = tab.delete(conversation_id, "aria")
+    assert result[1] == "Conversation deleted." and ctx.conversations.list("aria") == []
