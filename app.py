@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = settings_from_args(args)
     except ValidationError as error:
-        print(f"Invalid setting: {error}", file=sys.stderr)
+        for problem in error.errors():
+            name = ".".join(str(part) for part in problem["loc"])
+            print(f"Invalid setting {name}: {problem['msg']}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_prompts)
 

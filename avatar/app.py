@@ -31,8 +31,17 @@ def build_app(settings: Settings, ctx: AppContext | None = None) -> gr.Blocks:
     return demo
 
 
+# Gradio's queue polls for work every 50 ms when idle, which adds ~25 ms on average to every event
+# (every chat turn). Polling every 5 ms costs nothing measurable and takes that off each turn.
+QUEUE_POLL_S = 0.005
+
+
 def launch(demo: gr.Blocks, settings: Settings, *, prevent_thread_lock: bool = False) -> None:
-    demo.queue(default_concurrency_limit=8).launch(
+    demo.queue(default_concurrency_limit=8)
+    queue = getattr(demo, "_queue", None)
+    if queue is not None and hasattr(queue, "sleep_when_free"):
+        queue.sleep_when_free = QUEUE_POLL_S
+    demo.launch(
         server_name=settings.host,
         server_port=settings.port,
         share=False,
