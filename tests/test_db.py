@@ -8,14 +8,18 @@ from sqlalchemy import inspect, text
 
 from avatar.conversations.schemas import MessageStatus
 from avatar.conversations.service import ConversationService
-from avatar.core.db import create_db_engine, current_revision, migrate, open_database
+from alembic.script import ScriptDirectory
+
+from avatar.core.db import alembic_config, create_db_engine, current_revision, migrate, open_database
+
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def test_migrations_create_schema_on_empty_db(tmp_path):
     engine = open_database(tmp_path / "avatar.db")
     tables = set(inspect(engine).get_table_names())
     assert {"conversations", "messages", "alembic_version"} <= tables
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == HEAD
 
 
 def test_every_connection_has_wal_foreign_keys_and_sqlite_vec(tmp_path):
@@ -42,7 +46,7 @@ def test_older_database_upgrades_in_place_keeping_data(tmp_path):
     old.dispose()
 
     engine = open_database(path)
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == HEAD
     service = ConversationService(engine)
     [message] = service.messages("c1")
     assert message.content == "remember me?" and message.model is None

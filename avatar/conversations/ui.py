@@ -243,9 +243,16 @@ class ChatTab:
             conversation_id = gr.State(None)
             with gr.Row():
                 with gr.Column(scale=1, min_width=240):
-                    persona_picker = gr.Dropdown(label="Character", choices=[], interactive=True)
+                    # Filled at build time too, so the list is usable before the page's load event returns.
+                    persona_picker = gr.Dropdown(
+                        label="Character",
+                        choices=self.persona_choices(),
+                        value=self.ctx.personas.default_id(),
+                        interactive=True,
+                        filterable=False,
+                    )
                     persona_blurb = gr.Markdown()
-                    new_button = gr.Button("＋ New chat")
+                    new_button = gr.Button("+ New chat")
                     conversation_list = gr.Radio(label="Conversations", choices=[], elem_id="conversation-list")
                     with gr.Accordion("Rename or delete", open=False):
                         title_box = gr.Textbox(label="Title", max_lines=1)
@@ -259,8 +266,8 @@ class ChatTab:
                     message_box = gr.Textbox(
                         placeholder="Message… (Enter to send, Shift+Enter for a new line)",
                         show_label=False,
-                        lines=2,
-                        max_lines=10,
+                        lines=1,  # Gradio submits on Enter only for single-line boxes; it still grows
+                        max_lines=8,
                         autofocus=True,
                         elem_id="message-box",
                     )
