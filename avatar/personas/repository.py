@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
 
-from avatar.personas.schemas import PERSONA_ID_PATTERN, Persona, PersonaLoadError
+from avatar.personas.files import atomic_write_bytes, atomic_write_text
+from avatar.personas.schemas import PERSONA_ID_PATTERN, Persona, PersonaFile, PersonaLoadError
 
 _ID_RE = re.compile(PERSONA_ID_PATTERN)
 
@@ -54,3 +57,72 @@ def load_persona(path: Path, builtin: bool) -> Persona | PersonaLoadError:
         return Persona.model_validate({**data, "id": persona_id, "builtin": builtin})
     except ValidationError as error:
         return PersonaLoadError(path=str(path), message=f"{path.name}: {_describe_validation_error(error)}")
+
+
+# Writing persona files. Added for card import/export; the loading above is unchanged.
+
+
+class _PersonaDumper(yaml.SafeDumper):
+    """YAML a person can edit: multi-line text as `|` blocks, keys in schema order, unicode as is."""
+
+
+def _represent_text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # PyYAML falls back to quoting by itself when a block cannot hold the text exactly.
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_PersonaDumper.add_representer(str, _represent_text)
+
+
+def persona_yaml(persona: PersonaFile) -> str:
+    """The text of `persona`'s YAML file; fields left at their defaults are omitted."""
+    # include=: a Persona passed in must not write its id and builtin flag into the file.
+    data = persona.model_dump(mode="json", exclude_defaults=True, include=set(PersonaFile.model_fields))
+    return yaml.dump(data, Dumper=_PersonaDumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+def save_persona(
+    directory: Path,
+    persona_id: str,
+    persona: PersonaFile,
+    *,
+    attachments: Mapping[str, bytes] | None = None,
+    replace: bool = False,
+) -> Path:
+    """Write <id>.yaml and its attachments (suffix -> bytes, e.g. {"png": ...}) into `directory`.
+
+    Every file is written atomically and the YAML last, so the persona appears (the service lists
+    YAML files) only once its image is in place. With replace=False nothing existing is
+    overwritten (FileExistsError) and a failure removes the attachments already written, leaving
+    the directory as it was.
+    """
+    if not _ID_RE.match(persona_id):
+        raise ValueError(f"not a persona id: {persona_id!r}")
+    directory.mkdir(parents=True, exist_ok=True)
+    yaml_path = directory / f"{persona_id}.yaml"
+    if not replace and (directory / f"{persona_id}.yml").exists():
+        raise FileExistsError(errno.EEXIST, "file exists", str(directory / f"{persona_id}.yml"))
+    written: list[Path] = []
+    try:
+        for suffix, data in (attachments or {}).items():
+            path = directory / f"{persona_id}.{suffix}"
+            atomic_write_bytes(path, data, replace=replace)
+            written.append(path)
+        atomic_write_text(yaml_path, persona_yaml(persona), replace=replace)
+    except BaseException:
+        if not replace:
+            for path in written:
+                path.unlink(missing_ok=True)
+        raise
+    return yaml_path
+
+
+def persona_image_path(directory: Path, persona: PersonaFile) -> Path | None:
+    """The persona's image file, if it names a plain file beside the YAML that exists."""
+    name = persona.image
+    # The name comes from a hand-editable file: never follow it out of the persona directory.
+    if not name or name != Path(name).name or name.startswith(".") or "\\" in name:
+        return None
+    path = directory / name
+    return path if path.is_file() else None
