@@ -1,0 +1,166 @@
+"""Speech-to-text with whisper.cpp (pywhispercpp): one model loaded once, float32 16 kHz audio -> text."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from avatar.core.logging import private
+from avatar.speech.audio import SAMPLE_RATE
+from avatar.speech.exceptions import SpeechModelError
+
+logger = logging.getLogger(__name__)
+
+# whisper.cpp refuses input under 1 s ("input is too short"); pad short utterances with silence.
+_MIN_SAMPLES = int(1.1 * SAMPLE_RATE)
+# Whisper "hears" words ("you", "Thank you.") in digital silence; below this RMS (-60 dBFS) skip it.
+_SILENCE_RMS = 1e-3
+_MIN_AUDIO_CTX = 640
+# What Whisper writes for non-speech: "[BLANK_AUDIO]", "(music)", "[ Silence ]", "*cough*".
+_NON_SPEECH = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*")
+
+
+def clean_transcript(text: str) -> str:
+    """A transcript without Whisper's non-speech annotations and extra whitespace."""
+    return " ".join(_NON_SPEECH.sub(" ", text).split())
+
+
+def default_threads() -> int:
+    """One core left for the UI and the LLM client: ggml's spinning threads slow down badly when oversubscribed."""
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
+def adaptive_audio_ctx(n_samples: int) -> int:
+    """Encoder frames (50 per second, 1500 = 30 s) enough for `n_samples` plus margin, never below 640.
+
+    Whisper is trained on 30 s windows; a shorter context makes the encoder several times faster,
+    but the shorter it gets the more often tiny.en loops on short words ("Yes. Yes.", "Sure. Sure.
+    Sure."): 1 in 4 short words at 384 frames, 1 in 20 at 512, none seen in 36 at 640.
+    """
+    frames = n_samples / SAMPLE_RATE * 50 + 32
+    return int(min(1500, max(_MIN_AUDIO_CTX, 64 * math.ceil(frames / 64))))
+
+
+def looks_looped(text: str) -> bool:
+    """Whether a transcript is one phrase said over and over ("Yes. Yes.", "Hi. Hi. Hi."): Whisper looping."""
+    words = re.findall(r"[\w']+", text.lower())
+    for period in range(1, len(words) // 2 + 1):
+        if len(words) % period == 0 and words == words[:period] * (len(words) // period):
+            return True
+    return False
+
+
+class WhisperSTT:
+    """A whisper.cpp model: a name ("base.en", downloaded into `models_dir` on first use) or a ggml file path.
+
+    Loading is lazy (first `transcribe`/`warmup`) and happens once; transcriptions are serialised
+    because a whisper.cpp context is not safe to use from two threads at once.
+    `adaptive_context` encodes only as much of the 30 s window as the audio needs (~3x faster on
+    short utterances), re-running with the full window when the result looks like a loop. Whisper
+    was not trained that way, so it is off unless asked for.
+    """
+
+    def __init__(
+        self,
+        model: str | Path = "base.en",
+        models_dir: Path | None = None,
+        threads: int | None = None,
+        language: str = "en",
+        adaptive_context: bool = False,
+    ) -> None:
+        self.model = str(model)
+        self.models_dir = models_dir
+        self.threads = max(1, threads) if threads else default_threads()
+        self.language = language
+        self.adaptive_context = adaptive_context
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self) -> None:
+        """Load the model (downloading a named model first if it is not in `models_dir`)."""
+        if self._model is not None:
+            return
+        with self._lock:
+            if self._model is not None:
+                return
+            self._model = self._create()
+
+    def _create(self) -> Any:
+        from pywhispercpp.model import Model
+
+        is_path = Path(self.model).suffix == ".bin" or "/" in self.model or "\\" in self.model
+        if is_path and not Path(self.model).is_file():
+            raise SpeechModelError(f"Speech recognition model file not found: {self.model}")
+        if self.models_dir is not None and not is_path:
+            self.models_dir.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        try:
+            model = Model(
+                self.model,
+                models_dir=str(self.models_dir) if self.models_dir and not is_path else None,
+                n_threads=self.threads,
+                language=self.language,
+                print_progress=False,
+                print_realtime=False,
+                print_timestamps=False,
+                # One utterance per call: no carried-over prompt, one segment, no timestamp tokens.
+                no_context=True,
+                single_segment=True,
+                no_timestamps=True,
+                suppress_blank=True,
+                suppress_nst=True,
+            )
+        except Exception as error:  # download failures, corrupt files: say which model
+            raise SpeechModelError(f"Could not load the speech recognition model '{self.model}': {error}") from error
+        if getattr(model, "model_path", None) is None:
+            # pywhispercpp logs and returns None for unknown names instead of raising.
+            raise SpeechModelError(f"Unknown speech recognition model '{self.model}'.")
+        logger.info("whisper.cpp model %s loaded in %.1f s", self.model, time.perf_counter() - started)
+        return model
+
+    def transcribe(self, audio: np.ndarray) -> str:
+        """Text spoken in float32 mono 16 kHz audio ("" for silence or empty input)."""
+        audio = np.ascontiguousarray(np.asarray(audio, dtype=np.float32).reshape(-1))
+        if audio.size == 0 or float(np.sqrt(np.mean(np.square(audio)))) < _SILENCE_RMS:
+            return ""
+        if audio.size < _MIN_SAMPLES:
+            audio = np.pad(audio, (0, _MIN_SAMPLES - audio.size))
+        self.load()
+        started = time.perf_counter()
+        seconds = audio.size / SAMPLE_RATE
+        text = self._decode(audio, adaptive_audio_ctx(audio.size) if self.adaptive_context else 0)
+        if self.adaptive_context and looks_looped(text):
+            # The short context's known failure; the full window gets these right.
+            text = self._decode(audio, 0)
+        logger.debug(
+            "transcribed %.1f s of audio in %.2f s: %s",
+            seconds,
+            time.perf_counter() - started,
+            private(text),
+        )
+        return text
+
+    def _decode(self, audio: np.ndarray, audio_ctx: int) -> str:
+        # Speech is < 8 tokens/s; the cap stops a looping decode ("you you you ...") from running for seconds.
+        max_tokens = int(8 * audio.size / SAMPLE_RATE) + 16
+        with self._lock:
+            segments = self._model.transcribe(audio, audio_ctx=audio_ctx, max_tokens=max_tokens)
+        return clean_transcript(" ".join(segment.text for segment in segments))
+
+    def warmup(self) -> None:
+        """Load the model and run it once so the first real utterance does not pay for allocation."""
+        self.load()
+        with self._lock:  # straight to the model: transcribe() would skip silence without running it
+            self._model.transcribe(np.zeros(_MIN_SAMPLES, dtype=np.float32))

@@ -1,0 +1,143 @@
+"""Piper speaks, whisper.cpp (with the converted tiny.en) hears: the real models end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import re
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from avatar.speech.audio import resample, to_int16, to_mono_16k
+from avatar.speech.exceptions import SpeechModelError
+from avatar.speech.stt import WhisperSTT, adaptive_audio_ctx, clean_transcript, looks_looped
+from avatar.speech.tts import PiperTTS
+from tests.speech.conftest import FOX
+
+
+def words(text: str) -> list[str]:
+    return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
+
+
+def similarity(heard: str, said: str) -> float:
+    return difflib.SequenceMatcher(None, words(heard), words(said)).ratio()
+
+
+@pytest.mark.slow
+def test_piper_speaks_and_whisper_transcribes(
+    fox_speech: tuple[int, np.ndarray], fox_16k: np.ndarray, stt: WhisperSTT
+) -> None:
+    rate, audio = fox_speech
+    assert rate == 22050
+    assert audio.dtype == np.float32 and 2.0 < audio.size / rate < 5.0
+    heard = stt.transcribe(fox_16k)
+    assert similarity(heard, FOX) >= 0.85, heard
+
+
+@pytest.mark.slow
+def test_transcribes_browser_audio_48k_stereo_int16(fox_speech: tuple[int, np.ndarray], stt: WhisperSTT) -> None:
+    rate, audio = fox_speech
+    mono_48k = to_int16(resample(audio, rate, 48000))
+    stereo = np.stack([mono_48k, mono_48k])  # FastRTC's (channels, n)
+    heard = stt.transcribe(to_mono_16k(stereo, 48000))
+    assert {"fox", "lazy", "dog"} <= set(words(heard)), heard
+
+
+@pytest.mark.slow
+def test_silence_short_and_empty_audio(stt: WhisperSTT) -> None:
+    assert stt.transcribe(np.zeros(0, np.float32)) == ""
+    assert stt.transcribe(np.zeros(32000, np.float32)) == ""
+    assert isinstance(stt.transcribe(np.zeros(800, np.float32)), str)  # 50 ms: padded, not rejected
+
+
+@pytest.mark.slow
+def test_length_scale_sets_speaking_rate(tts: PiperTTS) -> None:
+    _, fast = tts.synthesize("One two three four five.", length_scale=0.7)
+    _, slow = tts.synthesize("One two three four five.", length_scale=1.4)
+    assert 1.5 < slow.size / fast.size < 2.5
+
+
+@pytest.mark.slow
+def test_synthesize_int16_and_empty(tts: PiperTTS) -> None:
+    rate, pcm = tts.synthesize("Hi.", as_int16=True)
+    assert rate == tts.sample_rate and pcm.dtype == np.int16 and pcm.size > 0
+    assert tts.synthesize("   ")[1].size == 0
+
+
+@pytest.mark.slow
+def test_speak_starts_before_the_reply_is_finished(tts: PiperTTS) -> None:
+    async def scenario() -> list[int]:
+        first_audio = asyncio.Event()
+
+        async def reply() -> AsyncIterator[str]:
+            for piece in ["*smiles* Hel", "lo there. ", "Nice to "]:
+                yield piece
+            await first_audio.wait()  # the LLM is still "thinking" until the first sentence is audible
+            yield "meet you."
+
+        sizes = []
+        async for rate, audio in tts.speak(reply()):
+            assert rate == 22050
+            sizes.append(audio.size)
+            first_audio.set()
+        return sizes
+
+    sizes = asyncio.run(asyncio.wait_for(scenario(), timeout=30))
+    assert len(sizes) == 2 and all(sizes)
+
+
+def test_missing_models_raise_a_user_facing_error(tmp_path: Path) -> None:
+    with pytest.raises(SpeechModelError, match="not found"):
+        PiperTTS(tmp_path / "nope.onnx").load()
+    with pytest.raises(SpeechModelError, match="not found"):
+        WhisperSTT(tmp_path / "nope.bin").load()
+
+
+def test_clean_transcript_drops_non_speech_annotations() -> None:
+    assert clean_transcript(" [BLANK_AUDIO] ") == ""
+    assert clean_transcript("(music) Hello  there [ Silence ] *cough*") == "Hello there"
+
+
+def test_speech_modules_import_no_heavy_runtime() -> None:
+    code = (
+        "import sys, avatar.speech.audio, avatar.speech.vad, avatar.speech.stt, avatar.speech.tts, avatar.speech.sentences;"
+        "print(sorted(m for m in ('torch', 'pywhispercpp', 'piper', 'onnxruntime', 'soxr', 'librosa') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2]
+    )
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_warmup_runs_the_model(stt: WhisperSTT) -> None:
+    stt.warmup()
+    assert stt.loaded
+
+
+def test_adaptive_audio_ctx_covers_the_audio() -> None:
+    assert adaptive_audio_ctx(16000) == 640  # never below the floor where tiny.en starts looping
+    assert adaptive_audio_ctx(16000 * 20) == 1088  # 1000 frames + margin, rounded up to 64
+    assert adaptive_audio_ctx(16000 * 60) == 1500
+
+
+def test_looped_transcripts_are_recognised() -> None:
+    assert looks_looped("Yes. Yes.")
+    assert looks_looped("Sure. Sure. Sure. Sure")
+    assert looks_looped("Good night. Good night.")
+    assert not looks_looped("Yes.")
+    assert not looks_looped("")
+    assert not looks_looped("Yes, yes, I know.")
+
+
+@pytest.mark.slow
+def test_adaptive_context_transcribes_short_words(ggml_tiny_en: Path, tts: PiperTTS) -> None:
+    fast = WhisperSTT(ggml_tiny_en, threads=1, adaptive_context=True)
+    for said in ("Yes.", "Okay.", FOX):
+        rate, audio = tts.synthesize(said)
+        assert similarity(fast.transcribe(to_mono_16k(audio, rate)), said) >= 0.85

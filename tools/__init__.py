@@ -1,0 +1,1 @@
+"""Developer tools: model conversion and other one-off utilities (not imported by the app at startup)."""
