@@ -167,3 +167,21 @@ def test_openai_compatible_provider_is_config_only(settings, fake_ollama):
     final = asyncio.run(run_turn(ctx, "hello"))[-1]
     assert final.reply == "via the OpenAI shape"
     assert fake_ollama.chat_requests()[0].path == "/v1/chat/completions"
+
+
+def test_barge_in_saves_only_what_was_spoken_marked_interrupted(ctx, fake_ollama):
+    fake_ollama.token_delay_s = 0.03
+    fake_ollama.script("First sentence here. Second sentence that nobody heard. Third one.")
+    conversation_id = ctx.chat.start_conversation("aria")
+
+    async def scenario():
+        async for update in ctx.chat.send("aria", conversation_id, "tell me"):
+            if "Second" in update.reply and not update.done:
+                assert ctx.chat.stop(conversation_id, spoken_text="First sentence here.")
+            last = update
+        return last
+
+    final = asyncio.run(scenario())
+    assert final.status is MessageStatus.interrupted
+    assert contents(ctx, conversation_id)[-1] == ("assistant", "First sentence here.", "interrupted")
+    assert fake_ollama.wait_for_event("chat_closed_by_client")

@@ -17,6 +17,8 @@ class ActiveTurn:
     loop: asyncio.AbstractEventLoop
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set by a voice barge-in: the words actually heard, which replace the generated text when saved.
+    spoken_text: str | None = None
 
 
 class TurnRegistry:
@@ -41,11 +43,16 @@ class TurnRegistry:
     def is_active(self, conversation_id: str) -> bool:
         return conversation_id in self._active
 
-    def cancel(self, conversation_id: str) -> bool:
-        """Ask the reply in `conversation_id` to stop. False when nothing is being generated there."""
+    def cancel(self, conversation_id: str, spoken_text: str | None = None) -> bool:
+        """Ask the reply in `conversation_id` to stop. False when nothing is being generated there.
+
+        `spoken_text` (barge-in): what the user actually heard; it is saved instead of all the model wrote.
+        """
         turn = self._active.get(conversation_id)
         if turn is None:
             return False
+        if spoken_text is not None:
+            turn.spoken_text = spoken_text
         self._cancel(turn)
         return True
 

@@ -72,8 +72,9 @@ class ChatFlow:
             update.user_message_id = question.id
             yield update
 
-    def stop(self, conversation_id: str) -> bool:
-        return self.registry.cancel(conversation_id)
+    def stop(self, conversation_id: str, spoken_text: str | None = None) -> bool:
+        """Stop the reply being generated; with `spoken_text` (voice barge-in) save only that, as interrupted."""
+        return self.registry.cancel(conversation_id, spoken_text)
 
     def _history(self, conversation_id: str) -> list[HistoryItem]:
         return [
@@ -123,6 +124,8 @@ class ChatFlow:
             if status is None and error is None:
                 # Neither finished nor failed: the task was cancelled or the consumer went away.
                 status = MessageStatus.partial
+            if turn.spoken_text is not None and status in (MessageStatus.partial, MessageStatus.complete):
+                reply, status = turn.spoken_text, MessageStatus.interrupted
             if status is not None and reply:
                 saved_id = self.conversations.add_reply(conversation_id, reply, status, model=model).id
             self.registry.finish(turn)

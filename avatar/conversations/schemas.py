@@ -15,7 +15,8 @@ class Role(str, Enum):
 
 class MessageStatus(str, Enum):
     complete = "complete"
-    partial = "partial"  # stopped by the user (Stop, barge-in) before the model finished
+    partial = "partial"  # stopped by the user (Stop) before the model finished
+    interrupted = "interrupted"  # the user talked over a spoken reply; what they heard is saved
     error = "error"  # the model failed mid-reply; what arrived is kept
 
 

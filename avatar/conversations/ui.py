@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 STATUS_NOTES = {
     MessageStatus.partial: "\n\n*— stopped*",
+    MessageStatus.interrupted: "\n\n*— interrupted*",
     MessageStatus.error: "\n\n*— cut off: the model failed*",
 }
 
