@@ -37,6 +37,15 @@ class Settings(BaseSettings):
     reply_tokens: int = Field(default=512, ge=16)
     temperature: float = Field(default=0.8, ge=0.0, le=2.0)
 
+    # Voice. Models named here are downloaded into <data-dir>/models on first use; paths are used as they are.
+    stt_model: str = "base.en"  # whisper.cpp: tiny.en for slow machines, or a path to a ggml file
+    stt_threads: int | None = None  # None: cores - 1 (the rest keeps audio and the model server moving)
+    tts_voice: str = "en_US-amy-medium"  # Piper voice id or a path to an .onnx voice; personas may override
+    vad_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    vad_min_speech_ms: int = Field(default=250, ge=0)
+    vad_min_silence_ms: int = Field(default=600, ge=100)  # how long a pause ends the user's turn
+    max_utterance_s: float = Field(default=30.0, gt=1.0)
+
     user_name: str = "User"
     log_prompts: bool = False
     log_level: str = "INFO"
