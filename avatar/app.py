@@ -12,6 +12,7 @@ from avatar.chat.api import register_api
 from avatar.context import AppContext, create_context
 from avatar.conversations.ui import ChatTab
 from avatar.core.settings import Settings
+from avatar.personas.ui import PersonasTab
 from avatar.privacy.no_remote_assets import NoRemoteAssetsMiddleware
 from avatar.theme import CSS, make_theme
 
@@ -23,9 +24,13 @@ def build_app(settings: Settings, ctx: AppContext | None = None) -> gr.Blocks:
     with gr.Blocks(title="Local Avatar", theme=make_theme(), css=CSS, analytics_enabled=False) as demo:
         gr.Markdown("## Local Avatar\nYour characters, on your computer. Nothing you say leaves this machine.")
         chat_tab = ChatTab(ctx)
+        personas_tab = PersonasTab(ctx)
         with gr.Tabs():
             chat_tab.build()
+            personas_tab.build()
         chat_tab.wire_load(demo)
+        personas_tab.wire_load(demo)
+        personas_tab.wire_persona_refresh(chat_tab.components["persona_picker"])
         register_api(ctx)
     demo.avatar_context = ctx  # type: ignore[attr-defined]  (tests and benchmarks reach the services)
     return demo

@@ -185,3 +185,12 @@ def test_barge_in_saves_only_what_was_spoken_marked_interrupted(ctx, fake_ollama
     assert final.status is MessageStatus.interrupted
     assert contents(ctx, conversation_id)[-1] == ("assistant", "First sentence here.", "interrupted")
     assert fake_ollama.wait_for_event("chat_closed_by_client")
+
+
+def test_profile_name_and_about_me_reach_the_prompt_and_greeting(ctx, fake_ollama):
+    ctx.profile.save("Sam", "I am a nurse who loves kites.")
+    final = asyncio.run(run_turn(ctx, "hi"))[-1]
+    greeting = contents(ctx, final.conversation_id)[0][1]
+    assert "Sam" in greeting and "{{user}}" not in greeting
+    system = fake_ollama.chat_requests()[0].body["messages"][0]["content"]
+    assert "I am a nurse who loves kites." in system and "Sam" in system

@@ -83,3 +83,43 @@ def test_system_prompt_is_never_dropped_even_when_huge():
     )
     assert built.messages[0].role == "system" and "x x x" in built.messages[0].content
     assert built.messages[-1].content == "hello"
+
+
+def test_post_history_instructions_come_last_with_macros_and_count_in_the_budget():
+    persona = PERSONA.model_copy(update={"post_history_instructions": "Reply as {{char}}, never as {{user}}. " * 20})
+    history = [HistoryItem("user" if i % 2 == 0 else "assistant", f"message number {i} " * 40) for i in range(101)]
+    built = build_prompt(persona, history, user_name="Sam", context_tokens=2048, reply_tokens=256)
+    system, *window, last = built.messages
+    assert system.role == "system" and "Reply as" not in system.content  # not in the system prompt
+    assert last.role == "system" and last.content.startswith("Reply as Tess, never as Sam.")
+    assert window[-1].content == history[-1].content  # the user's newest message is just before it
+    assert prompt_tokens(built.messages) <= 2048 - 256
+    assert built.estimated_tokens == prompt_tokens(built.messages)
+    plain = build_prompt(PERSONA, history, user_name="Sam", context_tokens=2048, reply_tokens=256)
+    assert plain.messages[-1].role == "user"  # no empty instruction message without the field
+    assert built.dropped_messages > plain.dropped_messages  # the instructions took room from the history
+
+
+def test_about_me_is_a_labelled_section_and_creator_notes_are_never_sent():
+    persona = PERSONA.model_copy(update={"creator_notes": "Secret note for card readers."})
+    text = system_prompt(persona, user_name="Sam", about_me="I'm a nurse in Lyon. I say {{char}} a lot.")
+    assert "## About Sam\n(What Sam has told you about themselves.)\nI'm a nurse in Lyon." in text
+    assert "I say {{char}} a lot." in text  # the user's words are not a template
+    assert "Secret note" not in text
+    assert text.index("## About Sam") < text.index("Stay in character")
+    assert "## About" not in system_prompt(PERSONA, user_name="Sam", about_me="   ")
+    built = build_prompt(
+        persona,
+        [HistoryItem("user", "hi")],
+        user_name="Sam",
+        about_me="I climb.",
+        context_tokens=4096,
+        reply_tokens=512,
+    )
+    assert "I climb." in built.messages[0].content
+    assert all("Secret note" not in m.content for m in built.messages)
+
+
+def test_extra_sections_go_into_the_system_prompt_verbatim():
+    text = system_prompt(PERSONA, user_name="Sam", extra_sections=["## Memories\n- {{user}} likes tea"])
+    assert "## Memories\n- {{user}} likes tea" in text

@@ -21,6 +21,7 @@ from avatar.llm.base import ChatProvider, GenerationOptions, ProviderError
 from avatar.llm.prompt import HistoryItem, apply_macros, build_prompt
 from avatar.personas.schemas import Persona
 from avatar.personas.service import PersonaService
+from avatar.profile.service import ProfileService
 
 log = logging.getLogger(__name__)
 
@@ -30,18 +31,20 @@ class ChatFlow:
         self,
         settings: Settings,
         personas: PersonaService,
+        profile: ProfileService,
         conversations: ConversationService,
         provider: ChatProvider,
         registry: TurnRegistry | None = None,
     ) -> None:
         self.settings = settings
         self.personas = personas
+        self.profile = profile
         self.conversations = conversations
         self.provider = provider
         self.registry = registry or TurnRegistry()
 
     def greeting(self, persona: Persona) -> str:
-        return apply_macros(persona.greeting, persona.name, self.settings.user_name)
+        return apply_macros(persona.greeting, persona.name, self.profile.user_name())
 
     def start_conversation(self, persona_id: str) -> str:
         persona = self.personas.get(persona_id)
@@ -87,7 +90,8 @@ class ChatFlow:
         prompt = build_prompt(
             persona,
             self._history(conversation_id),
-            user_name=self.settings.user_name,
+            user_name=self.profile.user_name(),
+            about_me=self.profile.about_me(),
             context_tokens=self.settings.context_tokens,
             reply_tokens=self.settings.reply_tokens,
         )

@@ -1,8 +1,10 @@
-"""The prompt for one turn: the persona as a system message, then as much recent history as fits.
+"""The prompt for one turn: the persona as a system message, as much recent history as fits, then the
+persona's post-history instructions.
 
-Budget: context_tokens - reply_tokens is what the prompt may use. The system prompt and the newest
-user message are never dropped; a newest message too long to fit is shortened in the middle (the
-saved message keeps every character). Older messages go first, oldest first.
+Budget: context_tokens - reply_tokens is what the prompt may use. The system prompt, the
+post-history instructions and the newest user message are never dropped; a newest message too long
+to fit is shortened in the middle (the saved message keeps every character). Older messages go
+first, oldest first.
 """
 
 from __future__ import annotations
@@ -25,7 +27,23 @@ def apply_macros(text: str, char_name: str, user_name: str) -> str:
     return text
 
 
-def system_prompt(persona: Persona, user_name: str) -> str:
+def about_user_section(user_name: str, about_me: str) -> str:
+    """What the user wrote about themselves in their profile, labelled as such; "" if nothing."""
+    about_me = about_me.strip()
+    if not about_me:
+        return ""
+    return f"## About {user_name}\n(What {user_name} has told you about themselves.)\n{about_me}"
+
+
+def system_prompt(
+    persona: Persona,
+    user_name: str,
+    about_me: str = "",
+    extra_sections: Sequence[str] = (),
+) -> str:
+    """The persona as one system message. `about_me` is the user's profile text (user-global, every
+    persona sees it); `extra_sections` are finished blocks (e.g. recalled memories) put before the
+    closing instruction, without macros applied to them."""
     sections: list[str] = []
     intro = f"You are {persona.name}."
     if persona.tagline:
@@ -50,11 +68,19 @@ def system_prompt(persona: Persona, user_name: str) -> str:
         sections.append(
             "## Example dialogues\n(How you talk. They are examples, not part of this conversation.)\n" + examples
         )
-    sections.append(
+    persona_text = apply_macros("\n\n".join(sections), persona.name, user_name)
+    # The user's own words and recalled data are not templates: no macro replacement in them.
+    tail = [about_user_section(user_name, about_me), *extra_sections]
+    closing = (
         f"Stay in character as {persona.name}. Speak only as {persona.name}; never write {user_name}'s lines. "
         "Keep replies conversational: they may be read aloud."
     )
-    return apply_macros("\n\n".join(sections), persona.name, user_name)
+    return "\n\n".join([persona_text, *(block for block in tail if block.strip()), closing])
+
+
+def post_history_text(persona: Persona, user_name: str) -> str:
+    """The persona's post-history instructions with macros filled, or ""."""
+    return apply_macros(persona.post_history_instructions.strip(), persona.name, user_name)
 
 
 @dataclass(frozen=True)
@@ -78,12 +104,18 @@ def build_prompt(
     user_name: str,
     context_tokens: int,
     reply_tokens: int,
+    about_me: str = "",
+    extra_sections: Sequence[str] = (),
 ) -> BuiltPrompt:
-    """System prompt plus the newest history that fits. `history` ends with the user message to answer."""
-    system = ChatMessage(role="system", content=system_prompt(persona, user_name))
-    budget = context_tokens - reply_tokens - message_tokens(system.content)
+    """System prompt, the newest history that fits, then the post-history instructions (if the persona
+    has any) as a last system message. `history` ends with the user message to answer."""
+    system = ChatMessage(role="system", content=system_prompt(persona, user_name, about_me, extra_sections))
+    after_text = post_history_text(persona, user_name)
+    after = [ChatMessage(role="system", content=after_text)] if after_text else []
+    fixed_tokens = message_tokens(system.content) + sum(message_tokens(m.content) for m in after)
+    budget = context_tokens - reply_tokens - fixed_tokens
     if not history:
-        return BuiltPrompt([system], message_tokens(system.content), 0, False)
+        return BuiltPrompt([system, *after], fixed_tokens, 0, False)
 
     newest = history[-1]
     newest_budget = max(budget, MIN_NEWEST_MESSAGE_TOKENS)
@@ -101,8 +133,8 @@ def build_prompt(
         kept += 1
     window.reverse()
     return BuiltPrompt(
-        messages=[system, *window],
-        estimated_tokens=used + message_tokens(system.content),
+        messages=[system, *window, *after],
+        estimated_tokens=used + fixed_tokens,
         dropped_messages=len(history) - kept,
         newest_truncated=newest_text != newest.content,
     )

@@ -5,14 +5,13 @@ Specs: Character Card V2 (github.com/malfoyslastname/character-card-spec-v2) and
 JSON in a tEXt chunk: `chara` (V2, or V1) and/or `ccv3` (V3, preferred when both are there).
 
 Mapping, card -> persona file:
-  description, personality, scenario, system_prompt, alternate_greetings, tags  -> same names
+  description, personality, scenario, system_prompt, post_history_instructions, creator_notes,
+      alternate_greetings, tags  -> same names (creator_notes is never put in a prompt)
   first_mes -> greeting;  mes_example -> example_dialogues (one block per <START>)
-  post_history_instructions -> the end of system_prompt under POST_HISTORY_HEADING (split off again
-      on export), until the persona schema has a field for it
   extensions.local_avatar -> tagline, style, boundaries, voice, memory_policy (our own fields)
-  creator_notes, creator, character_version, the other extensions, character_book and the V3-only
-      fields -> CardExtras, saved beside the persona as <id>.card.json: never put in a prompt,
-      given back unchanged on export (the spec forbids destroying unknown extensions)
+  creator, character_version, the other extensions, character_book and the V3-only fields ->
+      CardExtras, saved beside the persona as <id>.card.json: never put in a prompt, given back
+      unchanged on export (the spec forbids destroying unknown extensions)
   character_book entries -> LoreEntry list (CardExtras.lore()), for the memory feature to store as
       pinned memories of the persona
   the PNG itself (minus its card chunks) -> <id>.png, the persona's image
@@ -44,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from avatar.core.errors import AvatarError, InvalidInputError
 from avatar.personas.files import atomic_write_bytes, safe_persona_id
-from avatar.personas.repository import _describe_validation_error, persona_image_path, save_persona
+from avatar.personas.repository import _describe_validation_error, persona_image_path, save_persona, used_stems
 from avatar.personas.schemas import PersonaFile
 
 log = logging.getLogger(__name__)
@@ -61,8 +60,6 @@ LONG_PERSONA_CHARS = 16_000  # about 4k tokens: warn that little context is left
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EXTENSION_KEY = "local_avatar"  # our namespace inside data.extensions, as the V2 spec asks
-POST_HISTORY_HEADING = "## Instructions for every reply"
-_POST_HISTORY_SEPARATOR = f"\n\n{POST_HISTORY_HEADING}\n"
 EXTRAS_SUFFIX = "card.json"  # <id>.card.json beside <id>.yaml
 
 _CARD_KEYWORDS = ("ccv3", "chara")  # in order of preference
@@ -105,7 +102,9 @@ class CardExtras(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     spec: str = "chara_card_v2"  # the spec the card came in
-    creator_notes: str = ""  # for the user to read; the spec forbids putting it in a prompt
+    # Sidecars written before the persona had its own creator_notes field keep them here; new imports
+    # put them in the persona. Read for export and shown in the editor when the persona has none.
+    creator_notes: str = ""
     creator: str = ""
     character_version: str = ""
     extensions: dict[str, Any] = Field(default_factory=dict)  # the card's, minus ours; given back on export
@@ -273,14 +272,13 @@ def _persona_from_card(data: dict[str, Any], spec: str, warnings: list[str]) -> 
         "description": _prompt_text(data, "description"),
         "personality": _prompt_text(data, "personality"),
         "scenario": _prompt_text(data, "scenario"),
-        "system_prompt": join_post_history(
-            _drop_original(_prompt_text(data, "system_prompt")),
-            _drop_original(_prompt_text(data, "post_history_instructions")),
-        ),
+        "system_prompt": _drop_original(_prompt_text(data, "system_prompt")),
+        "post_history_instructions": _drop_original(_prompt_text(data, "post_history_instructions")),
         "example_dialogues": split_examples(_prompt_text(data, "mes_example")),
         "greeting": _prompt_text(data, "first_mes"),
         "alternate_greetings": [_convert_macros(text) for text in _text_list(data, "alternate_greetings")],
         "tags": [tag.strip() for tag in _text_list(data, "tags", MAX_TAG_CHARS) if tag.strip()],
+        "creator_notes": _creator_notes(data),
         **_our_fields(ours, warnings),
     }
     try:
@@ -289,14 +287,14 @@ def _persona_from_card(data: dict[str, Any], spec: str, warnings: list[str]) -> 
         raise CardError(f"The card cannot be used: {_describe_validation_error(error)}.") from None
     extras = CardExtras(
         spec=spec,
-        creator_notes=_creator_notes(data),
         creator=_text(data, "creator").strip(),
         character_version=_text(data, "character_version").strip(),
         extensions=extensions,
         character_book=_character_book(data),
         v3=_v3_fields(data, warnings) if spec == "chara_card_v3" else {},
     )
-    prompt_chars = sum(len(fields[key]) for key in ("description", "personality", "scenario", "system_prompt"))
+    prompt_keys = ("description", "personality", "scenario", "system_prompt", "post_history_instructions")
+    prompt_chars = sum(len(fields[key]) for key in prompt_keys)
     prompt_chars += sum(len(block) for block in fields["example_dialogues"])
     if prompt_chars > LONG_PERSONA_CHARS:
         warnings.append(
@@ -372,23 +370,6 @@ def split_examples(mes_example: str) -> list[str]:
 def join_examples(blocks: Iterable[str]) -> str:
     """example dialogue blocks -> mes_example, each block after its own <START> line."""
     return "".join(f"<START>\n{block.strip()}\n" for block in blocks if block.strip())
-
-
-def join_post_history(system_prompt: str, post_history: str) -> str:
-    """Carry post-history instructions at the end of the system prompt, under a heading split_post_history finds."""
-    if not post_history.strip():
-        return system_prompt
-    if not system_prompt:
-        return f"{POST_HISTORY_HEADING}\n{post_history}"
-    return f"{system_prompt}{_POST_HISTORY_SEPARATOR}{post_history}"
-
-
-def split_post_history(system_prompt: str) -> tuple[str, str]:
-    """(system prompt, post-history instructions): the inverse of join_post_history."""
-    if system_prompt.startswith(f"{POST_HISTORY_HEADING}\n"):
-        return "", system_prompt[len(POST_HISTORY_HEADING) + 1 :]
-    before, separator, after = system_prompt.rpartition(_POST_HISTORY_SEPARATOR)
-    return (before, after) if separator else (system_prompt, "")
 
 
 def _our_fields(value: Any, warnings: list[str]) -> dict[str, Any]:
@@ -617,7 +598,6 @@ def _check_picture(png: bytes) -> None:
 def card_v2(persona: PersonaFile, extras: CardExtras | None = None) -> dict[str, Any]:
     """A Character Card V2 object for `persona`; our own fields go under data.extensions.local_avatar."""
     extras = extras or CardExtras()
-    system_prompt, post_history = split_post_history(persona.system_prompt)
     data: dict[str, Any] = {
         "name": persona.name,
         "description": persona.description,
@@ -625,9 +605,9 @@ def card_v2(persona: PersonaFile, extras: CardExtras | None = None) -> dict[str,
         "scenario": persona.scenario,
         "first_mes": persona.greeting,
         "mes_example": join_examples(persona.example_dialogues),
-        "creator_notes": extras.creator_notes,
-        "system_prompt": system_prompt,
-        "post_history_instructions": post_history,
+        "creator_notes": persona.creator_notes or extras.creator_notes,
+        "system_prompt": persona.system_prompt,
+        "post_history_instructions": persona.post_history_instructions,
         "alternate_greetings": list(persona.alternate_greetings),
     }
     if extras.character_book is not None:
@@ -733,7 +713,7 @@ def save_card(card: ParsedCard, user_personas_dir: Path, existing_ids: Iterable[
     """Write a parsed card as <id>.yaml (+ <id>.png, + <id>.card.json): all of them or none."""
     user_personas_dir = Path(user_personas_dir)
     with _import_lock:
-        taken = {*existing_ids, *_stems(user_personas_dir)}
+        taken = {*existing_ids, *used_stems(user_personas_dir)}
         for _attempt in range(5):
             persona_id = safe_persona_id(card.persona.name, taken)
             persona = card.persona.model_copy(update={"image": f"{persona_id}.png" if card.image else None})
@@ -750,13 +730,6 @@ def save_card(card: ParsedCard, user_personas_dir: Path, existing_ids: Iterable[
             log.info("imported a character card as persona %s", persona_id)
             return persona_id
     raise AvatarError("Could not find a free id for the imported persona; try again.")
-
-
-def _stems(directory: Path) -> set[str]:
-    # Any file's stem, so that a new persona never adopts a stray <id>.png or <id>.card.json.
-    if not directory.is_dir():
-        return set()
-    return {path.name.split(".", 1)[0].lower() for path in directory.iterdir() if not path.name.startswith(".")}
 
 
 def read_card_extras(persona_dir: Path, persona_id: str) -> CardExtras | None:

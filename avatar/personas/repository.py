@@ -14,6 +14,10 @@ from avatar.personas.files import atomic_write_bytes, atomic_write_text
 from avatar.personas.schemas import PERSONA_ID_PATTERN, Persona, PersonaFile, PersonaLoadError
 
 _ID_RE = re.compile(PERSONA_ID_PATTERN)
+# Files written before post_history_instructions was a field carried it at the end of system_prompt,
+# under this heading (cards.py did that on import). load_persona splits it off again.
+LEGACY_POST_HISTORY_HEADING = "## Instructions for every reply"
+_LEGACY_SEPARATOR = f"\n\n{LEGACY_POST_HISTORY_HEADING}\n"
 
 
 def persona_files(directory: Path) -> list[Path]:
@@ -54,9 +58,27 @@ def load_persona(path: Path, builtin: bool) -> Persona | PersonaLoadError:
     if not isinstance(data, dict):
         return PersonaLoadError(path=str(path), message=f"{path.name}: expected a mapping of fields")
     try:
-        return Persona.model_validate({**data, "id": persona_id, "builtin": builtin})
+        return Persona.model_validate({**_upgrade_legacy(data), "id": persona_id, "builtin": builtin})
     except ValidationError as error:
         return PersonaLoadError(path=str(path), message=f"{path.name}: {_describe_validation_error(error)}")
+
+
+def split_legacy_post_history(system_prompt: str) -> tuple[str, str]:
+    """(system prompt, post-history instructions) from a system_prompt written by the old card import."""
+    if system_prompt.startswith(f"{LEGACY_POST_HISTORY_HEADING}\n"):
+        return "", system_prompt[len(LEGACY_POST_HISTORY_HEADING) + 1 :]
+    before, separator, after = system_prompt.rpartition(_LEGACY_SEPARATOR)
+    return (before, after) if separator else (system_prompt, "")
+
+
+def _upgrade_legacy(data: dict) -> dict:
+    prompt = data.get("system_prompt")
+    if "post_history_instructions" in data or not isinstance(prompt, str):
+        return data
+    system, post_history = split_legacy_post_history(prompt)
+    if not post_history:
+        return data
+    return {**data, "system_prompt": system, "post_history_instructions": post_history}
 
 
 # Writing persona files. Added for card import/export; the loading above is unchanged.
@@ -116,6 +138,22 @@ def save_persona(
                 path.unlink(missing_ok=True)
         raise
     return yaml_path
+
+
+def used_stems(directory: Path) -> set[str]:
+    """Every file's stem in `directory`, so that a new persona never adopts a stray <id>.png or <id>.card.json."""
+    if not directory.is_dir():
+        return set()
+    return {path.name.split(".", 1)[0].lower() for path in directory.iterdir() if not path.name.startswith(".")}
+
+
+def delete_persona_files(directory: Path, persona_id: str, image: str | None) -> None:
+    """Remove <id>.yaml (first, so the persona is gone at once), then its image and card extras."""
+    for name in (f"{persona_id}.yaml", f"{persona_id}.yml", image, f"{persona_id}.card.json"):
+        # The image name comes from a hand-editable file: only a plain name inside `directory`, and
+        # only the persona's own (<id>.<ext>): another persona may use a differently named picture.
+        if name and name == Path(name).name and name.startswith(f"{persona_id}."):
+            (directory / name).unlink(missing_ok=True)
 
 
 def persona_image_path(directory: Path, persona: PersonaFile) -> Path | None:

@@ -34,6 +34,9 @@ class PersonaFile(BaseModel):
     personality: str = ""
     scenario: str = ""
     system_prompt: str = ""
+    post_history_instructions: str = Field(
+        default="", description="sent after the conversation, every turn: the last word before the reply"
+    )
     style: StyleRules = Field(default_factory=StyleRules)
     example_dialogues: list[str] = Field(
         default_factory=list,
@@ -46,6 +49,7 @@ class PersonaFile(BaseModel):
     model: str | None = Field(default=None, description="use this model instead of the app's default")
     memory_policy: Literal["off", "strict", "permissive"] = "strict"
     tags: list[str] = Field(default_factory=list)
+    creator_notes: str = Field(default="", description="notes for people reading the file; never sent to the model")
     image: str | None = Field(default=None, description="image file name, beside the YAML file")
 
     @field_validator("name")

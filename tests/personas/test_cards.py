@@ -9,19 +9,17 @@ import pytest
 from PIL import Image
 
 from avatar.core.settings import PROJECT_ROOT
-from avatar.llm.prompt import system_prompt as render_system_prompt
+from avatar.llm.prompt import HistoryItem, build_prompt
 from avatar.personas.cards import (
     EXTENSION_KEY,
-    POST_HISTORY_HEADING,
     CardExtras,
     card_v2,
     card_v3,
     export_json,
     export_png,
     parse_card,
-    split_post_history,
 )
-from avatar.personas.repository import load_persona
+from avatar.personas.repository import LEGACY_POST_HISTORY_HEADING, load_persona
 from avatar.personas.schemas import Persona, PersonaFile, StyleRules, VoiceSettings
 
 from .cardkit import (
@@ -56,7 +54,8 @@ def full_persona() -> PersonaFile:
         description="Lin runs the infirmary.\nShe hums while she works.",
         personality="calm, dry humour",
         scenario="{{user}} limps into the infirmary.",
-        system_prompt="Keep it short.\n\n" + POST_HISTORY_HEADING + "\nNever give real medical advice.",
+        system_prompt="Keep it short.",
+        post_history_instructions="Never give real medical advice.",
         style=StyleRules(do=["Ask how {{user}} feels."], dont=["Lecture."]),
         example_dialogues=["{{user}}: Ow.\n{{char}}: Sit. Let me look.", "{{user}}: Thanks.\n{{char}}: Anytime."],
         greeting="What did you break this time, {{user}}?",
@@ -65,6 +64,7 @@ def full_persona() -> PersonaFile:
         voice=VoiceSettings(id="en_US-amy-medium", rate=1.1),
         memory_policy="permissive",
         tags=["sci-fi", "doctor"],
+        creator_notes="Made for a space campaign.",
     )
 
 
@@ -86,24 +86,59 @@ def test_v2_json_card_maps_to_persona_fields():
     assert persona.alternate_greetings == ["Oh! You're up already.", "Rest a little longer, {{user}}."]
     assert persona.tags == ["fantasy", "guardian"]
     # {{original}} (the app's own system prompt, which we always send) is dropped, not sent literally.
-    assert split_post_history(persona.system_prompt) == (
-        "Write one vivid paragraph per reply.",
-        "Stay in the first person; never speak for {{user}}.",
-    )
+    assert persona.system_prompt == "Write one vivid paragraph per reply."
+    assert persona.post_history_instructions == "Stay in the first person; never speak for {{user}}."
+    assert persona.creator_notes == "Works best with a warm, descriptive model."
     assert card.image is None
     extras = card.extras
     assert extras.spec == "chara_card_v2"
-    assert extras.creator_notes == "Works best with a warm, descriptive model."
+    assert extras.creator_notes == ""  # in the persona now, not in the sidecar
     assert (extras.creator, extras.character_version) == ("cardmaker", "1.2")
     assert extras.extensions == v2_card()["data"]["extensions"]
 
 
 def test_post_history_instructions_reach_the_prompt_and_creator_notes_do_not():
     persona = parse_card(as_json(v2_card())).persona
-    prompt = render_system_prompt(Persona(**persona.model_dump(), id="seraphina"), user_name="Sam")
-    assert "Stay in the first person; never speak for Sam." in prompt
-    assert "Works best with a warm" not in prompt
-    assert "{{original}}" not in prompt and "<BOT>" not in prompt
+    built = build_prompt(
+        Persona(**persona.model_dump(), id="seraphina"),
+        [HistoryItem("user", "Hello?")],
+        user_name="Sam",
+        context_tokens=4096,
+        reply_tokens=256,
+    )
+    last = built.messages[-1]
+    assert (last.role, last.content) == ("system", "Stay in the first person; never speak for Sam.")
+    everything = "\n".join(m.content for m in built.messages)
+    assert "Works best with a warm" not in everything
+    assert "{{original}}" not in everything and "<BOT>" not in everything
+
+
+def test_a_file_from_the_old_import_gets_its_post_history_instructions_back(tmp_path):
+    path = tmp_path / "old.yaml"
+    path.write_text(
+        "name: Old\nsystem_prompt: |\n  Be brief.\n\n  " + LEGACY_POST_HISTORY_HEADING + "\n  Never break character.\n"
+    )
+    persona = load_persona(path, builtin=False)
+    assert persona.system_prompt == "Be brief."
+    assert persona.post_history_instructions == "Never break character.\n"
+    only = tmp_path / "only.yaml"
+    only.write_text("name: Only\nsystem_prompt: |\n  " + LEGACY_POST_HISTORY_HEADING + "\n  Stay kind.\n")
+    persona = load_persona(only, builtin=False)
+    assert (persona.system_prompt, persona.post_history_instructions) == ("", "Stay kind.\n")
+
+
+def test_old_sidecar_creator_notes_are_still_read_and_exported(tmp_path):
+    from avatar.personas.service import PersonaService
+
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "old.yaml").write_text("name: Old\n")
+    (user / "old.card.json").write_text(json.dumps({"spec": "chara_card_v2", "creator_notes": "From the sidecar."}))
+    service = PersonaService(tmp_path / "none", user)
+    persona = service.get("old")
+    assert persona.creator_notes == "From the sidecar."
+    out = service.export_card("old", tmp_path / "old.json")
+    assert json.loads(out.read_text())["data"]["creator_notes"] == "From the sidecar."
 
 
 def test_character_book_becomes_lore_entries_for_memory():
@@ -218,6 +253,7 @@ def test_v2_json_export_follows_the_spec():
     )
     assert data["system_prompt"] == "Keep it short."
     assert data["post_history_instructions"] == "Never give real medical advice."
+    assert data["creator_notes"] == "Made for a space campaign."
     assert data["extensions"][EXTENSION_KEY] == {
         "tagline": "A calm ship's doctor.",
         "style": {"do": ["Ask how {{user}} feels."], "dont": ["Lecture."]},

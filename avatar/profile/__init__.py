@@ -1,0 +1,1 @@
+"""The user's profile: the name characters call you by and a short "about me" every character knows."""
