@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import os
+import sys
 
 # Before anything imports gradio or huggingface_hub: no analytics, no telemetry, ever.
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["DO_NOT_TRACK"] = "1"
+if "--offline" in sys.argv or os.environ.get("AVATAR_OFFLINE", "").lower() in ("1", "true", "yes"):
+    # The hubs' own switches, so no library downloads behind our back either.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
-import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from pydantic import ValidationError  # noqa: E402
 
+from avatar.core.errors import AvatarError  # noqa: E402
 from avatar.core.logging import configure_logging  # noqa: E402
 from avatar.core.settings import Settings  # noqa: E402
 
@@ -39,7 +44,24 @@ def common_flags() -> argparse.ArgumentParser:
     flags.add_argument(
         "--log-prompts", action="store_true", default=s, help="allow message text in the logs (off by default)"
     )
+    flags.add_argument(
+        "--lan", action="store_true", default=s, help="share on the home network: HTTPS and a login (off by default)"
+    )
+    flags.add_argument("--auth", default=s, metavar="USER:PASSWORD", help="the LAN login (default: generated)")
+    flags.add_argument("--ssl-certfile", type=Path, default=s, help="your own certificate for --lan")
+    flags.add_argument("--ssl-keyfile", type=Path, default=s, help="its private key")
+    flags.add_argument(
+        "--offline", action="store_true", default=s, help="never download models; report what is missing"
+    )
     return flags
+
+
+def subcommand_features() -> list:
+    """The features that add subcommands; each has add_parsers(commands, common) and sets args.run."""
+    from avatar.personas import cli as personas_cli
+    from avatar.privacy import cli as privacy_cli
+
+    return [personas_cli, privacy_cli]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -49,21 +71,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parents=[common_flags()],
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", help="(none: start the app)")
-    importer = commands.add_parser(
-        "import-card",
-        parents=[common_flags()],
-        help="import a character card (.png or .json) as a persona; prints its id",
-        description="Import a Character Card V1/V2/V3 (.png or .json) into <data-dir>/personas/ and print the new id.",
-    )
-    importer.add_argument("file", type=Path, metavar="FILE", help="the card file")
-    exporter = commands.add_parser(
-        "export-card",
-        parents=[common_flags()],
-        help="export a persona as a character card (.png or .json)",
-        description="Write a persona as a Character Card: OUT ending in .png (V2 and V3 inside) or .json (V2).",
-    )
-    exporter.add_argument("id", metavar="ID", help="the persona's id (its file name without .yaml)")
-    exporter.add_argument("out", type=Path, metavar="OUT", help="the card file to write: NAME.png or NAME.json")
+    for feature in subcommand_features():
+        feature.add_parsers(commands, common_flags())
     return parser.parse_args(argv)
 
 
@@ -71,50 +80,6 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     flags = {action.dest for action in common_flags()._actions}
     overrides = {key: value for key, value in vars(args).items() if key in flags}
     return Settings(**overrides)
-
-
-def import_card_command(settings: Settings, file: Path) -> int:
-    from avatar.core.errors import AvatarError
-    from avatar.personas.service import PersonaService
-
-    settings.user_personas_dir.mkdir(parents=True, exist_ok=True)
-    personas = PersonaService(settings.builtin_personas_dir, settings.user_personas_dir)
-    try:
-        persona, warnings = personas.import_card(file)
-    except AvatarError as error:
-        print(f"Cannot import {file}: {error.message}", file=sys.stderr)
-        return 2
-    for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    print(persona.id)
-    return 0
-
-
-def export_card_command(settings: Settings, persona_id: str, out: Path) -> int:
-    from avatar.core.errors import AvatarError
-    from avatar.personas.service import PersonaService
-
-    personas = PersonaService(settings.builtin_personas_dir, settings.user_personas_dir)
-    if out.suffix.lower() not in (".png", ".json"):
-        print(f"Cannot export to {out}: the file name must end in .png or .json.", file=sys.stderr)
-        return 2
-    if not out.parent.is_dir():
-        print(f"Cannot export to {out}: there is no folder {out.parent}.", file=sys.stderr)
-        return 2
-    known = [persona.id for persona in personas.list()]
-    if persona_id not in known:
-        print(f"Cannot export {persona_id}: there is no such persona (known: {', '.join(known)}).", file=sys.stderr)
-        return 2
-    try:
-        path = personas.export_card(persona_id, out)
-    except AvatarError as error:
-        print(f"Cannot export {persona_id}: {error.message}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"Cannot write {out}: {error.strerror or error}.", file=sys.stderr)
-        return 1
-    print(path)
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,16 +94,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is not None:
         # The subcommands talk on stdout/stderr themselves: only warnings from the log.
         configure_logging("WARNING", settings.log_prompts)
-        if args.command == "import-card":
-            return import_card_command(settings, args.file)
-        return export_card_command(settings, args.id, args.out)
+        return args.run(settings, args)
     configure_logging(settings.log_level, settings.log_prompts)
 
     from avatar.app import build_app, launch
+    from avatar.privacy.lan import prepare_lan
 
+    try:
+        lan = prepare_lan(settings)  # before building: a bad --auth or certificate should stop us early
+    except AvatarError as error:
+        print(error.message, file=sys.stderr)
+        return 2
     demo = build_app(settings)
-    print(f"Local Avatar is running at http://{settings.host}:{settings.port}  (Ctrl+C to stop)", flush=True)
-    launch(demo, settings)
+    if lan is None:
+        print(f"Local Avatar is running at http://{settings.host}:{settings.port}  (Ctrl+C to stop)", flush=True)
+    else:
+        print(lan.announcement(settings.port), flush=True)
+    launch(demo, settings, lan)
     return 0
 
 

@@ -13,6 +13,8 @@ from avatar.context import AppContext, create_context
 from avatar.conversations.ui import ChatTab
 from avatar.core.settings import Settings
 from avatar.personas.ui import PersonasTab
+from avatar.privacy.auth import BasicAuthMiddleware
+from avatar.privacy.lan import LanSetup
 from avatar.privacy.no_remote_assets import NoRemoteAssetsMiddleware
 from avatar.theme import CSS, make_theme
 
@@ -41,13 +43,25 @@ def build_app(settings: Settings, ctx: AppContext | None = None) -> gr.Blocks:
 QUEUE_POLL_S = 0.005
 
 
-def launch(demo: gr.Blocks, settings: Settings, *, prevent_thread_lock: bool = False) -> None:
+def launch(
+    demo: gr.Blocks, settings: Settings, lan: LanSetup | None = None, *, prevent_thread_lock: bool = False
+) -> None:
     demo.queue(default_concurrency_limit=8)
     queue = getattr(demo, "_queue", None)
     if queue is not None and hasattr(queue, "sleep_when_free"):
         queue.sleep_when_free = QUEUE_POLL_S
+    # The first middleware is the outermost: in LAN mode nothing is answered before the login.
+    middleware = [Middleware(NoRemoteAssetsMiddleware)]
+    tls: dict = {}
+    if lan is not None:
+        middleware.insert(0, Middleware(BasicAuthMiddleware, credentials=lan.credentials))
+        tls = {
+            "ssl_certfile": str(lan.certificate.cert_path),
+            "ssl_keyfile": str(lan.certificate.key_path),
+            "ssl_verify": False,  # Gradio checks its own URL at startup; the certificate is self-signed
+        }
     demo.launch(
-        server_name=settings.host,
+        server_name=settings.bind_host,
         server_port=settings.port,
         share=False,
         inbrowser=False,
@@ -55,5 +69,6 @@ def launch(demo: gr.Blocks, settings: Settings, *, prevent_thread_lock: bool = F
         ssr_mode=False,
         quiet=True,
         prevent_thread_lock=prevent_thread_lock,
-        app_kwargs={"middleware": [Middleware(NoRemoteAssetsMiddleware)]},
+        app_kwargs={"middleware": middleware},
+        **tls,
     )

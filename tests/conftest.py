@@ -51,7 +51,8 @@ class RunningApp:
 
     def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        scheme = "https" if "--lan" in args else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.args = args
         self.env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen | None = None
@@ -71,7 +72,8 @@ class RunningApp:
             if self.process.poll() is not None:
                 raise RuntimeError(f"app exited early:\n{self.process.stdout.read()}")
             try:
-                if httpx.get(self.url + "/", timeout=1).status_code == 200:
+                # 401: LAN mode is up and asking for its login. verify=False: its certificate is self-signed.
+                if httpx.get(self.url + "/", timeout=1, verify=False).status_code in (200, 401):
                     return self
             except httpx.HTTPError:
                 pass

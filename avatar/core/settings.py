@@ -19,6 +19,12 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=7860, ge=0, le=65535)
+    # LAN mode: all interfaces, HTTPS (browsers allow the microphone only in a secure context), login.
+    lan: bool = False
+    auth: str | None = None  # USER:PASSWORD; LAN mode without it generates a password
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    offline: bool = False  # never download a model; say what is missing instead
     data_dir: Path = PROJECT_ROOT / "data"
     builtin_personas_dir: Path = PROJECT_ROOT / "personas"
 
@@ -45,6 +51,9 @@ class Settings(BaseSettings):
     vad_min_speech_ms: int = Field(default=250, ge=0)
     vad_min_silence_ms: int = Field(default=600, ge=100)  # how long a pause ends the user's turn
     max_utterance_s: float = Field(default=30.0, gt=1.0)
+    # How much speech over the avatar interrupts it (barge-in). Short, so it stops as soon as you talk;
+    # a cough may interrupt too. Echo-prone setups: use the Voice tab's mute or push-to-talk mode.
+    vad_barge_in_ms: int = Field(default=96, ge=32, le=1000)
 
     user_name: str = "User"
     log_prompts: bool = False
@@ -58,6 +67,14 @@ class Settings(BaseSettings):
         if "://" not in value:
             value = f"http://{value}"
         return value
+
+    @property
+    def bind_host(self) -> str:
+        return "0.0.0.0" if self.lan else self.host
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"
 
     @property
     def db_path(self) -> Path:

@@ -15,6 +15,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 REALM = "Local Avatar"
 MAX_DELAY_S = 8.0
+# Gradio calls this on itself while launching; it only runs the app's startup events.
+SELF_CALLS_FROM_LOOPBACK = frozenset({"/gradio_api/startup-events"})
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,9 @@ class BasicAuthMiddleware:
             await self.app(scope, receive, send)
             return
         client = (scope.get("client") or ("unknown", 0))[0]
+        if client in LOOPBACK and scope.get("path") in SELF_CALLS_FROM_LOOPBACK:
+            await self.app(scope, receive, send)
+            return
         header = dict(scope.get("headers") or []).get(b"authorization")
         given = _decode_basic(header) if header else None
         if given is not None and self.credentials.matches(*given):
