@@ -1,0 +1,305 @@
+"""Data access for memories: the memories table, its vec0 vectors and its FTS5 index. No commits, no errors.
+
+The FTS5 index and vector deletion follow the memories rows by themselves (triggers, migration
+0003); vectors are written here because they come from Python. `owner` is how vec0 knows scope:
+PROFILE_OWNER for user-global memories, else the persona id.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import Integer, Row, column, func, text, true
+from sqlalchemy import delete as sa_delete
+from sqlalchemy import update as sa_update
+from sqlmodel import Session, col, or_, select
+
+from avatar.conversations.models import Message
+from avatar.memory.models import EMBEDDING_DIM, PROFILE_OWNER, Memory, MemoryMeta, MemoryProgress
+
+# Words too common to help a keyword search (English function words and chat filler); the vector
+# search covers meaning anyway.
+STOPWORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "could", "did", "do", "does", "for", "from",
+    "had", "has", "have", "he", "her", "hers", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its",
+    "just", "me", "my", "of", "on", "or", "our", "she", "so", "than", "that", "the", "their", "them", "then",
+    "there", "these", "they", "this", "to", "too", "us", "was", "we", "were", "what", "when", "where", "which",
+    "who", "why", "will", "with", "would", "you", "your", "yours", "am", "been", "being", "im", "ive", "dont",
+    "don", "didn", "doesn", "isn", "wasn", "ve", "ll", "re", "yeah", "yes", "no", "not", "okay", "ok", "oh",
+    "get", "got", "like", "know", "think", "want", "one", "also", "much", "well", "really", "right", "lot",
+    "thing", "things", "going", "go", "now", "about", "some", "all", "any", "more", "very", "remember", "tell",
+})  # fmt: skip
+MAX_QUERY_TERMS = 16
+# Recall leaves out terms found in more than this share of memories: BM25 gives them almost no
+# weight, and ranking every memory that contains them is what makes a keyword search slow.
+COMMON_TERM_SHARE = 0.2
+COMMON_TERM_MIN_MEMORIES = 2000  # below this, every search is fast anyway
+
+
+def owner_of(scope: str, persona_id: str | None) -> str:
+    return PROFILE_OWNER if scope == "profile" else str(persona_id)
+
+
+def vector_blob(vector: np.ndarray) -> bytes:
+    blob = np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+    if len(blob) != EMBEDDING_DIM * 4:
+        raise ValueError(f"expected a {EMBEDDING_DIM}-d vector")
+    return blob
+
+
+def query_terms(query: str, *, keep_stopwords: bool = False) -> list[str]:
+    """The words of `query` worth searching for, lowercased, first occurrence first."""
+    words = re.findall(r"\w+", query.lower())
+    if not keep_stopwords:
+        words = [w for w in words if len(w) > 1 and w not in STOPWORDS]
+    return list(dict.fromkeys(words))[:MAX_QUERY_TERMS]
+
+
+def terms_expression(terms: Sequence[str], *, prefix: bool = False, any_term: bool = True) -> str | None:
+    """An FTS5 MATCH expression: each term quoted, so FTS5 syntax in user text stays inert.
+
+    any_term=True ORs them (recall: BM25 ranks the best overlap first); False ANDs them (the Memory
+    tab's search box). prefix=True lets the last term match as a prefix, for search-as-you-type.
+    """
+    if not terms:
+        return None
+    quoted = [f'"{t}"' for t in terms]
+    if prefix:
+        quoted[-1] += "*"
+    return (" OR " if any_term else " AND ").join(quoted)
+
+
+def match_expression(query: str, *, prefix: bool = False, any_term: bool = True) -> str | None:
+    terms = query_terms(query)
+    if not terms and not any_term:
+        terms = query_terms(query, keep_stopwords=True)  # a search box query of only "my": still search it
+    return terms_expression(terms, prefix=prefix, any_term=any_term)
+
+
+def common_terms(session: Session, terms: Sequence[str], share: float = COMMON_TERM_SHARE) -> set[str]:
+    """The terms found in more than `share` of all memories (none while the store is small).
+
+    fts5vocab holds stemmed terms, so a word the stemmer changes ("walking") is never found here
+    and simply stays in the query.
+    """
+    if not terms:
+        return set()
+    connection = session.connection()
+    # max(key) is an index lookup and never below the true count: a fine estimate for a threshold.
+    total = connection.execute(text("SELECT coalesce(max(key), 0) FROM memories")).scalar() or 0
+    if total < COMMON_TERM_MIN_MEMORIES:
+        return set()
+    params = {f"t{i}": term for i, term in enumerate(terms)}
+    placeholders = ", ".join(f":{name}" for name in params)
+    rows = connection.execute(text(f"SELECT term, doc FROM memories_fts_vocab WHERE term IN ({placeholders})"), params)
+    return {row[0] for row in rows if row[1] > share * total}
+
+
+# -- rows -----------------------------------------------------------------------------------------
+def insert_memory(session: Session, memory: Memory, vector: np.ndarray) -> Memory:
+    """Insert `memory` with the next free key, and its vector under that key."""
+    # Taking max(key)+1 inside the INSERT makes it atomic: two writers cannot pick the same key.
+    memory.key = select(func.coalesce(func.max(Memory.key), 0) + 1).scalar_subquery()  # type: ignore[assignment]
+    session.add(memory)
+    session.flush()
+    session.refresh(memory)
+    insert_vector(session, memory.key, vector, owner_of(memory.scope, memory.persona_id), memory.kind)
+    return memory
+
+
+def insert_vector(session: Session, key: int, vector: np.ndarray, owner: str, kind: str) -> None:
+    session.connection().execute(
+        text("INSERT INTO memory_vectors(rowid, embedding, owner, kind) VALUES (:key, :embedding, :owner, :kind)"),
+        {"key": key, "embedding": vector_blob(vector), "owner": owner, "kind": kind},
+    )
+
+
+def replace_vector(session: Session, memory: Memory, vector: np.ndarray) -> None:
+    session.connection().execute(text("DELETE FROM memory_vectors WHERE rowid = :key"), {"key": memory.key})
+    insert_vector(session, memory.key, vector, owner_of(memory.scope, memory.persona_id), memory.kind)
+
+
+def get_memory(session: Session, memory_id: str) -> Memory | None:
+    return session.get(Memory, memory_id)
+
+
+def memories_by_key(session: Session, keys: Iterable[int]) -> dict[int, Memory]:
+    keys = list(keys)
+    if not keys:
+        return {}
+    return {m.key: m for m in session.exec(select(Memory).where(col(Memory.key).in_(keys)))}
+
+
+def list_memories(
+    session: Session,
+    *,
+    persona_id: str | None = None,
+    visible_to: str | None = None,
+    kind: str | None = None,
+    scope: str | None = None,
+    pinned: bool | None = None,
+    search: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Memory]:
+    """Newest first (UUIDv7 ids are time-ordered). visible_to: profile memories plus that persona's."""
+    query = select(Memory)
+    if persona_id is not None:
+        query = query.where(Memory.persona_id == persona_id)
+    if visible_to is not None:
+        query = query.where(or_(Memory.scope == "profile", Memory.persona_id == visible_to))
+    if kind is not None:
+        query = query.where(Memory.kind == kind)
+    if scope is not None:
+        query = query.where(Memory.scope == scope)
+    if pinned is not None:
+        query = query.where(Memory.pinned == pinned)
+    if search:
+        expression = match_expression(search, prefix=True, any_term=False)
+        if expression is None:
+            return []
+        matching = (
+            text("SELECT rowid FROM memories_fts WHERE memories_fts MATCH :q")
+            .bindparams(q=expression)
+            .columns(column("rowid", Integer))
+        )
+        query = query.where(col(Memory.key).in_(matching))
+    query = query.order_by(col(Memory.id).desc()).offset(offset).limit(limit)
+    return list(session.exec(query))
+
+
+def delete_memory(session: Session, memory: Memory) -> None:
+    session.delete(memory)  # the triggers remove its FTS5 entry and its vector
+
+
+def delete_memories(session: Session, *, persona_id: str | None = None, scope: str | None = None) -> int:
+    statement = sa_delete(Memory)
+    if persona_id is not None:
+        statement = statement.where(col(Memory.persona_id) == persona_id)
+    if scope is not None:
+        statement = statement.where(col(Memory.scope) == scope)
+    return session.connection().execute(statement).rowcount
+
+
+def touch_recalled(session: Session, memory_ids: Sequence[str], when: datetime) -> None:
+    if memory_ids:
+        session.connection().execute(
+            sa_update(Memory)
+            .where(col(Memory.id).in_(list(memory_ids)))
+            .values(last_recalled_at=when, recall_count=Memory.recall_count + 1)
+        )
+
+
+def pinned_memories(session: Session, persona_id: str, limit: int) -> list[Memory]:
+    query = (
+        select(Memory)
+        .where(col(Memory.pinned) == true())  # a literal 1, so SQLite can use the partial index
+        .where(or_(Memory.scope == "profile", Memory.persona_id == persona_id))
+        .order_by(col(Memory.importance).desc(), col(Memory.updated_at).desc())
+        .limit(limit)
+    )
+    return list(session.exec(query))
+
+
+# -- search ---------------------------------------------------------------------------------------
+def knn(
+    session: Session, vector: np.ndarray, owners: Sequence[str], k: int, kind: str | None = None
+) -> list[tuple[int, float]]:
+    """The k nearest (key, cosine distance) among `owners` (and `kind`), filtered before the top-k is taken."""
+    owner_params = {f"o{i}": owner for i, owner in enumerate(owners)}
+    placeholders = ", ".join(f":{name}" for name in owner_params)
+    sql = (
+        "SELECT rowid, distance FROM memory_vectors "
+        f"WHERE embedding MATCH :embedding AND k = :k AND owner IN ({placeholders})"
+    )
+    params: dict[str, object] = {"embedding": vector_blob(vector), "k": k, **owner_params}
+    if kind is not None:
+        sql += " AND kind = :kind"
+        params["kind"] = kind
+    rows = session.connection().execute(text(sql + " ORDER BY distance"), params)
+    return [(int(row[0]), float(row[1])) for row in rows]
+
+
+def keyword_search(session: Session, expression: str, persona_id: str, limit: int) -> list[tuple[int, float]]:
+    """(key, BM25) for memories visible to `persona_id` matching the FTS5 `expression`, best first."""
+    rows = session.connection().execute(
+        text(
+            "SELECT memories_fts.rowid, bm25(memories_fts) AS score FROM memories_fts "
+            "JOIN memories ON memories.key = memories_fts.rowid "
+            "WHERE memories_fts MATCH :q AND (memories.scope = 'profile' OR memories.persona_id = :persona) "
+            "ORDER BY score LIMIT :limit"
+        ),
+        {"q": expression, "persona": persona_id, "limit": limit},
+    )
+    return [(int(row[0]), float(row[1])) for row in rows]
+
+
+def vector_of(session: Session, key: int) -> np.ndarray | None:
+    row = (
+        session.connection()
+        .execute(text("SELECT embedding FROM memory_vectors WHERE rowid = :key"), {"key": key})
+        .first()
+    )
+    return np.frombuffer(row[0], dtype=np.float32) if row else None
+
+
+def index_counts(session: Session, key: int) -> tuple[int, int]:
+    """(vectors, FTS5 rows) stored under `key`: both 0 once a memory is really gone."""
+    connection = session.connection()
+    vectors = connection.execute(text("SELECT count(*) FROM memory_vectors WHERE rowid = :k"), {"k": key}).scalar()
+    # The docsize shadow table has one row per indexed document, whatever the external content says.
+    fts = connection.execute(text("SELECT count(*) FROM memories_fts_docsize WHERE id = :k"), {"k": key}).scalar()
+    return int(vectors or 0), int(fts or 0)
+
+
+# -- conversation side ----------------------------------------------------------------------------
+def messages_after(session: Session, conversation_id: str, after_id: str | None) -> list[Message]:
+    query = select(Message).where(Message.conversation_id == conversation_id)
+    if after_id is not None:
+        query = query.where(col(Message.id) > after_id)
+    return list(session.exec(query.order_by(col(Message.id))))
+
+
+def messages_by_id(session: Session, message_ids: Iterable[str]) -> dict[str, Message]:
+    ids = list(dict.fromkeys(message_ids))
+    if not ids:
+        return {}
+    return {m.id: m for m in session.exec(select(Message).where(col(Message.id).in_(ids)))}
+
+
+def get_progress(session: Session, conversation_id: str) -> MemoryProgress | None:
+    return session.get(MemoryProgress, conversation_id)
+
+
+def set_progress(session: Session, conversation_id: str, last_message_id: str, when: datetime) -> None:
+    progress = session.get(MemoryProgress, conversation_id)
+    if progress is None:
+        progress = MemoryProgress(conversation_id=conversation_id, last_message_id=last_message_id, updated_at=when)
+    else:
+        progress.last_message_id = last_message_id
+        progress.updated_at = when
+    session.add(progress)
+
+
+def get_meta(session: Session, name: str) -> str | None:
+    row = session.get(MemoryMeta, name)
+    return row.value if row else None
+
+
+def set_meta(session: Session, name: str, value: str) -> None:
+    row = session.get(MemoryMeta, name) or MemoryMeta(name=name, value=value)
+    row.value = value
+    session.add(row)
+
+
+def all_keys_and_texts(session: Session, after_key: int, limit: int) -> list[Row[tuple[int, str]]]:
+    query = select(Memory.key, Memory.text).where(Memory.key > after_key).order_by(col(Memory.key)).limit(limit)
+    return list(session.exec(query))  # type: ignore[arg-type]
+
+
+def encode_ids(ids: Iterable[str]) -> str:
+    return json.dumps(list(dict.fromkeys(ids)))

@@ -1,0 +1,509 @@
+"""Long-term memory: what is stored (write policy), what comes back (recall), and the user's edits.
+
+Write policy, per conversation, off the reply path (`schedule_write`):
+1. the messages after the conversation's watermark are cut into raw chunks of 3-6 messages
+   (chunking.py), each passed through the sensitive-information filter and stored as a persona
+   memory, the watermark moving with it in the same transaction (never chunked twice);
+2. each chunk is distilled into cards by the LLM (distill.py); a card that needed redaction is
+   dropped (a card about a password is worthless once the password is gone); a card within cosine
+   `dedupe_threshold` of an existing card of the same scope/persona updates that card instead.
+Profile cards are seen by every persona, so under a 'permissive' persona a card holding contact
+details is kept with that persona only.
+
+Recall is hybrid (vec0 KNN + FTS5 BM25, fused by RRF, gently boosted by importance and recency;
+ranking.py), scoped to user-global memories and the asking persona's, capped by count and tokens.
+Pinned memories are always recalled first (up to half of k): pinning means "always keep in mind".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from avatar.core.ids import utcnow
+from avatar.core.logging import private
+from avatar.llm.tokens import estimate_tokens
+from avatar.memory import repository
+from avatar.memory.chunking import TurnText, plan_chunks
+from avatar.memory.distill import CardDistiller, CardDraft
+from avatar.memory.embedder import Embedder
+from avatar.memory.exceptions import EmbeddingModelUnavailable, InvalidMemory, MemoryNotFound, MemoryOff
+from avatar.memory.filters import FilterResult, filter_sensitive
+from avatar.memory.models import PROFILE_OWNER, Memory
+from avatar.memory.prompt import header_tokens, memory_line
+from avatar.memory.ranking import Candidate, boost, fuse
+from avatar.memory.schemas import (
+    CardType,
+    MemoryKind,
+    MemoryOut,
+    MemoryPolicy,
+    MemoryScope,
+    RecalledMemory,
+    SourceMessage,
+    WriteReport,
+)
+from avatar.memory.writer import MemoryWriter
+
+log = logging.getLogger(__name__)
+
+MAX_MEMORY_CHARS = 4000
+CHUNK_IMPORTANCE = 0.3  # raw excerpts rank a little under distilled cards of default importance
+CHUNK_REASON = "What was said in a conversation."
+PERSONA_ONLY_CARD_TYPES = {"self", "relationship"}
+
+
+class MemoryService:
+    def __init__(
+        self,
+        engine: Engine,
+        embedder: Embedder,
+        distiller: CardDistiller | None = None,
+        *,
+        dedupe_threshold: float = 0.9,
+        min_similarity: float = 0.2,
+        writer: MemoryWriter | None = None,
+    ) -> None:
+        self.engine = engine
+        self.embedder = embedder
+        self.distiller = distiller
+        self.dedupe_threshold = dedupe_threshold
+        # A vector-only hit below this cosine similarity is noise (KNN always returns k rows).
+        self.min_similarity = min_similarity
+        self.writer = writer or MemoryWriter()
+
+    # -- the user's own edits (the Memory tab) ------------------------------------------------
+    def add(
+        self,
+        text: str,
+        *,
+        scope: MemoryScope = MemoryScope.profile,
+        persona_id: str | None = None,
+        kind: MemoryKind = MemoryKind.card,
+        card_type: CardType | None = CardType.fact,
+        reason: str = "Added by you.",
+        importance: float = 0.5,
+        pinned: bool = False,
+        policy: MemoryPolicy = "strict",
+    ) -> MemoryOut:
+        """Store one memory as given (no dedupe: the user asked for it). Filtered like everything else."""
+        scope = MemoryScope(scope)
+        if scope is MemoryScope.persona and not persona_id:
+            raise InvalidMemory("A character memory needs a character: pick one first.")
+        clean = self._clean(text, policy)
+        vector = self.embedder.embed_documents([clean])[0]
+        with Session(self.engine) as session:
+            memory = Memory(
+                kind=MemoryKind(kind).value,
+                scope=scope.value,
+                persona_id=persona_id if scope is MemoryScope.persona else None,
+                text=clean,
+                card_type=CardType(card_type).value if card_type and kind == MemoryKind.card else None,
+                reason=reason,
+                importance=min(1.0, max(0.0, importance)),
+                pinned=pinned,
+            )
+            repository.insert_memory(session, memory, vector)
+            self._record_model(session)
+            session.commit()
+            return MemoryOut.model_validate(memory)
+
+    def get(self, memory_id: str) -> MemoryOut:
+        with Session(self.engine) as session:
+            return MemoryOut.model_validate(self._require(session, memory_id))
+
+    def list(
+        self,
+        *,
+        persona_id: str | None = None,
+        visible_to: str | None = None,
+        kind: MemoryKind | None = None,
+        scope: MemoryScope | None = None,
+        pinned: bool | None = None,
+        search: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[MemoryOut]:
+        """Newest first. persona_id: that persona's own memories; visible_to: what that persona can recall."""
+        with Session(self.engine) as session:
+            rows = repository.list_memories(
+                session,
+                persona_id=persona_id,
+                visible_to=visible_to,
+                kind=MemoryKind(kind).value if kind else None,
+                scope=MemoryScope(scope).value if scope else None,
+                pinned=pinned,
+                search=search,
+                limit=limit,
+                offset=offset,
+            )
+            return [MemoryOut.model_validate(m) for m in rows]
+
+    def edit(self, memory_id: str, text: str, *, policy: MemoryPolicy = "strict") -> MemoryOut:
+        """New text for a memory: filtered, re-embedded, re-indexed."""
+        clean = self._clean(text, policy)
+        vector = self.embedder.embed_documents([clean])[0]
+        with Session(self.engine) as session:
+            memory = self._require(session, memory_id)
+            memory.text = clean
+            memory.updated_at = utcnow()
+            session.add(memory)
+            session.flush()  # the FTS5 trigger runs on the UPDATE
+            repository.replace_vector(session, memory, vector)
+            session.commit()
+            return MemoryOut.model_validate(memory)
+
+    def pin(self, memory_id: str, pinned: bool = True) -> MemoryOut:
+        with Session(self.engine) as session:
+            memory = self._require(session, memory_id)
+            memory.pinned = pinned
+            session.add(memory)
+            session.commit()
+            return MemoryOut.model_validate(memory)
+
+    def delete(self, memory_id: str) -> None:
+        """Delete a memory with its vector and its text-index entry (triggers do the last two)."""
+        with Session(self.engine) as session:
+            repository.delete_memory(session, self._require(session, memory_id))
+            session.commit()
+
+    def delete_all(self, *, persona_id: str | None = None, scope: MemoryScope | None = None) -> int:
+        """Forget in bulk: everything, one persona's memories, or one scope. Returns how many."""
+        with Session(self.engine) as session:
+            count = repository.delete_memories(
+                session, persona_id=persona_id, scope=MemoryScope(scope).value if scope else None
+            )
+            session.commit()
+            return count
+
+    # -- recall ---------------------------------------------------------------------------------
+    def recall(
+        self,
+        query: str,
+        persona_id: str,
+        *,
+        k: int = 8,
+        token_budget: int = 800,
+        user_name: str = "the user",
+        with_sources: bool = True,
+        touch: bool = True,
+        wait_for_model: bool = False,
+    ) -> list[RecalledMemory]:
+        """The memories most relevant to `query` that `persona_id` may see, best first.
+
+        token_budget bounds the whole block format_memories() makes of them, header included.
+        Never waits for the embedding model unless wait_for_model: while it is still loading (or
+        cannot load) recall is keyword-only, so the first reply after startup is not held up.
+        """
+        query = query.strip()
+        vector = self._query_vector(query, wait_for_model) if query else None
+        candidates_wanted = max(4 * k, 32)
+        now = utcnow()
+        with Session(self.engine) as session:
+            vector_hits = (
+                repository.knn(session, vector, [PROFILE_OWNER, persona_id], candidates_wanted)
+                if vector is not None
+                else []
+            )
+            terms = repository.query_terms(query)
+            common = repository.common_terms(session, terms)
+            expression = repository.terms_expression([t for t in terms if t not in common])
+            keyword_hits = (
+                repository.keyword_search(session, expression, persona_id, candidates_wanted) if expression else []
+            )
+            candidates = {
+                key: c
+                for key, c in fuse(vector_hits, keyword_hits).items()
+                if c.keyword_rank is not None or (c.similarity or 0.0) >= self.min_similarity
+            }
+            pinned = repository.pinned_memories(session, persona_id, limit=max(1, k // 2))
+            rows = repository.memories_by_key(session, set(candidates) | {m.key for m in pinned})
+
+            ranked = [self._recalled(memory, candidates.get(memory.key), now) for memory in pinned]
+            pinned_keys = {m.key for m in pinned}
+            rest = [
+                self._recalled(rows[key], c, now)
+                for key, c in candidates.items()
+                if key in rows and key not in pinned_keys
+            ]
+            ranked += sorted(rest, key=lambda r: r.score, reverse=True)
+
+            chosen: list[RecalledMemory] = []
+            used = header_tokens(user_name)
+            for recalled in ranked:
+                cost = estimate_tokens(memory_line(recalled, user_name)) + 1
+                if used + cost > token_budget:
+                    continue  # a shorter one further down may still fit
+                chosen.append(recalled)
+                used += cost
+                if len(chosen) >= k:
+                    break
+
+            if touch and chosen:
+                repository.touch_recalled(session, [r.memory.id for r in chosen], now)
+                session.commit()
+            if with_sources:
+                self._attach_sources(session, chosen)
+        return chosen
+
+    async def arecall(self, query: str, persona_id: str, **options: object) -> list[RecalledMemory]:
+        """recall() on a worker thread: embedding the query must not block the event loop."""
+        return await asyncio.to_thread(self.recall, query, persona_id, **options)  # type: ignore[arg-type]
+
+    def _query_vector(self, query: str, wait_for_model: bool) -> np.ndarray | None:
+        if not (self.embedder.loaded or wait_for_model):
+            self.embedder.start_warm_up()
+            log.info("recall: embedding model still loading, keyword search only")
+            return None
+        try:
+            return self.embedder.embed_query(query)
+        except EmbeddingModelUnavailable as error:
+            log.warning("recall: keyword search only: %s", error.message)
+            return None
+
+    @staticmethod
+    def _recalled(memory: Memory, candidate: Candidate | None, now: datetime) -> RecalledMemory:
+        score = candidate.rrf if candidate else 0.0
+        return RecalledMemory(
+            memory=MemoryOut.model_validate(memory),
+            score=boost(score, importance=memory.importance, updated_at=memory.updated_at, now=now),
+            similarity=candidate.similarity if candidate else None,
+            vector_rank=candidate.vector_rank if candidate else None,
+            keyword_rank=candidate.keyword_rank if candidate else None,
+        )
+
+    @staticmethod
+    def _attach_sources(session: Session, recalled: Sequence[RecalledMemory]) -> None:
+        messages = repository.messages_by_id(session, (i for r in recalled for i in r.memory.source_message_ids))
+        for r in recalled:
+            r.sources = [
+                SourceMessage.model_validate(messages[i], from_attributes=True)
+                for i in r.memory.source_message_ids
+                if i in messages
+            ]
+
+    # -- writing, off the reply path ------------------------------------------------------------
+    def schedule_write(
+        self,
+        persona_id: str,
+        conversation_id: str,
+        *,
+        policy: MemoryPolicy = "strict",
+        persona_name: str = "Character",
+        user_name: str = "User",
+        final: bool = False,
+    ) -> bool:
+        """Queue remember() for this conversation and return at once (False: one is already queued)."""
+        return self.writer.submit(
+            ("remember", conversation_id, final),
+            lambda: self.remember(
+                persona_id,
+                conversation_id,
+                policy=policy,
+                persona_name=persona_name,
+                user_name=user_name,
+                final=final,
+            ),
+        )
+
+    def wait_for_writes(self, timeout_s: float | None = None) -> bool:
+        return self.writer.wait_idle(timeout_s)
+
+    def close(self) -> None:
+        self.writer.close()
+
+    async def remember(
+        self,
+        persona_id: str,
+        conversation_id: str,
+        *,
+        policy: MemoryPolicy = "strict",
+        persona_name: str = "Character",
+        user_name: str = "User",
+        final: bool = False,
+    ) -> WriteReport:
+        """Turn the conversation's new messages into chunks and cards. Meant for the writer thread:
+        it blocks its event loop while embedding."""
+        report = WriteReport(conversation_id=conversation_id)
+        with Session(self.engine) as session:
+            progress = repository.get_progress(session, conversation_id)
+            messages = repository.messages_after(
+                session, conversation_id, progress.last_message_id if progress else None
+            )
+            report.messages_seen = len(messages)
+            if policy == "off":
+                # Seen but not kept: turning memory on later must not reach back into this.
+                if messages:
+                    repository.set_progress(session, conversation_id, messages[-1].id, utcnow())
+                    session.commit()
+                return report
+            turns = [TurnText(id=m.id, role=m.role, content=m.content) for m in messages]
+
+        plan = plan_chunks(turns, user_label=user_name, persona_label=persona_name, final=final)
+        for chunk in plan.chunks:
+            filtered = filter_sensitive(chunk.text, policy)
+            report.redactions += sum(filtered.redacted.values())
+            vector = self.embedder.embed_documents([filtered.text])[0]
+            with Session(self.engine) as session:
+                memory = Memory(
+                    kind=MemoryKind.chunk.value,
+                    scope=MemoryScope.persona.value,
+                    persona_id=persona_id,
+                    conversation_id=conversation_id,
+                    text=filtered.text,
+                    source_message_ids=repository.encode_ids(chunk.message_ids),
+                    reason=CHUNK_REASON,
+                    importance=CHUNK_IMPORTANCE,
+                )
+                repository.insert_memory(session, memory, vector)
+                repository.set_progress(session, conversation_id, chunk.message_ids[-1], utcnow())
+                self._record_model(session)
+                session.commit()
+            report.chunks_added += 1
+            if self.distiller is not None:
+                drafts = await self.distiller.distill(filtered.text, persona_name)
+                self._store_cards(drafts, persona_id, conversation_id, chunk.message_ids, policy, report)
+        if plan.chunks:
+            log.info(
+                "memory: conversation=%s chunks+%d cards+%d updated %d skipped %d redactions %d",
+                conversation_id,
+                report.chunks_added,
+                report.cards_added,
+                report.cards_updated,
+                report.cards_skipped,
+                report.redactions,
+            )
+        return report
+
+    def _store_cards(
+        self,
+        drafts: Sequence[CardDraft],
+        persona_id: str,
+        conversation_id: str,
+        source_ids: Sequence[str],
+        policy: MemoryPolicy,
+        report: WriteReport,
+    ) -> None:
+        accepted: list[tuple[CardDraft, MemoryScope, str, str]] = []
+        for draft in drafts:
+            scope = MemoryScope.persona if draft.type in PERSONA_ONLY_CARD_TYPES else MemoryScope(draft.scope)
+            if scope is MemoryScope.profile and policy != "strict" and filter_sensitive(draft.text, "strict").changed:
+                scope = MemoryScope.persona  # contact details a permissive persona may keep stay with it
+            filtered = filter_sensitive(draft.text, policy)
+            if filtered.changed or not filtered.text.strip():
+                report.cards_skipped += 1
+                report.redactions += sum(filtered.redacted.values())
+                log.info("memory: card dropped, it held %s", ", ".join(filtered.redacted) or "nothing")
+                continue
+            reason = filter_sensitive(draft.reason, policy)
+            accepted.append((draft, scope, filtered.text, "" if reason.changed else reason.text))
+        if not accepted:
+            return
+        vectors = self.embedder.embed_documents([text for _, _, text, _ in accepted])
+        for (draft, scope, text, reason), vector in zip(accepted, vectors):
+            with Session(self.engine) as session:
+                owner = repository.owner_of(scope.value, persona_id)
+                nearest = repository.knn(session, vector, [owner], 1, kind=MemoryKind.card.value)
+                existing = None
+                if nearest and 1.0 - nearest[0][1] >= self.dedupe_threshold:
+                    existing = repository.memories_by_key(session, [nearest[0][0]]).get(nearest[0][0])
+                if existing is not None:
+                    self._refresh_card(session, existing, draft, text, reason, vector, source_ids)
+                    report.cards_updated += 1
+                else:
+                    memory = Memory(
+                        kind=MemoryKind.card.value,
+                        scope=scope.value,
+                        persona_id=persona_id if scope is MemoryScope.persona else None,
+                        conversation_id=conversation_id,
+                        text=text,
+                        card_type=draft.type,
+                        source_message_ids=repository.encode_ids(source_ids),
+                        reason=reason,
+                        importance=draft.importance,
+                    )
+                    repository.insert_memory(session, memory, vector)
+                    report.cards_added += 1
+                session.commit()
+            log.debug("memory card: %s", private(text))
+
+    @staticmethod
+    def _refresh_card(
+        session: Session,
+        card: Memory,
+        draft: CardDraft,
+        text: str,
+        reason: str,
+        vector: np.ndarray,
+        source_ids: Sequence[str],
+    ) -> None:
+        """A near-duplicate arrived: the newer wording wins (unless the user pinned the card)."""
+        if not card.pinned and card.text != text:
+            card.text = text
+            card.card_type = draft.type
+            session.add(card)
+            session.flush()
+            repository.replace_vector(session, card, vector)
+        card.importance = max(card.importance, draft.importance)
+        card.reason = reason or card.reason
+        card.source_message_ids = repository.encode_ids([*json.loads(card.source_message_ids), *source_ids])
+        card.updated_at = utcnow()
+        session.add(card)
+
+    # -- the embedding model --------------------------------------------------------------------
+    def embedding_model_matches(self) -> bool:
+        """False when stored vectors were made by another model than the current one (recall them: reembed_all)."""
+        with Session(self.engine) as session:
+            stored = repository.get_meta(session, "embedding_model")
+        return stored is None or stored == self.embedder.model_name
+
+    def reembed_all(self, batch_size: int = 256) -> int:
+        """Re-embed every memory with the current model (after a model change). Returns how many."""
+        done, after = 0, 0
+        while True:
+            with Session(self.engine) as session:
+                rows = repository.all_keys_and_texts(session, after, batch_size)
+            if not rows:
+                break
+            vectors = self.embedder.embed_documents([row[1] for row in rows])
+            with Session(self.engine) as session:
+                memories = repository.memories_by_key(session, [row[0] for row in rows])
+                for (key, _text), vector in zip(rows, vectors):
+                    repository.replace_vector(session, memories[key], vector)
+                repository.set_meta(session, "embedding_model", self.embedder.model_name)
+                session.commit()
+            done += len(rows)
+            after = rows[-1][0]
+        return done
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _record_model(self, session: Session) -> None:
+        if repository.get_meta(session, "embedding_model") is None:
+            repository.set_meta(session, "embedding_model", self.embedder.model_name)
+
+    @staticmethod
+    def _clean(text: str, policy: MemoryPolicy) -> str:
+        text = " ".join(text.split()) if "\n" not in text else text.strip()
+        if not text:
+            raise InvalidMemory("A memory needs some text: type what should be remembered.")
+        if len(text) > MAX_MEMORY_CHARS:
+            raise InvalidMemory(f"That memory is too long: keep it under {MAX_MEMORY_CHARS} characters.")
+        result: FilterResult = filter_sensitive(text, policy)
+        if not result.storable:
+            raise MemoryOff()
+        if not result.text.strip():
+            raise InvalidMemory("Nothing is left of that memory once private details are removed.")
+        return result.text
+
+    @staticmethod
+    def _require(session: Session, memory_id: str) -> Memory:
+        memory = repository.get_memory(session, memory_id)
+        if memory is None:
+            raise MemoryNotFound(memory_id)
+        return memory
