@@ -61,6 +61,7 @@ def launch(
             "ssl_verify": False,  # Gradio checks its own URL at startup; the certificate is self-signed
         }
     demo.launch(
+        prevent_thread_lock=True,  # serve first, then warm the heavy models up: the page never waits
         server_name=settings.bind_host,
         server_port=settings.port,
         share=False,
@@ -68,7 +69,15 @@ def launch(
         show_api=True,
         ssr_mode=False,
         quiet=True,
-        prevent_thread_lock=prevent_thread_lock,
         app_kwargs={"middleware": middleware},
         **tls,
     )
+    context: AppContext | None = getattr(demo, "avatar_context", None)
+    if context is not None:
+        context.warm_up()
+    if not prevent_thread_lock:
+        try:
+            demo.block_thread()
+        finally:
+            if context is not None:
+                context.close()  # lets pending memory writes finish

@@ -12,6 +12,9 @@ from avatar.core.db import open_database
 from avatar.core.settings import Settings
 from avatar.llm.base import ChatProvider
 from avatar.llm.factory import make_provider
+from avatar.memory.distill import CardDistiller
+from avatar.memory.embedder import Embedder
+from avatar.memory.service import MemoryService
 from avatar.personas.service import PersonaService
 from avatar.profile.service import ProfileService
 
@@ -24,15 +27,32 @@ class AppContext:
     profile: ProfileService
     conversations: ConversationService
     provider: ChatProvider
+    memory: MemoryService
     chat: ChatFlow
 
+    def warm_up(self) -> None:
+        """Load the heavy models in the background (after the first page is served, never before)."""
+        self.memory.embedder.start_warm_up()
 
-def create_context(settings: Settings) -> AppContext:
+    def close(self) -> None:
+        self.memory.close()
+
+
+def create_context(settings: Settings, embedder: Embedder | None = None) -> AppContext:
+    """`embedder`: share an already loaded model (tests, benchmarks); by default one is made, loaded lazily."""
     settings.ensure_dirs()
     engine = open_database(settings.db_path)
     personas = PersonaService(settings.builtin_personas_dir, settings.user_personas_dir)
     profile = ProfileService.for_data_dir(settings.data_dir, settings.user_name)
     conversations = ConversationService(engine)
     provider = make_provider(settings)
-    chat = ChatFlow(settings, personas, profile, conversations, provider)
-    return AppContext(settings, engine, personas, profile, conversations, provider, chat)
+    embedder = embedder or Embedder(settings.embedding_model, cache_dir=settings.models_dir / "embeddings")
+    # Cards are distilled with Ollama's structured output; other providers get raw chunks only.
+    distiller = (
+        CardDistiller(settings.ollama_host, settings.model, settings.request_timeout_s)
+        if settings.provider == "ollama"
+        else None
+    )
+    memory = MemoryService(engine, embedder, distiller)
+    chat = ChatFlow(settings, personas, profile, conversations, provider, memory)
+    return AppContext(settings, engine, personas, profile, conversations, provider, memory, chat)

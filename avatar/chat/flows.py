@@ -19,6 +19,9 @@ from avatar.core.logging import private
 from avatar.core.settings import Settings
 from avatar.llm.base import ChatProvider, GenerationOptions, ProviderError
 from avatar.llm.prompt import HistoryItem, apply_macros, build_prompt
+from avatar.memory.prompt import format_memories
+from avatar.memory.schemas import RecalledMemory
+from avatar.memory.service import MemoryService
 from avatar.personas.schemas import Persona
 from avatar.personas.service import PersonaService
 from avatar.profile.service import ProfileService
@@ -34,6 +37,7 @@ class ChatFlow:
         profile: ProfileService,
         conversations: ConversationService,
         provider: ChatProvider,
+        memory: MemoryService | None = None,
         registry: TurnRegistry | None = None,
     ) -> None:
         self.settings = settings
@@ -41,6 +45,9 @@ class ChatFlow:
         self.profile = profile
         self.conversations = conversations
         self.provider = provider
+        self.memory = memory
+        # What was recalled for the newest reply in each conversation ("what did you remember?").
+        self.last_recall: dict[str, list[RecalledMemory]] = {}
         self.registry = registry or TurnRegistry()
 
     def greeting(self, persona: Persona) -> str:
@@ -86,12 +93,44 @@ class ChatFlow:
             if m.content.strip()
         ]
 
+    async def _recall(self, persona: Persona, conversation_id: str, query: str, user_name: str) -> list[str]:
+        """Memories relevant to `query`, as the quoted block for the system prompt (or nothing)."""
+        if self.memory is None or persona.memory_policy == "off" or self.settings.memory_recall_k == 0:
+            return []
+        recalled = await self.memory.arecall(
+            query,
+            persona.id,
+            k=self.settings.memory_recall_k,
+            token_budget=self.settings.memory_token_budget,
+            user_name=user_name,
+        )
+        self.last_recall[conversation_id] = recalled
+        block = format_memories(recalled, user_name)
+        return [block] if block else []
+
+    def _remember(self, persona: Persona, conversation_id: str, user_name: str) -> None:
+        """Turn the new messages into memories, in the background: never on the reply's path."""
+        if self.memory is None:
+            return
+        self.memory.schedule_write(
+            persona.id,
+            conversation_id,
+            policy=persona.memory_policy,
+            persona_name=persona.name,
+            user_name=user_name,
+        )
+
     async def _answer(self, persona: Persona, conversation_id: str) -> AsyncIterator[TurnUpdate]:
+        history = self._history(conversation_id)
+        user_name = self.profile.user_name()
+        question = history[-1].content if history and history[-1].role == "user" else ""
+        memories = await self._recall(persona, conversation_id, question, user_name)
         prompt = build_prompt(
             persona,
-            self._history(conversation_id),
-            user_name=self.profile.user_name(),
+            history,
+            user_name=user_name,
             about_me=self.profile.about_me(),
+            extra_sections=memories,
             context_tokens=self.settings.context_tokens,
             reply_tokens=self.settings.reply_tokens,
         )
@@ -133,6 +172,8 @@ class ChatFlow:
             if status is not None and reply:
                 saved_id = self.conversations.add_reply(conversation_id, reply, status, model=model).id
             self.registry.finish(turn)
+        if saved_id:
+            self._remember(persona, conversation_id, user_name)
         log.info(
             "reply: conversation=%s status=%s text=%s",
             conversation_id,

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     # a cough may interrupt too. Echo-prone setups: use the Voice tab's mute or push-to-talk mode.
     vad_barge_in_ms: int = Field(default=96, ge=32, le=1000)
 
+    # Long-term memory.
+    embedding_model: str = "BAAI/bge-small-en-v1.5"  # a sentence-transformers name or a local folder (384-d)
+    memory_recall_k: int = Field(default=8, ge=0, le=50)
+    memory_token_budget: int = Field(default=800, ge=0)  # how much of the prompt recalled memories may use
+
     user_name: str = "User"
     log_prompts: bool = False
     log_level: str = "INFO"

@@ -213,8 +213,12 @@ class PersonasTab:
         except AvatarError:
             return None
 
-    def view(self, persona_id: str | None, status: str = "") -> tuple[Any, ...]:
-        """Everything the editor shows for `persona_id` (None: a blank form), in view_outputs order."""
+    def view(self, persona_id: str | None, status: str = "", list_may_change: bool = True) -> tuple[Any, ...]:
+        """Everything the editor shows for `persona_id` (None: a blank form), in view_outputs order.
+
+        list_may_change=False leaves the revision alone: other tabs' persona lists are not refreshed
+        (on page load they fill themselves, and a second update racing the first can garble a dropdown).
+        """
         persona = self.persona_or_none(persona_id)
         items, ids = self.gallery_items()
         selected = ids.index(persona.id) if persona is not None and persona.id in ids else None
@@ -229,7 +233,7 @@ class PersonasTab:
             gr.update(value=None, visible=False),  # exported files belong to the persona shown before
             [],  # preview chat: a fresh one for every character
             None,
-            time.monotonic_ns(),  # revision: lets other tabs know the list may have changed
+            time.monotonic_ns() if list_may_change else gr.update(),  # revision: other tabs refresh their lists
         )
 
     def unchanged(self, status: str) -> tuple[Any, ...]:
@@ -258,10 +262,10 @@ class PersonasTab:
 
     # -- handlers --------------------------------------------------------------------------
     def load(self) -> tuple[Any, ...]:
-        return self.view(self.ctx.personas.default_id())
+        return self.view(self.ctx.personas.default_id(), list_may_change=False)
 
     def open(self, persona_id: str | None) -> tuple[Any, ...]:
-        return self.view(persona_id)
+        return self.view(persona_id, list_may_change=False)
 
     def select(self, ids: list[str] | None, current_id: str | None, evt: gr.SelectData) -> tuple[Any, ...]:
         index = evt.index if isinstance(evt.index, int) else None
@@ -270,7 +274,7 @@ class PersonasTab:
         if ids[index] == current_id:
             # Also fired when the gallery is refreshed with this selection: keep the notice and the edits.
             return self.unchanged(gr.update())
-        return self.view(ids[index])
+        return self.view(ids[index], list_may_change=False)
 
     def new(self) -> tuple[Any, ...]:
         return self.view(None)

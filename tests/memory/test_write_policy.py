@@ -31,7 +31,7 @@ def remember(memory, conversation_id, persona_id="aria", **options):
 
 def test_a_conversation_becomes_chunks_and_cards_with_their_sources(memory, conversations, fake_ollama):
     conversation_id = converse(conversations, "aria", THREE_EXCHANGES, greeting="Hi Sam!")
-    fake_ollama.script(
+    fake_ollama.script_structured(
         cards_json(
             card("The user has a beagle named Biscuit.", importance=0.8),
             card("Aria loves beagles.", "self", "profile"),  # "self" is always the persona's
@@ -52,7 +52,7 @@ def test_a_conversation_becomes_chunks_and_cards_with_their_sources(memory, conv
     assert beagle.source_message_ids == chunk.source_message_ids and beagle.reason == "said so"
     assert cards["Aria loves beagles."].scope is MemoryScope.persona
 
-    [request] = fake_ollama.chat_requests()
+    [request] = fake_ollama.structured_requests()
     assert request.body["stream"] is False and request.body["format"] == CardBatch.model_json_schema()
     assert "Sam: His name is Biscuit" in request.body["messages"][-1]["content"]
 
@@ -73,12 +73,12 @@ def test_the_same_messages_are_never_chunked_twice(memory, conversations):
 
 def test_a_near_duplicate_card_updates_the_existing_one(memory, conversations, fake_ollama):
     conversation_id = converse(conversations, "aria", THREE_EXCHANGES)
-    fake_ollama.script(cards_json(card("The user has a dog named Biscuit.", importance=0.4)))
+    fake_ollama.script_structured(cards_json(card("The user has a dog named Biscuit.", importance=0.4)))
     remember(memory, conversation_id, final=True)
     [first] = memory.list(kind=MemoryKind.card)
 
     converse(conversations, "aria", THREE_EXCHANGES, conversation_id=conversation_id)
-    fake_ollama.script(
+    fake_ollama.script_structured(
         cards_json(
             card("The user has a dog called Biscuit.", importance=0.7),
             card("Aria has a dog called Biscuit.", "self", "persona"),  # another scope: not a duplicate
@@ -98,26 +98,26 @@ def test_a_near_duplicate_card_updates_the_existing_one(memory, conversations, f
 def test_a_pinned_card_keeps_its_words_when_a_near_duplicate_arrives(memory, conversations, fake_ollama):
     pinned = memory.add("The user has a dog named Biscuit.", pinned=True)
     conversation_id = converse(conversations, "aria", THREE_EXCHANGES)
-    fake_ollama.script(cards_json(card("The user has a dog called Biscuit.")))
+    fake_ollama.script_structured(cards_json(card("The user has a dog called Biscuit.")))
     assert remember(memory, conversation_id, final=True).cards_updated == 1
     assert memory.get(pinned.id).text == "The user has a dog named Biscuit."
 
 
 def test_invalid_structured_output_is_retried_once_then_used(memory, conversations, fake_ollama):
     conversation_id = converse(conversations, "aria", THREE_EXCHANGES)
-    fake_ollama.script("Here you go: cards = [Biscuit]", cards_json(card("The user has a beagle.")))
+    fake_ollama.script_structured("Here you go: cards = [Biscuit]", cards_json(card("The user has a beagle.")))
     report = remember(memory, conversation_id, final=True)
     assert (report.chunks_added, report.cards_added) == (1, 1)
-    assert len(fake_ollama.chat_requests()) == 2
+    assert len(fake_ollama.structured_requests()) == 2
 
 
 def test_always_invalid_structured_output_is_skipped_and_the_chunk_kept(memory, conversations, fake_ollama):
     conversation_id = converse(conversations, "aria", THREE_EXCHANGES)
-    fake_ollama.script("nope", '{"cards": "also nope"}')
+    fake_ollama.script_structured("nope", '{"cards": "also nope"}')
     report = remember(memory, conversation_id, final=True)
     assert (report.chunks_added, report.cards_added) == (1, 0)
     assert len(memory.list(kind=MemoryKind.chunk)) == 1 and memory.list(kind=MemoryKind.card) == []
-    assert len(fake_ollama.chat_requests()) == 2
+    assert len(fake_ollama.structured_requests()) == 2
 
 
 SENSITIVE_CHAT = [
@@ -139,7 +139,7 @@ def stored_text(engine) -> str:
 
 def test_sensitive_details_from_a_conversation_never_reach_memory(memory, conversations, fake_ollama, engine):
     conversation_id = converse(conversations, "aria", SENSITIVE_CHAT)
-    fake_ollama.script(
+    fake_ollama.script_structured(
         cards_json(
             card("The user's password is hunter2."),  # a model echoing a secret: dropped
             card("The user's email is sam.doe@example.com."),
@@ -154,14 +154,14 @@ def test_sensitive_details_from_a_conversation_never_reach_memory(memory, conver
     for value in NEVER_STORED:
         assert value.lower() not in stored.lower(), value
     # the distillation call only ever saw the redacted excerpt
-    sent = json.dumps([r.body["messages"] for r in fake_ollama.chat_requests()])
+    sent = json.dumps([r.body["messages"] for r in fake_ollama.structured_requests()])
     for value in NEVER_STORED:
         assert value not in sent, value
 
 
 def test_permissive_keeps_contact_details_with_that_persona_only(memory, conversations, fake_ollama):
     conversation_id = converse(conversations, "captain-vega", SENSITIVE_CHAT)
-    fake_ollama.script(cards_json(card("The user's email is sam.doe@example.com.")))
+    fake_ollama.script_structured(cards_json(card("The user's email is sam.doe@example.com.")))
     report = remember(memory, conversation_id, "captain-vega", final=True, policy="permissive")
     [email] = memory.list(kind=MemoryKind.card)
     assert report.cards_added == 1 and email.scope is MemoryScope.persona and email.persona_id == "captain-vega"
@@ -173,7 +173,7 @@ def test_policy_off_stores_nothing_and_never_reaches_back(memory, conversations,
     conversation_id = converse(conversations, "aria", THREE_EXCHANGES * 2)
     report = remember(memory, conversation_id, policy="off", final=True)
     assert report.chunks_added == 0 and memory.list() == []
-    assert fake_ollama.chat_requests() == []
+    assert fake_ollama.structured_requests() == []
     # memory switched back on: only what is said from now on is remembered
     converse(conversations, "aria", THREE_EXCHANGES, conversation_id=conversation_id)
     remember(memory, conversation_id, policy="strict", final=True)
@@ -185,7 +185,7 @@ def test_schedule_write_returns_at_once_and_writes_in_the_background(memory, con
     conversation_id = converse(conversations, "aria", THREE_EXCHANGES)
     release = threading.Event()
     fake_ollama.on_chat_request = lambda body: release.wait(10)  # the LLM is "busy"
-    fake_ollama.script(cards_json(card("The user has a beagle named Biscuit.")))
+    fake_ollama.script_structured(cards_json(card("The user has a beagle named Biscuit.")))
 
     assert memory.schedule_write("aria", conversation_id, persona_name="Aria", user_name="Sam", final=True)
     assert fake_ollama_saw_a_request(fake_ollama)  # the write is running, stuck on the LLM
@@ -202,7 +202,7 @@ def test_schedule_write_returns_at_once_and_writes_in_the_background(memory, con
 def fake_ollama_saw_a_request(fake_ollama, timeout_s: float = 20) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if fake_ollama.chat_requests():
+        if fake_ollama.structured_requests():
             return True
         time.sleep(0.01)
     return False

@@ -59,6 +59,9 @@ class FakeModelServer:
 
     def __post_init__(self) -> None:
         self._replies: deque[Reply] = deque()
+        # Structured-output requests (a `format` schema: memory cards) have their own script, so a
+        # background distillation never takes a chat reply a test scripted.
+        self._structured: deque[Reply] = deque()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
@@ -69,12 +72,23 @@ class FakeModelServer:
         for reply in replies:
             self._replies.append(reply if isinstance(reply, Reply) else Reply(reply))
 
+    def script_structured(self, *replies: str | Reply) -> None:
+        """Queue replies for requests that carry a `format` schema; when empty: '{"cards": []}'."""
+        for reply in replies:
+            self._structured.append(reply if isinstance(reply, Reply) else Reply(reply))
+
+    def structured_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path == "/api/chat" and r.body.get("format")]
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def chat_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path in ("/api/chat", "/v1/chat/completions")]
+        """Conversation requests (structured-output ones, such as memory distillation, excluded)."""
+        return [
+            r for r in self.requests if r.path in ("/api/chat", "/v1/chat/completions") and not r.body.get("format")
+        ]
 
     def event_names(self) -> list[str]:
         return [name for name, _ in self.events]
@@ -109,7 +123,9 @@ class FakeModelServer:
             self._thread.join(timeout=5)
 
     # -- protocol ---------------------------------------------------------------------------
-    def _next_reply(self) -> Reply:
+    def _next_reply(self, structured: bool = False) -> Reply:
+        if structured:
+            return self._structured.popleft() if self._structured else Reply('{"cards": []}')
         return self._replies.popleft() if self._replies else Reply(self.default_reply)
 
     def _model_info(self, name: str) -> dict[str, Any]:
@@ -215,7 +231,7 @@ class FakeModelServer:
         name = body.get("model", "")
         if not self._has_model(name):
             return self._not_found(name)
-        reply = self._next_reply()
+        reply = self._next_reply(structured=bool(body.get("format")))
 
         def chunk(content: str, done: bool, count: int = 0) -> str:
             data: dict[str, Any] = {
