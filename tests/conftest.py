@@ -72,7 +72,8 @@ def ctx(settings: Settings, embedder: Embedder) -> Iterator[AppContext]:
 class RunningApp:
     """`python app.py` in a subprocess, as a user starts it."""
 
-    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+    def __init__(self, args: list[str], env: dict[str, str] | None = None, script: Path | None = None) -> None:
+        self.script = script or PROJECT_ROOT / "app.py"
         self.port = free_port()
         scheme = "https" if "--lan" in args else "http"
         self.url = f"{scheme}://127.0.0.1:{self.port}"
@@ -83,7 +84,7 @@ class RunningApp:
 
     def start(self, timeout_s: float = 90) -> RunningApp:
         self.process = subprocess.Popen(
-            [sys.executable, str(PROJECT_ROOT / "app.py"), "--port", str(self.port), *self.args],
+            [sys.executable, str(self.script), "--port", str(self.port), *self.args],
             cwd=PROJECT_ROOT,
             env=self.env,
             stdout=subprocess.PIPE,
@@ -120,9 +121,11 @@ def launch_app(tmp_path: Path, fake_ollama: FakeModelServer):
     """Start the real app on a free port (call it again after stopping to restart)."""
     started: list[RunningApp] = []
 
-    def _launch(*extra: str, data_dir: Path | None = None, env: dict[str, str] | None = None) -> RunningApp:
+    def _launch(
+        *extra: str, data_dir: Path | None = None, env: dict[str, str] | None = None, script: Path | None = None
+    ) -> RunningApp:
         data = data_dir or tmp_path / "data"
-        app = RunningApp(["--data-dir", str(data), "--ollama-host", fake_ollama.url, *extra], env).start()
+        app = RunningApp(["--data-dir", str(data), "--ollama-host", fake_ollama.url, *extra], env, script).start()
         started.append(app)
         return app
 
