@@ -16,6 +16,7 @@ from avatar.personas.ui import PersonasTab
 from avatar.privacy.auth import BasicAuthMiddleware
 from avatar.privacy.lan import LanSetup
 from avatar.privacy.no_remote_assets import NoRemoteAssetsMiddleware
+from avatar.privacy.ui import PrivacyTab
 from avatar.theme import CSS, make_theme
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ def build_app(settings: Settings, ctx: AppContext | None = None) -> gr.Blocks:
         with gr.Tabs():
             chat_tab.build()
             personas_tab.build()
+            PrivacyTab(ctx).build(chat_tab.components["persona_picker"])
         chat_tab.wire_load(demo)
         personas_tab.wire_load(demo)
         personas_tab.wire_persona_refresh(chat_tab.components["persona_picker"])
@@ -41,6 +43,7 @@ def build_app(settings: Settings, ctx: AppContext | None = None) -> gr.Blocks:
 # Gradio's queue polls for work every 50 ms when idle, which adds ~25 ms on average to every event
 # (every chat turn). Polling every 5 ms costs nothing measurable and takes that off each turn.
 QUEUE_POLL_S = 0.005
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # a character card or an avatar picture; nothing bigger is needed
 
 
 def launch(
@@ -69,6 +72,7 @@ def launch(
         show_api=True,
         ssr_mode=False,
         quiet=True,
+        max_file_size=MAX_UPLOAD_BYTES,  # larger uploads are refused before they reach a handler
         app_kwargs={"middleware": middleware},
         **tls,
     )

@@ -98,9 +98,14 @@ class ChatTab:
         show_pull = health.reachable and not health.model_available and health.can_pull
         return gr.update(value=full, visible=bool(full)), gr.update(visible=show_pull)
 
-    def load(self) -> tuple[Any, ...]:
-        persona_id = self.ctx.personas.default_id()
-        return (gr.update(choices=self.persona_choices(), value=persona_id), *self.select_persona(persona_id))
+    def load(self, current: str | None = None) -> tuple[Any, ...]:
+        """Page load: the current character list, keeping the selection the page was built with."""
+        choices = self.persona_choices()
+        persona_id = current if current in [c[1] for c in choices] else self.ctx.personas.default_id()
+        # Only the choices are sent when the selection stands: a value update alongside them makes
+        # Gradio's dropdown filter its open list down to the selected name.
+        picker = gr.update(choices=choices) if persona_id == current else gr.update(choices=choices, value=persona_id)
+        return (picker, *self.select_persona(persona_id))
 
     def select_persona(self, persona_id: str | None) -> tuple[Any, ...]:
         choices = self.conversation_choices(persona_id)
@@ -328,5 +333,8 @@ class ChatTab:
 
     def wire_load(self, demo: gr.Blocks) -> None:
         c = self.components
-        demo.load(self.load, None, [c["persona_picker"], *c["after_select"]], show_progress="hidden", api_name=False)
+        demo.load(
+            self.load, [c["persona_picker"]], [c["persona_picker"], *c["after_select"]], show_progress="hidden",
+            api_name=False,
+        )
         demo.load(self.status, None, [c["banner"], c["pull_button"]], show_progress="hidden", api_name=False)

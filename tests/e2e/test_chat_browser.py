@@ -15,12 +15,12 @@ def pick_persona(page, name: str) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     for _ in range(5):
-        page.get_by_label("Character").click()
+        page.get_by_role("listbox", name="Character", exact=True).click()
         try:
             page.get_by_role("option", name=name).click(timeout=2_000)
             return
         except PlaywrightTimeout:
-            page.keyboard.press("Escape")
+            page.locator("#chatbot").click()  # close it; focus elsewhere so the next click opens it again
             page.wait_for_timeout(300)
     raise AssertionError(f"could not pick {name} in the Character dropdown")
 
@@ -61,3 +61,19 @@ def test_banner_tells_how_to_fix_a_missing_model(launch_app, fake_ollama, browse
     page.get_by_role("button", name="Pull llama3.2:3b").click()
     page.get_by_text("llama3.2:3b is ready.").wait_for(timeout=15_000)
     page.locator("#status-banner").wait_for(state="hidden")
+
+
+def test_html_and_scripts_in_messages_stay_inert(launch_app, fake_ollama, browser_page):
+    page = browser_page
+    payload = '<img src=x onerror="window.__xss=1"> <script>window.__xss=2</script> **bold**'
+    fake_ollama.script(f'Echo: <img src=y onerror="window.__xss=3"> <a href="javascript:window.__xss=4">link</a>')
+    page.goto(launch_app().url)
+    page.locator("#chatbot").get_by_text("How's your day been").wait_for()
+    page.locator("#message-box textarea").fill(payload)
+    page.locator("#message-box textarea").press("Enter")
+    page.locator("#chatbot").get_by_text("Echo:").wait_for(timeout=15_000)
+    page.locator("#chatbot a", has_text="link").click(timeout=5_000, no_wait_after=True)
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("#chatbot script").count() == 0
+    assert page.locator("#chatbot img[onerror]").count() == 0
