@@ -42,7 +42,8 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from avatar.core.errors import AvatarError, InvalidInputError
-from avatar.personas.files import atomic_write_bytes, safe_persona_id
+from avatar.core.files import atomic_write_bytes
+from avatar.personas.files import safe_persona_id
 from avatar.personas.repository import _describe_validation_error, persona_image_path, save_persona, used_stems
 from avatar.personas.schemas import PersonaFile
 

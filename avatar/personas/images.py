@@ -12,7 +12,7 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from avatar.core.errors import InvalidInputError
-from avatar.personas.files import atomic_write_bytes
+from avatar.core.files import atomic_write_bytes
 
 MAX_SIDE = 1536  # a portrait; a 6000-pixel photo is scaled down before it is stored
 MAX_PIXELS = 40_000_000  # refuse decompression bombs before decoding them

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from avatar.personas.files import atomic_write_bytes, atomic_write_text
+from avatar.core.files import atomic_write_bytes, atomic_write_text
 from avatar.personas.schemas import PERSONA_ID_PATTERN, Persona, PersonaFile, PersonaLoadError
 
 _ID_RE = re.compile(PERSONA_ID_PATTERN)

@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import inspect, text
 
 from avatar.context import AppContext
+from avatar.core.files import atomic_write_bytes
 from avatar.llm.prompt import system_prompt
-from avatar.personas.files import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 

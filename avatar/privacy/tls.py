@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from avatar.personas.files import atomic_write_bytes
+from avatar.core.files import atomic_write_bytes
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from avatar.core.errors import InvalidInputError
-from avatar.personas.files import atomic_write_text
+from avatar.core.files import atomic_write_text
 from avatar.profile.schemas import UserProfile
 
 log = logging.getLogger(__name__)

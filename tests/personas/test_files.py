@@ -9,8 +9,9 @@ import sys
 
 import pytest
 
-from avatar.personas import files
-from avatar.personas.files import atomic_write_bytes, atomic_write_text, safe_persona_id
+from avatar.core.files import atomic_write_bytes, atomic_write_text
+from avatar.core import files
+from avatar.personas.files import safe_persona_id
 from avatar.personas.schemas import PERSONA_ID_PATTERN
 
 
