@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,7 +78,11 @@ def ensure_certificate(directory: Path, hostnames: list[str] | None = None) -> C
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    atomic_write_bytes(key_path, key_pem)
-    key_path.chmod(0o600)
+    # Created owner-only: a umask for the write, not a chmod after it, so it is never readable by others.
+    previous_umask = os.umask(0o077)
+    try:
+        atomic_write_bytes(key_path, key_pem)
+    finally:
+        os.umask(previous_umask)
     atomic_write_bytes(cert_path, cert_pem)
     return Certificate(cert_path, key_path, fingerprint(cert_pem))
