@@ -53,15 +53,21 @@ def common_flags() -> argparse.ArgumentParser:
     flags.add_argument(
         "--offline", action="store_true", default=s, help="never download models; report what is missing"
     )
+    flags.add_argument(
+        "--embedding-model",
+        default=s,
+        help="memory's sentence-transformers model: a name or a local folder (BAAI/bge-small-en-v1.5; 384-d)",
+    )
     return flags
 
 
 def subcommand_features() -> list:
     """The features that add subcommands; each has add_parsers(commands, common) and sets args.run."""
+    from avatar.memory import cli as memory_cli
     from avatar.personas import cli as personas_cli
     from avatar.privacy import cli as privacy_cli
 
-    return [personas_cli, privacy_cli]
+    return [personas_cli, privacy_cli, memory_cli]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -12,6 +12,7 @@ from avatar.chat.api import register_api
 from avatar.context import AppContext, create_context
 from avatar.conversations.ui import ChatTab
 from avatar.core.settings import Settings
+from avatar.memory.ui import MemoryTab
 from avatar.personas.ui import PersonasTab
 from avatar.privacy.auth import BasicAuthMiddleware
 from avatar.privacy.lan import LanSetup
@@ -31,6 +32,7 @@ def build_app(settings: Settings, ctx: AppContext | None = None) -> gr.Blocks:
         with gr.Tabs():
             chat_tab.build()
             personas_tab.build()
+            MemoryTab(ctx, chat_tab).build()  # its "What did you remember?" follows the Chat tab's conversation
             PrivacyTab(ctx).build(chat_tab.components["persona_picker"])
         chat_tab.wire_load(demo)
         personas_tab.wire_load(demo)

@@ -15,6 +15,7 @@ from avatar.chat.cancel import TurnRegistry, until_cancelled
 from avatar.chat.schemas import TurnUpdate
 from avatar.conversations.schemas import MessageStatus
 from avatar.conversations.service import ConversationService
+from avatar.core.errors import NotFoundError
 from avatar.core.logging import private
 from avatar.core.settings import Settings
 from avatar.llm.base import ChatProvider, GenerationOptions, ProviderError
@@ -53,9 +54,16 @@ class ChatFlow:
     def greeting(self, persona: Persona) -> str:
         return apply_macros(persona.greeting, persona.name, self.profile.user_name())
 
-    def start_conversation(self, persona_id: str) -> str:
+    def start_conversation(self, persona_id: str, *, memory_enabled: bool = True) -> str:
         persona = self.personas.get(persona_id)
-        return self.conversations.create(persona.id, greeting=self.greeting(persona)).id
+        return self.conversations.create(persona.id, greeting=self.greeting(persona), memory_enabled=memory_enabled).id
+
+    def memory_enabled(self, conversation_id: str) -> bool:
+        """The conversation's own memory switch (the persona's memory_policy is checked separately)."""
+        try:
+            return self.conversations.get(conversation_id).memory_enabled
+        except NotFoundError:
+            return False  # deleted meanwhile: nothing to recall into or remember
 
     async def send(self, persona_id: str, conversation_id: str | None, text: str) -> AsyncIterator[TurnUpdate]:
         """Answer `text` in the conversation (a new one, greeting first, when conversation_id is empty)."""
@@ -97,6 +105,9 @@ class ChatFlow:
         """Memories relevant to `query`, as the quoted block for the system prompt (or nothing)."""
         if self.memory is None or persona.memory_policy == "off" or self.settings.memory_recall_k == 0:
             return []
+        if not self.memory_enabled(conversation_id):
+            self.last_recall[conversation_id] = []
+            return []
         recalled = await self.memory.arecall(
             query,
             persona.id,
@@ -112,10 +123,13 @@ class ChatFlow:
         """Turn the new messages into memories, in the background: never on the reply's path."""
         if self.memory is None:
             return
+        # Memory off for this chat: the write still runs, as policy "off", only to move the watermark past
+        # these messages, so turning memory back on never reaches back into what was said meanwhile.
+        policy = persona.memory_policy if self.memory_enabled(conversation_id) else "off"
         self.memory.schedule_write(
             persona.id,
             conversation_id,
-            policy=persona.memory_policy,
+            policy=policy,
             persona_name=persona.name,
             user_name=user_name,
         )

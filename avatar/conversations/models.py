@@ -17,6 +17,8 @@ class Conversation(SQLModel, table=True):
     title: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow, index=True)
+    # Off: this conversation neither recalls memories nor adds to them (the Chat tab's switch).
+    memory_enabled: bool = True
 
 
 class Message(SQLModel, table=True):

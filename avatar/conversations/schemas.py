@@ -40,3 +40,4 @@ class ConversationOut(BaseModel):
     title: str
     created_at: datetime
     updated_at: datetime
+    memory_enabled: bool = True

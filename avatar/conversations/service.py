@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -27,10 +30,12 @@ class ConversationService:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def create(self, persona_id: str, title: str = "New chat", greeting: str = "") -> ConversationOut:
+    def create(
+        self, persona_id: str, title: str = "New chat", greeting: str = "", *, memory_enabled: bool = True
+    ) -> ConversationOut:
         """A new conversation; the persona's greeting, if any, is its first message."""
         with Session(self.engine) as session:
-            conversation = Conversation(persona_id=persona_id, title=title)
+            conversation = Conversation(persona_id=persona_id, title=title, memory_enabled=memory_enabled)
             session.add(conversation)
             if greeting.strip():
                 session.add(Message(conversation_id=conversation.id, role=Role.assistant.value, content=greeting))
@@ -56,6 +61,38 @@ class ConversationService:
             conversation = self._require(session, conversation_id)
             conversation.title = title
             session.add(conversation)
+            session.commit()
+            session.refresh(conversation)
+            return ConversationOut.model_validate(conversation)
+
+    def set_memory_enabled(self, conversation_id: str, enabled: bool) -> ConversationOut:
+        """Turn memory on or off for one conversation (off: it neither recalls nor stores memories)."""
+        with Session(self.engine) as session:
+            conversation = self._require(session, conversation_id)
+            conversation.memory_enabled = enabled
+            session.add(conversation)
+            session.commit()
+            session.refresh(conversation)
+            return ConversationOut.model_validate(conversation)
+
+    def import_messages(
+        self, persona_id: str, title: str, messages: Sequence[tuple[Role, str, datetime]]
+    ) -> ConversationOut:
+        """A new conversation holding `messages` (role, text, original time) in order, all in one commit."""
+        if not messages:
+            raise EmptyMessage()
+        with Session(self.engine) as session:
+            conversation = Conversation(
+                persona_id=persona_id,
+                title=title_from_text(title),
+                created_at=messages[0][2],
+                updated_at=max(when for _, _, when in messages),
+            )
+            session.add(conversation)
+            session.flush()
+            for role, text, when in messages:
+                message = Message(conversation_id=conversation.id, role=Role(role).value, content=text, created_at=when)
+                session.add(message)
             session.commit()
             session.refresh(conversation)
             return ConversationOut.model_validate(conversation)

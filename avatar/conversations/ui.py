@@ -215,6 +215,33 @@ class ChatTab:
             return gr.update(), error.message
         return gr.update(choices=self.conversation_choices(persona_id), value=conversation_id), "Renamed."
 
+    def memory_switch(self, conversation_id: str | None) -> Any:
+        """The "Remember this chat" box for the conversation now shown (a new chat starts with it on)."""
+        if not conversation_id:
+            return gr.update(value=True)
+        try:
+            return gr.update(value=self.ctx.conversations.get(conversation_id).memory_enabled)
+        except AvatarError:
+            return gr.update(value=True)
+
+    def set_memory(self, conversation_id: str | None, enabled: bool, persona_id: str | None) -> tuple[Any, ...]:
+        """(notice, conversation id, conversation list). Switching memory off before the first message
+        starts the conversation right away, so that even its first turn is neither recalled into nor stored."""
+        listing = gr.update()
+        try:
+            if conversation_id:
+                self.ctx.conversations.set_memory_enabled(conversation_id, bool(enabled))
+            elif not enabled and persona_id:
+                conversation_id = self.ctx.chat.start_conversation(persona_id, memory_enabled=False)
+                listing = gr.update(choices=self.conversation_choices(persona_id), value=conversation_id)
+        except AvatarError as error:
+            return error.message, conversation_id, listing
+        if enabled:
+            notice = "Memory is on for this chat: it can recall what you shared before and remember what you say."
+        else:
+            notice = "Memory is off for this chat: nothing is recalled into it and nothing said here is remembered."
+        return notice, conversation_id, listing
+
     def ask_delete(self, conversation_id: str | None) -> tuple[Any, str]:
         if not conversation_id:
             return gr.update(visible=False), "There is no saved conversation selected."
@@ -260,6 +287,12 @@ class ChatTab:
                     persona_blurb = gr.Markdown()
                     new_button = gr.Button("+ New chat")
                     conversation_list = gr.Radio(label="Conversations", choices=[], elem_id="conversation-list")
+                    memory_switch = gr.Checkbox(
+                        value=True,
+                        label="Remember this chat",
+                        info="Off: this chat neither recalls memories nor adds to them.",
+                        elem_id="memory-switch",
+                    )
                     with gr.Accordion("Rename or delete", open=False):
                         title_box = gr.Textbox(label="Title", max_lines=1)
                         rename_button = gr.Button("Rename")
@@ -285,7 +318,12 @@ class ChatTab:
 
         after_select = [persona_blurb, conversation_list, conversation_id, chatbot, title_box]
         self.components = dict(
-            banner=banner, pull_button=pull_button, persona_picker=persona_picker, after_select=after_select
+            banner=banner,
+            pull_button=pull_button,
+            persona_picker=persona_picker,
+            after_select=after_select,
+            conversation_id=conversation_id,
+            memory_switch=memory_switch,
         )
 
         persona_picker.input(
@@ -316,6 +354,18 @@ class ChatTab:
         for event in (submit_event, click_event, regenerate_event):
             event.then(self.status, None, [banner, pull_button], show_progress="hidden", api_name=False)
         stop_button.click(self.stop, [conversation_id], [notice], show_progress="hidden", api_name=False)
+
+        # Whatever changes the conversation shown (picking one, New chat, sending, deleting, the Voice tab).
+        conversation_id.change(
+            self.memory_switch, [conversation_id], [memory_switch], show_progress="hidden", api_name=False
+        )
+        memory_switch.input(
+            self.set_memory,
+            [conversation_id, memory_switch, persona_picker],
+            [notice, conversation_id, conversation_list],
+            show_progress="hidden",
+            api_name=False,
+        )
 
         rename_button.click(
             self.rename, [conversation_id, title_box, persona_picker], [conversation_list, notice], api_name=False

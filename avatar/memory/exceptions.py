@@ -21,3 +21,7 @@ class MemoryOff(InvalidInputError):
 
 class EmbeddingModelUnavailable(AvatarError):
     """The embedding model cannot be loaded; the message says how to get it."""
+
+
+class InvalidTranscript(InvalidInputError):
+    """A chat file that cannot be imported; the message names the line and what is wrong with it."""

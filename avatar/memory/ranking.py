@@ -25,6 +25,7 @@ class Candidate:
     rrf: float = 0.0
     vector_rank: int | None = None
     keyword_rank: int | None = None
+    time_rank: int | None = None  # among the memories dated inside a time the query names ("last week")
     similarity: float | None = None  # cosine similarity = 1 - cosine distance
 
 
@@ -42,6 +43,14 @@ def fuse(
         candidate.keyword_rank = rank
         candidate.rrf += 1.0 / (rrf_k + rank)
     return candidates
+
+
+def add_ranked(candidates: dict[int, Candidate], keys: Sequence[int], field: str, rrf_k: int = RRF_K) -> None:
+    """Fuse one more ranked list of keys (best first) into `candidates`, recording each rank in `field`."""
+    for rank, key in enumerate(keys, start=1):
+        candidate = candidates.setdefault(key, Candidate(key))
+        setattr(candidate, field, rank)
+        candidate.rrf += 1.0 / (rrf_k + rank)
 
 
 def as_utc(moment: datetime) -> datetime:

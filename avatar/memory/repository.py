@@ -18,7 +18,7 @@ from sqlalchemy import delete as sa_delete
 from sqlalchemy import update as sa_update
 from sqlmodel import Session, col, or_, select
 
-from avatar.conversations.models import Message
+from avatar.conversations.models import Conversation, Message
 from avatar.memory.models import EMBEDDING_DIM, PROFILE_OWNER, Memory, MemoryMeta, MemoryProgress
 
 # Words too common to help a keyword search (English function words and chat filler); the vector
@@ -176,13 +176,26 @@ def delete_memory(session: Session, memory: Memory) -> None:
     session.delete(memory)  # the triggers remove its FTS5 entry and its vector
 
 
-def delete_memories(session: Session, *, persona_id: str | None = None, scope: str | None = None) -> int:
+def delete_memories(
+    session: Session, *, persona_id: str | None = None, scope: str | None = None, conversation_id: str | None = None
+) -> int:
     statement = sa_delete(Memory)
     if persona_id is not None:
         statement = statement.where(col(Memory.persona_id) == persona_id)
     if scope is not None:
         statement = statement.where(col(Memory.scope) == scope)
+    if conversation_id is not None:
+        statement = statement.where(col(Memory.conversation_id) == conversation_id)
     return session.connection().execute(statement).rowcount
+
+
+def count_memories(session: Session, *, persona_id: str | None = None, scope: str | None = None) -> int:
+    query = select(func.count()).select_from(Memory)
+    if persona_id is not None:
+        query = query.where(Memory.persona_id == persona_id)
+    if scope is not None:
+        query = query.where(Memory.scope == scope)
+    return int(session.exec(query).one())
 
 
 def touch_recalled(session: Session, memory_ids: Sequence[str], when: datetime) -> None:
@@ -207,15 +220,14 @@ def pinned_memories(session: Session, persona_id: str, limit: int) -> list[Memor
 
 # -- search ---------------------------------------------------------------------------------------
 def knn(
-    session: Session, vector: np.ndarray, owners: Sequence[str], k: int, kind: str | None = None
+    session: Session, vector: np.ndarray, owners: Sequence[str] | None, k: int, kind: str | None = None
 ) -> list[tuple[int, float]]:
-    """The k nearest (key, cosine distance) among `owners` (and `kind`), filtered before the top-k is taken."""
-    owner_params = {f"o{i}": owner for i, owner in enumerate(owners)}
-    placeholders = ", ".join(f":{name}" for name in owner_params)
-    sql = (
-        "SELECT rowid, distance FROM memory_vectors "
-        f"WHERE embedding MATCH :embedding AND k = :k AND owner IN ({placeholders})"
-    )
+    """The k nearest (key, cosine distance) among `owners` (None: everyone's) and `kind`, filtered before
+    the top-k is taken."""
+    owner_params = {f"o{i}": owner for i, owner in enumerate(owners or ())}
+    sql = "SELECT rowid, distance FROM memory_vectors WHERE embedding MATCH :embedding AND k = :k"
+    if owners is not None:
+        sql += f" AND owner IN ({', '.join(f':{name}' for name in owner_params) or 'NULL'})"
     params: dict[str, object] = {"embedding": vector_blob(vector), "k": k, **owner_params}
     if kind is not None:
         sql += " AND kind = :kind"
@@ -224,18 +236,47 @@ def knn(
     return [(int(row[0]), float(row[1])) for row in rows]
 
 
-def keyword_search(session: Session, expression: str, persona_id: str, limit: int) -> list[tuple[int, float]]:
-    """(key, BM25) for memories visible to `persona_id` matching the FTS5 `expression`, best first."""
+def keyword_search(session: Session, expression: str, persona_id: str | None, limit: int) -> list[tuple[int, float]]:
+    """(key, BM25) for memories visible to `persona_id` (None: all) matching the FTS5 `expression`, best first."""
+    visible = " AND (memories.scope = 'profile' OR memories.persona_id = :persona)" if persona_id is not None else ""
     rows = session.connection().execute(
         text(
             "SELECT memories_fts.rowid, bm25(memories_fts) AS score FROM memories_fts "
             "JOIN memories ON memories.key = memories_fts.rowid "
-            "WHERE memories_fts MATCH :q AND (memories.scope = 'profile' OR memories.persona_id = :persona) "
-            "ORDER BY score LIMIT :limit"
+            f"WHERE memories_fts MATCH :q{visible} ORDER BY score LIMIT :limit"
         ),
         {"q": expression, "persona": persona_id, "limit": limit},
     )
     return [(int(row[0]), float(row[1])) for row in rows]
+
+
+def keys_between(
+    session: Session, start: datetime, end: datetime, persona_id: str | None, limit: int
+) -> list[tuple[int, datetime]]:
+    """(key, created_at) of memories visible to `persona_id` (None: all) dated in [start, end), newest first."""
+    query = select(Memory.key, Memory.created_at).where(Memory.created_at >= start).where(Memory.created_at < end)
+    if persona_id is not None:
+        query = query.where(or_(Memory.scope == "profile", Memory.persona_id == persona_id))
+    query = query.order_by(col(Memory.created_at).desc()).limit(limit)
+    return [(int(key), created) for key, created in session.exec(query)]
+
+
+def newest_memory_time(session: Session, persona_id: str | None) -> datetime | None:
+    query = select(func.max(Memory.created_at))
+    if persona_id is not None:
+        query = query.where(or_(Memory.scope == "profile", Memory.persona_id == persona_id))
+    return session.exec(query).one()
+
+
+def vectors_of(session: Session, keys: Sequence[int]) -> dict[int, np.ndarray]:
+    if not keys:
+        return {}
+    params = {f"k{i}": key for i, key in enumerate(keys)}
+    rows = session.connection().execute(
+        text(f"SELECT rowid, embedding FROM memory_vectors WHERE rowid IN ({', '.join(f':{n}' for n in params)})"),
+        params,
+    )
+    return {int(row[0]): np.frombuffer(row[1], dtype=np.float32) for row in rows}
 
 
 def vector_of(session: Session, key: int) -> np.ndarray | None:
@@ -269,6 +310,12 @@ def messages_by_id(session: Session, message_ids: Iterable[str]) -> dict[str, Me
     if not ids:
         return {}
     return {m.id: m for m in session.exec(select(Message).where(col(Message.id).in_(ids)))}
+
+
+def conversation_memory_enabled(session: Session, conversation_id: str) -> bool:
+    """The conversation's memory switch (True for a conversation that no longer exists: nothing to read anyway)."""
+    conversation = session.get(Conversation, conversation_id)
+    return conversation is None or bool(conversation.memory_enabled)
 
 
 def get_progress(session: Session, conversation_id: str) -> MemoryProgress | None:

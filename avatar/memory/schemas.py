@@ -69,6 +69,7 @@ class RecalledMemory(BaseModel):
     similarity: float | None = None  # cosine similarity to the query, when the vector search found it
     vector_rank: int | None = None  # 1-based
     keyword_rank: int | None = None  # 1-based, FTS5 BM25
+    time_rank: int | None = None  # 1-based, among memories dated in the time the query names ("last week")
     sources: list[SourceMessage] = Field(default_factory=list)
 
 

@@ -21,7 +21,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 from sqlalchemy.engine import Engine
@@ -31,14 +31,14 @@ from avatar.core.ids import utcnow
 from avatar.core.logging import private
 from avatar.llm.tokens import estimate_tokens
 from avatar.memory import repository
-from avatar.memory.chunking import TurnText, plan_chunks
+from avatar.memory.chunking import MIN_TURNS, PlannedChunk, TurnText, plan_chunks, render
 from avatar.memory.distill import CardDistiller, CardDraft
-from avatar.memory.embedder import Embedder
+from avatar.memory.embedder import Embedder, normalise
 from avatar.memory.exceptions import EmbeddingModelUnavailable, InvalidMemory, MemoryNotFound, MemoryOff
 from avatar.memory.filters import FilterResult, filter_sensitive
 from avatar.memory.models import PROFILE_OWNER, Memory
 from avatar.memory.prompt import header_tokens, memory_line
-from avatar.memory.ranking import Candidate, boost, fuse
+from avatar.memory.ranking import Candidate, add_ranked, as_utc, boost, fuse
 from avatar.memory.schemas import (
     CardType,
     MemoryKind,
@@ -49,6 +49,7 @@ from avatar.memory.schemas import (
     SourceMessage,
     WriteReport,
 )
+from avatar.memory.timeframe import TimeFrame, find_timeframe
 from avatar.memory.writer import MemoryWriter
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,45 @@ MAX_MEMORY_CHARS = 4000
 CHUNK_IMPORTANCE = 0.3  # raw excerpts rank a little under distilled cards of default importance
 CHUNK_REASON = "What was said in a conversation."
 PERSONA_ONLY_CARD_TYPES = {"self", "relationship"}
+# A memory dated this close outside the time a query names still counts (time zones, vague memories).
+TIME_SLACK = timedelta(days=1)
+TIME_CANDIDATES = 2000
+# A line longer than the embedding model's window is embedded in pieces of this many characters.
+# English chat runs ~4 characters a token; 3.5 leaves a margin.
+CHARS_PER_TOKEN = 3.5
+DEFAULT_PASSAGE_CHARS = 900
+
+
+def tail_chunk(
+    turns: Sequence[TurnText], last_chunked: str | None, user_name: str, persona_name: str
+) -> list[PlannedChunk]:
+    """The messages left after the last chunk (fewer than MIN_TURNS), with enough before them to make one."""
+    usable = [turn for turn in turns if turn.content.strip()]
+    ids = [turn.id for turn in usable]
+    start = ids.index(last_chunked) + 1 if last_chunked in ids else 0
+    if start >= len(usable):
+        return []
+    window = usable[max(0, min(start, len(usable) - MIN_TURNS)) :]
+    return [PlannedChunk(message_ids=[t.id for t in window], text=render(window, user_name, persona_name))]
+
+
+def split_for_embedding(text: str, limit: int) -> list[list[str]]:
+    """`text` as its non-empty lines (in a chunk: one message each), each cut at spaces into pieces of at
+    most `limit` characters."""
+    lines: list[list[str]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        pieces: list[str] = []
+        while len(line) > limit:
+            cut = line.rfind(" ", 0, limit)
+            cut = cut if cut > limit // 2 else limit
+            pieces.append(line[:cut])
+            line = line[cut:].lstrip()
+        if line:
+            pieces.append(line)
+        if pieces:
+            lines.append(pieces)
+    return lines or [[text[:limit]]]
 
 
 class MemoryService:
@@ -97,7 +137,7 @@ class MemoryService:
         if scope is MemoryScope.persona and not persona_id:
             raise InvalidMemory("A character memory needs a character: pick one first.")
         clean = self._clean(text, policy)
-        vector = self.embedder.embed_documents([clean])[0]
+        vector = self.embed_passages([clean])[0]
         with Session(self.engine) as session:
             memory = Memory(
                 kind=MemoryKind(kind).value,
@@ -145,10 +185,18 @@ class MemoryService:
             )
             return [MemoryOut.model_validate(m) for m in rows]
 
+    def sources(self, memory_id: str) -> list[SourceMessage]:
+        """The messages a memory was made from, oldest first, with their exact text (deleted ones are gone)."""
+        with Session(self.engine) as session:
+            memory = MemoryOut.model_validate(self._require(session, memory_id))
+            messages = repository.messages_by_id(session, memory.source_message_ids)
+            found = [messages[i] for i in memory.source_message_ids if i in messages]
+            return [SourceMessage.model_validate(m, from_attributes=True) for m in sorted(found, key=lambda m: m.id)]
+
     def edit(self, memory_id: str, text: str, *, policy: MemoryPolicy = "strict") -> MemoryOut:
         """New text for a memory: filtered, re-embedded, re-indexed."""
         clean = self._clean(text, policy)
-        vector = self.embedder.embed_documents([clean])[0]
+        vector = self.embed_passages([clean])[0]
         with Session(self.engine) as session:
             memory = self._require(session, memory_id)
             memory.text = clean
@@ -173,14 +221,30 @@ class MemoryService:
             repository.delete_memory(session, self._require(session, memory_id))
             session.commit()
 
-    def delete_all(self, *, persona_id: str | None = None, scope: MemoryScope | None = None) -> int:
-        """Forget in bulk: everything, one persona's memories, or one scope. Returns how many."""
+    def delete_all(
+        self,
+        *,
+        persona_id: str | None = None,
+        scope: MemoryScope | None = None,
+        conversation_id: str | None = None,
+    ) -> int:
+        """Forget in bulk: everything, one persona's memories, one scope, or what one conversation taught.
+        Returns how many."""
         with Session(self.engine) as session:
             count = repository.delete_memories(
-                session, persona_id=persona_id, scope=MemoryScope(scope).value if scope else None
+                session,
+                persona_id=persona_id,
+                scope=MemoryScope(scope).value if scope else None,
+                conversation_id=conversation_id,
             )
             session.commit()
             return count
+
+    def count(self, *, persona_id: str | None = None, scope: MemoryScope | None = None) -> int:
+        with Session(self.engine) as session:
+            return repository.count_memories(
+                session, persona_id=persona_id, scope=MemoryScope(scope).value if scope else None
+            )
 
     # -- recall ---------------------------------------------------------------------------------
     def recall(
@@ -194,49 +258,28 @@ class MemoryService:
         with_sources: bool = True,
         touch: bool = True,
         wait_for_model: bool = False,
+        now: datetime | None = None,
     ) -> list[RecalledMemory]:
         """The memories most relevant to `query` that `persona_id` may see, best first.
 
         token_budget bounds the whole block format_memories() makes of them, header included.
         Never waits for the embedding model unless wait_for_model: while it is still loading (or
         cannot load) recall is keyword-only, so the first reply after startup is not held up.
+        `now` anchors time words in the query ("last week"); by default, the present.
         """
         query = query.strip()
-        vector = self._query_vector(query, wait_for_model) if query else None
-        candidates_wanted = max(4 * k, 32)
-        now = utcnow()
         with Session(self.engine) as session:
-            vector_hits = (
-                repository.knn(session, vector, [PROFILE_OWNER, persona_id], candidates_wanted)
-                if vector is not None
-                else []
-            )
-            terms = repository.query_terms(query)
-            common = repository.common_terms(session, terms)
-            expression = repository.terms_expression([t for t in terms if t not in common])
-            keyword_hits = (
-                repository.keyword_search(session, expression, persona_id, candidates_wanted) if expression else []
-            )
-            candidates = {
-                key: c
-                for key, c in fuse(vector_hits, keyword_hits).items()
-                if c.keyword_rank is not None or (c.similarity or 0.0) >= self.min_similarity
-            }
+            ranked = self._rank(session, query, persona_id, max(4 * k, 32), now=now, wait_for_model=wait_for_model)
             pinned = repository.pinned_memories(session, persona_id, limit=max(1, k // 2))
-            rows = repository.memories_by_key(session, set(candidates) | {m.key for m in pinned})
-
-            ranked = [self._recalled(memory, candidates.get(memory.key), now) for memory in pinned]
-            pinned_keys = {m.key for m in pinned}
-            rest = [
-                self._recalled(rows[key], c, now)
-                for key, c in candidates.items()
-                if key in rows and key not in pinned_keys
-            ]
-            ranked += sorted(rest, key=lambda r: r.score, reverse=True)
+            pinned_ids = {m.id for m in pinned}
+            by_id = {r.memory.id: r for r in ranked}
+            moment = utcnow()
+            ordered = [by_id.get(m.id) or self._recalled(m, None, moment) for m in pinned]
+            ordered += [r for r in ranked if r.memory.id not in pinned_ids]
 
             chosen: list[RecalledMemory] = []
             used = header_tokens(user_name)
-            for recalled in ranked:
+            for recalled in ordered:
                 cost = estimate_tokens(memory_line(recalled, user_name)) + 1
                 if used + cost > token_budget:
                     continue  # a shorter one further down may still fit
@@ -246,11 +289,140 @@ class MemoryService:
                     break
 
             if touch and chosen:
-                repository.touch_recalled(session, [r.memory.id for r in chosen], now)
+                repository.touch_recalled(session, [r.memory.id for r in chosen], moment)
                 session.commit()
             if with_sources:
                 self._attach_sources(session, chosen)
         return chosen
+
+    def search(
+        self,
+        query: str,
+        persona_id: str | None = None,
+        *,
+        k: int = 10,
+        kind: MemoryKind | None = None,
+        scope: MemoryScope | None = None,
+        now: datetime | None = None,
+        wait_for_model: bool = True,
+        with_sources: bool = True,
+    ) -> list[RecalledMemory]:
+        """The k memories that best match `query` (the Memory tab, `memories search`), best first.
+
+        Found as recall finds them, but ranked by relevance alone, without pinned-first or a token
+        budget, and without counting as a recall. persona_id: what that persona may see (None: every
+        memory). Waits for the embedding model by default: a search should never quietly be keyword-only.
+        """
+        query = query.strip()
+        if not query:
+            return []
+        kind = MemoryKind(kind) if kind else None
+        scope = MemoryScope(scope) if scope else None
+        with Session(self.engine) as session:
+            ranked = self._rank(
+                session,
+                query,
+                persona_id,
+                max(4 * k, 50) * (2 if kind or scope else 1),
+                now=now,
+                wait_for_model=wait_for_model,
+                kind=kind,
+                search=True,
+            )
+            chosen = [r for r in ranked if scope is None or r.memory.scope is scope][:k]
+            if with_sources:
+                self._attach_sources(session, chosen)
+        return chosen
+
+    def _rank(
+        self,
+        session: Session,
+        query: str,
+        persona_id: str | None,
+        wanted: int,
+        *,
+        now: datetime | None = None,
+        wait_for_model: bool = False,
+        kind: MemoryKind | None = None,
+        search: bool = False,
+    ) -> list[RecalledMemory]:
+        """Every candidate for `query`, best first: vec0 KNN, FTS5 BM25 and, when the query names a time,
+        the memories dated then, fused by RRF.
+
+        Recall (the prompt) boosts by importance and recency and leaves out vector-only candidates
+        below min_similarity. search=True ranks by relevance alone (importance and recency only break
+        ties: a search must not prefer a vaguely related card to the excerpt that answers it) and keeps
+        the weak candidates, after the others, so a search still lists k results.
+        """
+        if not query:
+            return []
+        moment = utcnow()
+        frame = find_timeframe(query, now or moment)
+        dated: list[tuple[int, datetime]] = []
+        if frame is not None:
+            frame, dated = self._dated(session, query, frame, persona_id, anchored=now is not None)
+        # The time words find memories by date; the rest of the query finds them by meaning and words.
+        topical = frame.rest if frame is not None else query
+        vector = self._query_vector(topical if repository.query_terms(topical) else query, wait_for_model)
+        owners = None if persona_id is None else [PROFILE_OWNER, persona_id]
+        vector_hits = (
+            repository.knn(session, vector, owners, wanted, kind=kind.value if kind else None)
+            if vector is not None
+            else []
+        )
+        terms = repository.query_terms(topical)
+        common = repository.common_terms(session, terms)
+        expression = repository.terms_expression([t for t in terms if t not in common])
+        keyword_hits = repository.keyword_search(session, expression, persona_id, wanted) if expression else []
+        candidates = fuse(vector_hits, keyword_hits)
+        if dated:
+            add_ranked(candidates, self._rank_dated(session, dated, vector, wanted), "time_rank")
+        strong = {
+            key
+            for key, c in candidates.items()
+            if c.keyword_rank is not None or c.time_rank is not None or (c.similarity or 0.0) >= self.min_similarity
+        }
+        rows = repository.memories_by_key(session, candidates if search else strong)
+        ranked = [
+            (key in strong, self._recalled(rows[key], candidates[key], moment, boosted=not search))
+            for key in rows
+            if kind is None or rows[key].kind == kind.value
+        ]
+        ranked.sort(key=lambda item: (item[0], item[1].score, item[1].memory.importance), reverse=True)
+        return [recalled for _, recalled in ranked]
+
+    @staticmethod
+    def _dated(
+        session: Session, query: str, frame: TimeFrame, persona_id: str | None, *, anchored: bool
+    ) -> tuple[TimeFrame, list[tuple[int, datetime]]]:
+        """The memories dated in `frame` (with some slack). When nothing is, and the frame lies after the
+        newest memory (an imported history from long ago, asked about as "last week"), the frame is read
+        relative to that newest memory instead, unless the caller gave its own `now`."""
+        dated = repository.keys_between(
+            session, frame.start - TIME_SLACK, frame.end + TIME_SLACK, persona_id, TIME_CANDIDATES
+        )
+        if dated or anchored:
+            return frame, dated
+        newest = repository.newest_memory_time(session, persona_id)
+        if newest is None or as_utc(newest) + TIME_SLACK >= frame.start:
+            return frame, dated
+        shifted = find_timeframe(query, as_utc(newest) + timedelta(seconds=1))
+        if shifted is None:
+            return frame, dated
+        return shifted, repository.keys_between(
+            session, shifted.start - TIME_SLACK, shifted.end + TIME_SLACK, persona_id, TIME_CANDIDATES
+        )
+
+    @staticmethod
+    def _rank_dated(
+        session: Session, dated: list[tuple[int, datetime]], vector: np.ndarray | None, wanted: int
+    ) -> list[int]:
+        """The dated memories best first: by similarity to the query's topic, else newest first."""
+        if vector is None:
+            return [key for key, _ in dated[:wanted]]
+        vectors = repository.vectors_of(session, [key for key, _ in dated])
+        scored = sorted(vectors, key=lambda key: float(vectors[key] @ vector), reverse=True)
+        return scored[:wanted]
 
     async def arecall(self, query: str, persona_id: str, **options: object) -> list[RecalledMemory]:
         """recall() on a worker thread: embedding the query must not block the event loop."""
@@ -268,14 +440,19 @@ class MemoryService:
             return None
 
     @staticmethod
-    def _recalled(memory: Memory, candidate: Candidate | None, now: datetime) -> RecalledMemory:
+    def _recalled(
+        memory: Memory, candidate: Candidate | None, now: datetime, *, boosted: bool = True
+    ) -> RecalledMemory:
         score = candidate.rrf if candidate else 0.0
+        if boosted:
+            score = boost(score, importance=memory.importance, updated_at=memory.updated_at, now=now)
         return RecalledMemory(
             memory=MemoryOut.model_validate(memory),
-            score=boost(score, importance=memory.importance, updated_at=memory.updated_at, now=now),
+            score=score,
             similarity=candidate.similarity if candidate else None,
             vector_rank=candidate.vector_rank if candidate else None,
             keyword_rank=candidate.keyword_rank if candidate else None,
+            time_rank=candidate.time_rank if candidate else None,
         )
 
     @staticmethod
@@ -327,9 +504,14 @@ class MemoryService:
         persona_name: str = "Character",
         user_name: str = "User",
         final: bool = False,
+        distill: bool = True,
+        keep_tail: bool = False,
     ) -> WriteReport:
         """Turn the conversation's new messages into chunks and cards. Meant for the writer thread:
-        it blocks its event loop while embedding."""
+        it blocks its event loop while embedding. Each memory is dated by the newest message it
+        comes from (an imported transcript keeps its own dates). distill=False: chunks only.
+        keep_tail (with final: a transcript that will never go on): the last one or two messages,
+        too few for a chunk of their own, are kept in a last chunk that repeats the messages before them."""
         report = WriteReport(conversation_id=conversation_id)
         with Session(self.engine) as session:
             progress = repository.get_progress(session, conversation_id)
@@ -337,6 +519,8 @@ class MemoryService:
                 session, conversation_id, progress.last_message_id if progress else None
             )
             report.messages_seen = len(messages)
+            if not repository.conversation_memory_enabled(session, conversation_id):
+                policy = "off"  # switched off in the Chat tab, maybe after this write was queued
             if policy == "off":
                 # Seen but not kept: turning memory on later must not reach back into this.
                 if messages:
@@ -344,12 +528,17 @@ class MemoryService:
                     session.commit()
                 return report
             turns = [TurnText(id=m.id, role=m.role, content=m.content) for m in messages]
+            said_at = {m.id: as_utc(m.created_at) for m in messages}
 
         plan = plan_chunks(turns, user_label=user_name, persona_label=persona_name, final=final)
-        for chunk in plan.chunks:
+        chunks = list(plan.chunks)
+        if final and keep_tail:
+            chunks += tail_chunk(turns, plan.last_message_id, user_name, persona_name)
+        for chunk in chunks:
             filtered = filter_sensitive(chunk.text, policy)
             report.redactions += sum(filtered.redacted.values())
-            vector = self.embedder.embed_documents([filtered.text])[0]
+            vector = self.embed_passages([filtered.text])[0]
+            when = max(said_at[i] for i in chunk.message_ids)
             with Session(self.engine) as session:
                 memory = Memory(
                     kind=MemoryKind.chunk.value,
@@ -360,16 +549,18 @@ class MemoryService:
                     source_message_ids=repository.encode_ids(chunk.message_ids),
                     reason=CHUNK_REASON,
                     importance=CHUNK_IMPORTANCE,
+                    created_at=when,
+                    updated_at=when,
                 )
                 repository.insert_memory(session, memory, vector)
                 repository.set_progress(session, conversation_id, chunk.message_ids[-1], utcnow())
                 self._record_model(session)
                 session.commit()
             report.chunks_added += 1
-            if self.distiller is not None:
+            if self.distiller is not None and distill:
                 drafts = await self.distiller.distill(filtered.text, persona_name)
-                self._store_cards(drafts, persona_id, conversation_id, chunk.message_ids, policy, report)
-        if plan.chunks:
+                self._store_cards(drafts, persona_id, conversation_id, chunk.message_ids, policy, report, when)
+        if chunks:
             log.info(
                 "memory: conversation=%s chunks+%d cards+%d updated %d skipped %d redactions %d",
                 conversation_id,
@@ -389,6 +580,7 @@ class MemoryService:
         source_ids: Sequence[str],
         policy: MemoryPolicy,
         report: WriteReport,
+        when: datetime | None = None,
     ) -> None:
         accepted: list[tuple[CardDraft, MemoryScope, str, str]] = []
         for draft in drafts:
@@ -427,6 +619,8 @@ class MemoryService:
                         source_message_ids=repository.encode_ids(source_ids),
                         reason=reason,
                         importance=draft.importance,
+                        created_at=when or utcnow(),
+                        updated_at=when or utcnow(),
                     )
                     repository.insert_memory(session, memory, vector)
                     report.cards_added += 1
@@ -471,7 +665,7 @@ class MemoryService:
                 rows = repository.all_keys_and_texts(session, after, batch_size)
             if not rows:
                 break
-            vectors = self.embedder.embed_documents([row[1] for row in rows])
+            vectors = self.embed_passages([row[1] for row in rows])
             with Session(self.engine) as session:
                 memories = repository.memories_by_key(session, [row[0] for row in rows])
                 for (key, _text), vector in zip(rows, vectors):
@@ -481,6 +675,33 @@ class MemoryService:
             done += len(rows)
             after = rows[-1][0]
         return done
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for texts to store. Each line (in a chunk: each message) is embedded on its own, in
+        pieces when longer than the model's window, and the line vectors are averaged, so a short
+        message keeps its weight beside long ones and the end of a long excerpt still counts. A
+        one-line text under the window gets exactly its plain embedding."""
+        limit = self._passage_chars()
+        pieces: list[str] = []
+        line_of_piece: list[int] = []
+        text_of_line: list[int] = []
+        for index, text in enumerate(texts):
+            for line in split_for_embedding(text, limit):
+                pieces += line
+                line_of_piece += [len(text_of_line)] * len(line)
+                text_of_line.append(index)
+        vectors = self.embedder.embed_documents(pieces)
+        if len(pieces) == len(texts):
+            return vectors
+        lines = np.zeros((len(text_of_line), vectors.shape[1]), dtype=np.float32)
+        np.add.at(lines, line_of_piece, vectors)
+        summed = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+        np.add.at(summed, text_of_line, normalise(lines))
+        return normalise(summed)
+
+    def _passage_chars(self) -> int:
+        tokens = getattr(self.embedder.load(), "max_seq_length", None)  # embedding loads it anyway
+        return int(tokens * CHARS_PER_TOKEN) if isinstance(tokens, int) and tokens > 0 else DEFAULT_PASSAGE_CHARS
 
     # -- helpers --------------------------------------------------------------------------------
     def _record_model(self, session: Session) -> None:

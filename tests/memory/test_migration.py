@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from avatar.core.db import alembic_config, current_revision, open_database
+
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def names(engine, kind: str) -> set[str]:
@@ -15,7 +18,7 @@ def names(engine, kind: str) -> set[str]:
 
 def test_head_has_memory_tables_vectors_fts_and_triggers(tmp_path):
     engine = open_database(tmp_path / "avatar.db")
-    assert current_revision(engine) == "0003"
+    assert current_revision(engine) == HEAD
     assert {"memories", "memory_vectors", "memories_fts", "memory_progress", "memory_meta"} <= names(engine, "table")
     assert {"memories_after_insert", "memories_after_delete", "memories_after_update_text"} <= names(engine, "trigger")
     columns = {c["name"] for c in inspect(engine).get_columns("memories")}
@@ -59,4 +62,4 @@ def test_downgrade_to_0002_removes_memory_and_upgrade_restores_it(tmp_path):
     assert current_revision(engine) == "0002"
     assert not {"memories", "memory_vectors", "memories_fts"} & names(engine, "table")
     engine.dispose()
-    assert current_revision(open_database(tmp_path / "avatar.db")) == "0003"
+    assert current_revision(open_database(tmp_path / "avatar.db")) == HEAD

@@ -1,0 +1,62 @@
+"""A person in a real browser: chat a little, open the Memory tab, see what was remembered and why, delete a memory."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import screenshot
+from tests.memory.conftest import card, cards_json
+
+pytestmark = pytest.mark.e2e
+
+CARD = "The user is training for the Lisbon half marathon."
+
+
+def send(page, text: str, reply: str) -> None:
+    page.locator("#message-box textarea").fill(text)
+    page.locator("#message-box textarea").press("Enter")
+    page.locator("#chatbot").get_by_text(reply).wait_for(timeout=15_000)
+
+
+def test_memories_appear_in_the_memory_tab_and_can_be_deleted(launch_app, fake_ollama, browser_page):
+    page = browser_page
+    app = launch_app()
+    fake_ollama.script("Oh nice, how far do you run?", "That's a big goal!", "You'll be ready.", "In October, right?")
+    fake_ollama.script_structured(cards_json(card(CARD, type="event", importance=0.8)))
+
+    page.goto(app.url)
+    page.locator("#chatbot").get_by_text("How's your day been").wait_for()
+    assert page.locator("#memory-switch input[type=checkbox]").is_checked()  # a chat remembers by default
+    send(page, "I started running every morning.", "how far do you run?")
+    send(page, "I'm training for the Lisbon half marathon.", "That's a big goal!")
+    send(page, "It's in October.", "You'll be ready.")
+
+    page.get_by_role("tab", name="Memory").click()
+    table = page.locator("#memory-table")
+    for _ in range(60):  # the memories are written in the background, after the replies
+        if table.get_by_text(CARD).count():
+            break
+        page.locator("#memory-refresh").click()
+        page.wait_for_timeout(500)
+    table.get_by_text(CARD).wait_for()
+    table.get_by_text("Lisbon half marathon.").first.wait_for()
+
+    # Ask about it in the chat: the reply's recall shows up under "What did you remember?".
+    page.get_by_role("tab", name="Chat").click()
+    send(page, "When is my race again?", "In October, right?")
+    page.get_by_role("tab", name="Memory").click()
+    page.locator("#memory-recall").get_by_text(CARD).wait_for()
+
+    table.get_by_text(CARD).click()
+    page.locator("#memory-info").get_by_text("Why it was stored:").wait_for()
+    page.locator("#memory-sources").get_by_text("I'm training for the Lisbon half marathon.").first.wait_for()
+    assert page.locator("#memory-text textarea").input_value() == CARD
+    screenshot(page, "memory-tab")
+
+    page.locator("#memory-delete").click()
+    page.locator("#memory-confirm-delete").click()
+    page.locator("#memory-status").get_by_text("Deleted.").wait_for()
+    table.get_by_text(CARD).wait_for(state="detached")
+
+    remote = [u for u in page.requested_urls if not u.startswith(("http://127.0.0.1", "data:", "blob:"))]
+    assert remote == []
