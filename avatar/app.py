@@ -19,6 +19,7 @@ from avatar.privacy.lan import LanSetup
 from avatar.privacy.no_remote_assets import NoRemoteAssetsMiddleware
 from avatar.privacy.ui import PrivacyTab
 from avatar.theme import CSS, make_theme
+from avatar.voice.ui import VoiceTab
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,10 @@ def build_app(settings: Settings, ctx: AppContext | None = None) -> gr.Blocks:
         gr.Markdown("## Local Avatar\nYour characters, on your computer. Nothing you say leaves this machine.")
         chat_tab = ChatTab(ctx)
         personas_tab = PersonasTab(ctx)
+        voice_tab = VoiceTab(ctx, chat_tab)
         with gr.Tabs():
             chat_tab.build()
+            voice_tab.build()  # after the Chat tab: it shares its character picker and conversation
             personas_tab.build()
             MemoryTab(ctx, chat_tab).build()  # its "What did you remember?" follows the Chat tab's conversation
             PrivacyTab(ctx).build(chat_tab.components["persona_picker"])

@@ -1,0 +1,504 @@
+"""One voice conversation over WebRTC: microphone -> VAD -> whisper -> ChatFlow -> Piper -> speaker, with barge-in.
+
+A FastRTC `AsyncStreamHandler`, one copy per connection, all on the server's event loop:
+
+- `receive()` gets 20 ms microphone frames, normalises them and runs the 32 ms VAD (`Endpointer`).
+  Speech onset while the avatar is answering is a barge-in: the queued audio is dropped at once,
+  the reply is cancelled through `ChatFlow.stop(conversation, spoken_text=<what was heard>)`, and
+  the new utterance is handled when it ends. A pause ends an utterance and starts a turn.
+- A turn (a task): transcribe (worker thread) -> `ChatFlow.send` in the persona and conversation
+  chosen in the page (the same history as text chat) -> sentences as tokens arrive -> Piper
+  (worker thread) -> `Playback`, which `emit()` drains in real time.
+- The turn's reply stays "in progress" until its audio has been heard (`_HeldProvider`), so a
+  barge-in at any moment saves exactly the words the user heard, with status "interrupted".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+from fastrtc import AdditionalOutputs, AsyncStreamHandler
+
+from avatar.context import AppContext
+from avatar.conversations.schemas import MessageStatus
+from avatar.core.errors import AvatarError, NotFoundError
+from avatar.core.logging import private
+from avatar.speech.audio import SAMPLE_RATE, resample, to_mono_16k
+from avatar.speech.sentences import SentenceSplitter, speakable
+from avatar.speech.tts import PiperTTS
+from avatar.voice.endpointing import Endpointer, EndpointOptions, NotSpeech, SpeechStarted, Utterance
+from avatar.voice.latency import TurnLatency
+from avatar.voice.models import VoiceModels
+from avatar.voice.playback import OUTPUT_RATE, Playback
+
+log = logging.getLogger(__name__)
+
+ARGS_WAIT_S = 2.0  # how long a turn waits for the page to say which persona/conversation it is in
+MUTE_TAIL_S = 0.3  # in "mute while speaking" mode, the mic stays off this long after the avatar's audio (echo)
+
+
+class Mode(str, Enum):
+    hands_free = "Hands-free"
+    mute_while_speaking = "Mute mic while the avatar speaks"
+    push_to_talk = "Push to talk"
+
+
+@dataclass
+class VoiceInputs:
+    """What the page sends with the stream (FastRTC additional inputs), in this order."""
+
+    persona_id: str | None = None
+    conversation_id: str | None = None
+    mode: Mode = Mode.hands_free
+    threshold: float | None = None
+    silence_ms: int | None = None
+    talking: bool = False  # push-to-talk: the Talk button is on
+
+    COUNT = 6
+
+    @classmethod
+    def from_args(cls, args: list[Any]) -> VoiceInputs:
+        # FastRTC prepends the WebRTC value (and a marker) to the inputs: ours are the last six.
+        values = list(args)[-cls.COUNT :] if len(args) >= cls.COUNT else []
+        if not values:
+            return cls()
+        persona_id, conversation_id, mode, threshold, silence_ms, talking = values
+        try:
+            mode_value = Mode(mode)
+        except ValueError:
+            mode_value = Mode.hands_free
+        return cls(
+            persona_id=persona_id or None,
+            conversation_id=conversation_id or None,
+            mode=mode_value,
+            threshold=float(threshold) if threshold is not None else None,
+            silence_ms=int(silence_ms) if silence_ms is not None else None,
+            talking=bool(talking),
+        )
+
+
+@dataclass
+class VoiceEvent:
+    """What the handler tells the page (through FastRTC's additional outputs)."""
+
+    status: str | None = None
+    conversation_id: str | None = None  # set: the conversation changed, refresh the chat views
+    persona_id: str | None = None
+    latency_rows: list[list[object]] | None = None
+
+
+@dataclass
+class BargeIn:
+    """When a barge-in happened and what it did (for the log, tests and the benchmark)."""
+
+    at: float
+    spoken_text: str
+    stopped_generation: bool
+
+
+@dataclass
+class Turn:
+    latency: TurnLatency
+    audio: np.ndarray
+    persona_id: str | None = None
+    conversation_id: str | None = None
+    task: asyncio.Task | None = None
+    generation: int = 0  # the Playback generation of this reply
+    user_saved: bool = False
+    interrupted: bool = False
+    heard: asyncio.Event = field(default_factory=asyncio.Event)  # all of the reply's audio was played
+
+
+class _HeldProvider:
+    """The chat provider, but a stream only ends once `hold()` returns (the reply has been heard).
+
+    ChatFlow saves a reply when its stream ends; a voice reply is not over when the model is done
+    writing, only when the user has heard it. Until then the turn stays cancellable, so a barge-in
+    saves what was actually heard.
+    """
+
+    def __init__(self, provider: Any, hold: Callable[[], Any]) -> None:
+        self._provider = provider
+        self._hold = hold
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._provider, name)
+
+    async def stream_chat(self, messages: Any, options: Any, model: str | None = None) -> AsyncIterator[str]:
+        stream = self._provider.stream_chat(messages, options, model=model)
+        try:
+            async for piece in stream:
+                yield piece
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        await self._hold()
+
+
+class VoiceHandler(AsyncStreamHandler):
+    """FastRTC copies this per connection (`copy()`); the models and the app context are shared."""
+
+    def __init__(self, ctx: AppContext, models: VoiceModels, clock: Callable[[], float] = time.monotonic) -> None:
+        # 16 kHz mono in: FastRTC's own resampler converts the browser's 48 kHz Opus before receive().
+        super().__init__(expected_layout="mono", output_sample_rate=OUTPUT_RATE, input_sample_rate=SAMPLE_RATE)
+        self.ctx = ctx
+        self.models = models
+        self.clock = clock
+        self.inputs = VoiceInputs()
+        self.playback = Playback(clock)
+        self.barge_ins: list[BargeIn] = []
+        self.latencies: deque[TurnLatency] = deque(maxlen=8)
+        self._endpointer: Endpointer | None = None
+        self._outputs: deque[AdditionalOutputs] = deque()
+        self._turn: Turn | None = None
+        self._carry: np.ndarray | None = None  # an utterance cut off by more speech before it was saved
+        self._turn_count = 0
+        self._created: tuple[str, str] | None = None  # (persona, conversation) this connection started
+        self._created_seen = False  # the page has reported that conversation back
+        self._status = ""
+        self._broken: str | None = None
+
+    def copy(self) -> VoiceHandler:
+        return VoiceHandler(self.ctx, self.models, self.clock)
+
+    # -- FastRTC hooks --------------------------------------------------------------------------
+    async def start_up(self) -> None:
+        self.models.warm_up_in_background()
+        await self.fetch_args()  # the page answers with the persona/conversation (set_args)
+        self._say(self.models.status if not self.models.ready else "Listening… talk whenever you like.")
+
+    async def receive(self, frame: tuple[int, np.ndarray]) -> None:
+        if self._broken:
+            return
+        try:
+            rate, samples = frame
+            audio = to_mono_16k(samples, rate)
+            if audio.size:
+                self.listen(audio)
+        except AvatarError as error:  # voice detection cannot load: say so once, not 50 times a second
+            self._broken = error.message
+            self._say(error.message)
+        except Exception:  # one bad frame must never end the call
+            log.exception("voice: dropped a microphone frame")
+
+    async def emit(self) -> Any:
+        if self._outputs:
+            return self._outputs.popleft()
+        released = await self.playback.next_chunk(timeout_s=0.05)
+        if released is not None:
+            generation, chunk = released
+            turn = self._turn
+            if turn is not None and turn.generation == generation and turn.latency.first_audio_at is None:
+                turn.latency.first_audio_at = self.clock()
+            return OUTPUT_RATE, chunk.reshape(1, -1)
+        if self._outputs:
+            return self._outputs.popleft()
+        return None
+
+    def set_args(self, args: list[Any]) -> None:
+        # Gradio calls this from a worker thread; the handler's state lives on the event loop.
+        try:
+            loop = self.loop
+        except AttributeError:
+            loop = None
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(self._set_args_now, list(args))
+        else:
+            self._set_args_now(list(args))
+
+    def _set_args_now(self, args: list[Any]) -> None:
+        try:
+            super().set_args(args)
+            self.apply_inputs(VoiceInputs.from_args(args))
+        except Exception:
+            log.exception("voice: could not apply the page's inputs")
+
+    async def shutdown(self) -> None:
+        # Hanging up mid-reply is an interruption like any other: keep what was heard.
+        if self._turn is not None:
+            self.barge_in(reason="hang-up")
+        self.playback.stop()
+
+    # -- inputs from the page -------------------------------------------------------------------
+    def apply_inputs(self, inputs: VoiceInputs) -> None:
+        previous, self.inputs = self.inputs, inputs
+        if self._created is not None and inputs.conversation_id == self._created[1]:
+            self._created_seen = True
+        endpointer = self._endpointer_now()
+        endpointer.set_options(self._endpoint_options())
+        if inputs.mode is Mode.push_to_talk:
+            if inputs.talking and not previous.talking:
+                self._press()
+            elif previous.talking and not inputs.talking:
+                self._release()
+        elif previous.mode is Mode.push_to_talk:
+            endpointer.reset()
+
+    def _endpoint_options(self) -> EndpointOptions:
+        s = self.ctx.settings
+        return EndpointOptions(
+            threshold=self.inputs.threshold or s.vad_threshold,
+            onset_ms=s.vad_barge_in_ms,
+            min_speech_ms=s.vad_min_speech_ms,
+            min_silence_ms=self.inputs.silence_ms or s.vad_min_silence_ms,
+            max_utterance_s=s.max_utterance_s,
+            end_on_pause=self.inputs.mode is not Mode.push_to_talk,
+        )
+
+    def _endpointer_now(self) -> Endpointer:
+        if self._endpointer is None:
+            self._endpointer = Endpointer(self._endpoint_options())
+        return self._endpointer
+
+    def _press(self) -> None:
+        if self.replying():
+            self.barge_in(reason="push-to-talk")
+        self._endpointer_now().reset()
+        self._say("Listening… press the button again when you are done.")
+
+    def _release(self) -> None:
+        event = self._endpointer_now().finish("released")
+        if isinstance(event, Utterance):
+            self._on_utterance(event)
+        else:
+            self._say("I didn't hear anything. Press Talk and speak.")
+
+    # -- listening ------------------------------------------------------------------------------
+    def listen(self, audio: np.ndarray) -> None:
+        """Run 16 kHz mono microphone audio through the endpointer and act on what it finds."""
+        mode = self.inputs.mode
+        endpointer = self._endpointer_now()
+        if mode is Mode.push_to_talk and not self.inputs.talking:
+            return
+        if mode is Mode.mute_while_speaking and self.clock() < self.playback.audible_until() + MUTE_TAIL_S:
+            endpointer.reset()
+            return
+        for event in endpointer.feed(audio):
+            if isinstance(event, SpeechStarted):
+                if self.replying():
+                    self.barge_in(reason="speech")
+            elif isinstance(event, Utterance):
+                self._on_utterance(event)
+            elif isinstance(event, NotSpeech) and self._carry is not None:
+                # A cough cut in while the previous utterance was being transcribed: answer that one.
+                carried, self._carry = self._carry, None
+                self._on_utterance(Utterance(audio=carried, reason="pause", speech_s=carried.size / SAMPLE_RATE))
+            elif isinstance(event, NotSpeech) and self._turn is None:
+                self._say("Listening…")
+
+    def replying(self) -> bool:
+        """Whether the avatar is working on or speaking a reply."""
+        turn = self._turn
+        working = turn is not None and turn.task is not None and not turn.task.done() and not turn.interrupted
+        return working or self.playback.busy()
+
+    def barge_in(self, reason: str = "speech") -> BargeIn:
+        """Silence the avatar now and cancel its reply, keeping only the words the user heard."""
+        now = self.clock()
+        spoken = self.playback.stop()
+        if self._clear_queue is not None:
+            self._clear_queue()  # FastRTC's own queue of frames not yet sent
+        stopped = False
+        turn = self._turn
+        if turn is not None and turn.task is not None and not turn.task.done() and not turn.interrupted:
+            turn.interrupted = True
+            if turn.user_saved and turn.conversation_id:
+                # Cancels the model stream, or the wait for the reply to be heard, whichever is on.
+                stopped = self.ctx.chat.stop(turn.conversation_id, spoken_text=spoken)
+                if not stopped:
+                    turn.heard.set()
+            else:
+                # Not saved yet (still transcribing): the user was not done; hear it with what comes next.
+                turn.task.cancel()
+                self._carry = turn.audio
+                self._turn = None
+        record = BargeIn(at=now, spoken_text=spoken, stopped_generation=stopped)
+        self.barge_ins.append(record)
+        log.info("voice barge-in (%s): reply stopped, heard %s", reason, private(spoken))
+        self._say("Listening…")
+        return record
+
+    def _on_utterance(self, event: Utterance) -> None:
+        now = self.clock()
+        audio = event.audio
+        if self._carry is not None:
+            audio, self._carry = np.concatenate((self._carry, audio)), None
+        if event.reason == "max_length":
+            self._say(f"You talked for over {self.ctx.settings.max_utterance_s:.0f} s: answering what I heard so far.")
+        if self.replying():
+            self.barge_in(reason="new utterance")
+        self._turn_count += 1
+        latency = TurnLatency(self._turn_count, endpoint_at=now, speech_s=audio.size / SAMPLE_RATE)
+        turn = Turn(latency=latency, audio=audio)
+        self._turn = turn
+        turn.task = asyncio.get_running_loop().create_task(self._run_turn(turn))
+
+    # -- one turn -------------------------------------------------------------------------------
+    async def _run_turn(self, turn: Turn) -> None:
+        latency = turn.latency
+        try:
+            self._say("Transcribing…" if self.models.ready else self.models.status)
+            stt = await asyncio.to_thread(self.models.stt)
+            text = await asyncio.to_thread(stt.transcribe, turn.audio)
+            latency.transcript_at = self.clock()
+            if not text.strip():
+                latency.outcome = "no words heard"
+                self._say("I didn't catch that. Could you say it again?")
+                return
+            await self._reply(turn, text)
+        except asyncio.CancelledError:
+            latency.outcome = latency.outcome or "merged with the next utterance"
+            raise
+        except AvatarError as error:
+            latency.outcome = "error"
+            self._say(error.message)
+        except Exception:
+            log.exception("voice turn failed")
+            latency.outcome = "error"
+            self._say("Something went wrong with that turn. Please try again.")
+        finally:
+            if self._turn is turn:
+                self._turn = None
+            if latency.transcript_at is not None:
+                self.latencies.append(latency)
+                latency.log()
+                self._post(VoiceEvent(latency_rows=[t.row() for t in reversed(self.latencies)]))
+
+    async def _target(self) -> tuple[str, str | None]:
+        """The persona and conversation chosen in the page (waiting briefly for the page to say)."""
+        if not self.args_set.is_set():
+            await self.fetch_args()
+            try:
+                await asyncio.wait_for(self.args_set.wait(), ARGS_WAIT_S)
+            except (asyncio.TimeoutError, TimeoutError):
+                log.info("voice: the page did not send its inputs; using the default character")
+        persona_id = self.inputs.persona_id or self.ctx.personas.default_id()
+        if not persona_id:
+            raise AvatarError("Pick a character in the Chat tab first.")
+        conversation_id = self.inputs.conversation_id
+        created = self._created
+        if conversation_id is None and created is not None and not self._created_seen and created[0] == persona_id:
+            conversation_id = created[1]  # ours, the page has not caught up yet
+        if conversation_id is not None:
+            try:
+                self.ctx.conversations.get(conversation_id)
+            except NotFoundError:
+                conversation_id = None  # deleted meanwhile: start a new one rather than fail every turn
+        return persona_id, conversation_id
+
+    async def _reply(self, turn: Turn, text: str) -> None:
+        latency = turn.latency
+        persona_id, conversation_id = await self._target()
+        persona = self.ctx.personas.get(persona_id)
+        tts: PiperTTS | None = None
+        length_scale: float | None = None
+        voice_problem: str | None = None
+        try:
+            tts, length_scale = await asyncio.to_thread(self.models.voice_for, persona)
+        except AvatarError as error:
+            voice_problem = error.message  # answer in text anyway, and say why it is silent
+        if not conversation_id:
+            conversation_id = self.ctx.chat.start_conversation(persona_id)
+            self._created, self._created_seen = (persona_id, conversation_id), False
+        turn.persona_id, turn.conversation_id = persona_id, conversation_id
+        turn.generation = self.playback.begin()
+
+        sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        splitter = SentenceSplitter()
+
+        async def heard() -> None:
+            # Runs inside the flow's stream once the model is done: speak the rest, wait until it is heard.
+            for sentence in splitter.flush():
+                sentences.put_nowait(sentence)
+            sentences.put_nowait(None)
+            await turn.heard.wait()
+
+        flow = copy.copy(self.ctx.chat)  # same services and registry; only the provider is wrapped
+        flow.provider = _HeldProvider(self.ctx.chat.provider, heard)  # type: ignore[assignment]
+        speaker = asyncio.get_running_loop().create_task(self._speak(turn, tts, length_scale, sentences))
+        final = None
+        reply_len = 0
+        try:
+            async for update in flow.send(persona_id, conversation_id, text):
+                if not turn.user_saved:
+                    turn.user_saved = True
+                    self._post(VoiceEvent(status="Thinking…", conversation_id=conversation_id, persona_id=persona_id))
+                    continue
+                if update.done:
+                    final = update
+                    break
+                if latency.first_token_at is None and update.reply:
+                    latency.first_token_at = self.clock()
+                    self._say(voice_problem or "Speaking… (talk over me to interrupt)")
+                for sentence in splitter.feed(update.reply[reply_len:]):
+                    sentences.put_nowait(sentence)
+                reply_len = len(update.reply)
+            if final is not None and final.status is MessageStatus.partial and not turn.interrupted:
+                # Stopped from the Chat tab (or the API): silence the voice as well.
+                turn.interrupted = True
+                self.playback.stop()
+                if self._clear_queue is not None:
+                    self._clear_queue()
+        finally:
+            sentences.put_nowait(None)  # the speaker stops here if heard() never ran (error, cancel)
+            turn.heard.set()
+            if not speaker.done():
+                if turn.interrupted:
+                    speaker.cancel()
+                try:
+                    await speaker
+                except asyncio.CancelledError:
+                    pass
+        if final is not None and final.error:
+            latency.outcome = "error"
+            self._say(final.error)
+        elif final is not None and final.status is MessageStatus.partial:
+            latency.outcome = "stopped"
+            self._say("Stopped. Listening…")
+        elif turn.interrupted:
+            latency.outcome = "interrupted"
+        else:
+            latency.outcome = "complete" if tts is not None else "no voice"
+            self._say(voice_problem or "Listening…")
+        self._post(VoiceEvent(conversation_id=conversation_id, persona_id=persona_id))
+
+    async def _speak(
+        self, turn: Turn, tts: PiperTTS | None, length_scale: float | None, sentences: asyncio.Queue[str | None]
+    ) -> None:
+        """Synthesize sentences as they come and queue their audio; set `turn.heard` once all was played."""
+        generation = turn.generation
+        while True:
+            sentence = await sentences.get()
+            if sentence is None or turn.interrupted:
+                break
+            index = self.playback.add_sentence(generation, sentence)
+            text = speakable(sentence)
+            audio = np.zeros(0, dtype=np.float32)
+            if text and tts is not None:
+                rate, spoken = await asyncio.to_thread(tts.synthesize, text, length_scale)
+                audio = resample(spoken, rate, OUTPUT_RATE)
+            if turn.interrupted:
+                break
+            self.playback.add_audio(generation, index, audio)
+        while not turn.interrupted and self.playback.busy(generation):
+            await asyncio.sleep(0.02)
+        turn.heard.set()
+
+    # -- telling the page -----------------------------------------------------------------------
+    def _say(self, status: str) -> None:
+        if status != self._status:
+            self._status = status
+            self._post(VoiceEvent(status=status))
+
+    def _post(self, event: VoiceEvent) -> None:
+        self._outputs.append(AdditionalOutputs(event))

@@ -1,0 +1,179 @@
+"""The Voice tab: talk with the Chat tab's character, in the Chat tab's conversation, over WebRTC."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+from fastrtc import WebRTC
+
+from avatar.context import AppContext
+from avatar.conversations.ui import ChatTab
+from avatar.core.errors import AvatarError
+from avatar.voice.handler import Mode, VoiceEvent, VoiceHandler
+from avatar.voice.latency import HEADERS
+from avatar.voice.models import VoiceModels
+
+log = logging.getLogger(__name__)
+
+MAX_CALLS = 4  # voice connections at once (each costs whisper and Piper time on this machine)
+PREPARE_POLL_S = 0.5
+PREPARE_MAX_S = 30 * 60  # a first download of base.en on a slow line
+
+TALK = "🎙 Talk"
+DONE = "⏹ Done, send"
+
+
+def _event_functions() -> dict[int, Any]:
+    root = gr.context.Context.root_block
+    return root.default_config.fns if root is not None else {}
+
+
+class VoiceTab:
+    """Shares the Chat tab's character picker and conversation state; built after the Chat tab."""
+
+    def __init__(self, ctx: AppContext, chat_tab: ChatTab, models: VoiceModels | None = None) -> None:
+        self.ctx = ctx
+        self.chat_tab = chat_tab
+        self.models = models or VoiceModels(ctx.settings)
+        self.handler = VoiceHandler(ctx, self.models)
+
+    # -- handlers --------------------------------------------------------------------------------
+    def prepare(self) -> Iterator[str]:
+        """Load the speech models in the background (on first opening the tab), showing progress."""
+        self.models.warm_up_in_background()
+        deadline = time.monotonic() + PREPARE_MAX_S
+        while not self.models.ready and self.models.error is None and time.monotonic() < deadline:
+            yield self.models.status
+            time.sleep(PREPARE_POLL_S)
+        yield self.models.status
+
+    def on_event(self, persona_id: str | None, event: VoiceEvent) -> tuple[Any, ...]:
+        """One message from the voice handler -> (status, transcript, latency, conversation, chat, list)."""
+        status = event.status if event.status is not None else gr.update()
+        latency = gr.update(value=event.latency_rows) if event.latency_rows is not None else gr.update()
+        if not event.conversation_id:
+            return status, gr.update(), latency, gr.update(), gr.update(), gr.update()
+        persona = event.persona_id or persona_id
+        history = self.chat_tab.history_view(event.conversation_id, persona)
+        listing = gr.update(choices=self.chat_tab.conversation_choices(persona), value=event.conversation_id)
+        return status, history, latency, event.conversation_id, history, listing
+
+    def show_conversation(self, conversation_id: str | None, persona_id: str | None) -> Any:
+        try:
+            return self.chat_tab.history_view(conversation_id, persona_id)
+        except AvatarError:  # a conversation deleted meanwhile: the Chat tab reports it
+            return []
+
+    @staticmethod
+    def mode_changed(mode: str) -> tuple[Any, bool]:
+        return gr.update(visible=mode == Mode.push_to_talk.value, value=TALK), False
+
+    @staticmethod
+    def toggle_talk(talking: bool) -> tuple[bool, Any]:
+        return (not talking), gr.update(value=TALK if talking else DONE)
+
+    # -- layout ----------------------------------------------------------------------------------
+    def build(self) -> None:
+        settings = self.ctx.settings
+        chat = self.chat_tab.components
+        persona_picker = chat["persona_picker"]
+        _, conversation_list, conversation_id, chat_chatbot, _ = chat["after_select"]
+        with gr.Tab("Voice", id="voice") as tab:
+            gr.Markdown(
+                "Talk with the character picked in the **Chat** tab, in the same conversation. Press the "
+                "microphone and just talk: the reply starts as soon as you pause, and talking over it "
+                "stops it. Your voice is processed on this computer only."
+            )
+            model_status = gr.Markdown(elem_id="voice-models")
+            with gr.Row():
+                with gr.Column(scale=2, min_width=300):
+                    webrtc = WebRTC(
+                        # Any value but FastRTC's placeholder: with the placeholder its page script
+                        # fetches a sound effect from huggingface.co, and this page loads nothing remote.
+                        value={"webrtc_id": "", "textbox": ""},  # type: ignore[arg-type]
+                        label="Voice",
+                        modality="audio",
+                        mode="send-receive",
+                        elem_id="voice-webrtc",
+                        button_labels={"start": "Start talking", "stop": "Hang up", "waiting": "Connecting"},
+                        full_screen=False,
+                    )
+                    status = gr.Markdown(elem_id="voice-status")
+                    mode = gr.Radio(
+                        [m.value for m in Mode],
+                        value=Mode.hands_free.value,
+                        label="Mode",
+                        info="With speakers and no echo cancellation the avatar can hear itself: mute the mic "
+                        "while it speaks, or use push-to-talk.",
+                        elem_id="voice-mode",
+                    )
+                    talking = gr.State(False)
+                    talk_button = gr.Button(TALK, visible=False, elem_id="voice-talk")
+                    with gr.Accordion("Voice detection", open=False):
+                        threshold = gr.Slider(
+                            0.1,
+                            0.95,
+                            value=settings.vad_threshold,
+                            step=0.05,
+                            label="Speech threshold",
+                            info="Higher in a noisy room; lower if quiet speech is missed.",
+                            elem_id="voice-threshold",
+                        )
+                        silence = gr.Slider(
+                            200,
+                            2000,
+                            value=settings.vad_min_silence_ms,
+                            step=50,
+                            label="Pause that ends your turn (ms)",
+                            info="Shorter: quicker replies. Longer: room to think mid-sentence.",
+                            elem_id="voice-silence",
+                        )
+                with gr.Column(scale=3):
+                    transcript = gr.Chatbot(type="messages", height=380, label="Conversation", elem_id="voice-chatbot")
+                    latency = gr.Dataframe(
+                        headers=HEADERS,
+                        value=[],
+                        label="Latency of the last turns (ms after you stopped talking)",
+                        interactive=False,
+                        elem_id="voice-latency",
+                    )
+
+        before = set(_event_functions())
+        webrtc.stream(
+            self.handler,
+            inputs=[webrtc, persona_picker, conversation_id, mode, threshold, silence, talking],
+            outputs=[webrtc],
+            concurrency_limit=MAX_CALLS,
+            time_limit=None,
+        )
+        webrtc.on_additional_outputs(
+            self.on_event,
+            inputs=[persona_picker],
+            outputs=[status, transcript, latency, conversation_id, chat_chatbot, conversation_list],
+            show_progress="hidden",
+        )
+        for fn_id, fn in _event_functions().items():
+            if fn_id not in before:
+                fn.show_api = False  # FastRTC's plumbing events are not part of the app's named API
+        conversation_id.change(
+            self.show_conversation,
+            [conversation_id, persona_picker],
+            [transcript],
+            show_progress="hidden",
+            api_name=False,
+        )
+        mode.change(self.mode_changed, [mode], [talk_button, talking], show_progress="hidden", api_name=False)
+        talk_button.click(self.toggle_talk, [talking], [talking, talk_button], show_progress="hidden", api_name=False)
+        tab.select(self.prepare, None, [model_status], show_progress="hidden", api_name=False)
+        self.components = {
+            "webrtc": webrtc,
+            "status": status,
+            "transcript": transcript,
+            "latency": latency,
+            "mode": mode,
+            "talk_button": talk_button,
+        }

@@ -1,0 +1,168 @@
+"""Voice fixtures: the speech test models (shared with tests/speech), spoken sentences, a running app with voice."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from avatar.context import AppContext, create_context
+from avatar.core.settings import PROJECT_ROOT, Settings
+from avatar.speech.audio import resample, to_mono_16k
+from avatar.speech.tts import PiperTTS
+from avatar.voice.models import VoiceModels
+from tests.conftest import free_port
+from tests.speech.conftest import ggml_tiny_en, piper_voice_path, tts  # noqa: F401  (the same session fixtures)
+from tests.support.fake_model_server import FakeModelServer
+
+QUESTION = "What is the capital of France?"
+INTERRUPTION = "Wait, stop for a moment."
+
+
+class Speech:
+    """Sentences said by the test Piper voice, cached: float32 mono at any rate, with silence around."""
+
+    def __init__(self, tts: PiperTTS) -> None:  # noqa: F811
+        self.tts = tts
+        self._cache: dict[str, tuple[int, np.ndarray]] = {}
+
+    def raw(self, text: str) -> tuple[int, np.ndarray]:
+        if text not in self._cache:
+            self._cache[text] = self.tts.synthesize(text)
+        return self._cache[text]
+
+    def at(self, text: str, rate: int = 16_000, before_s: float = 0.3, after_s: float = 1.0) -> np.ndarray:
+        source_rate, audio = self.raw(text)
+        audio = to_mono_16k(audio, source_rate, rate) if rate != source_rate else audio
+        return np.concatenate(
+            [np.zeros(int(before_s * rate), np.float32), audio, np.zeros(int(after_s * rate), np.float32)]
+        )
+
+
+@pytest.fixture(scope="session")
+def speech(tts: PiperTTS) -> Speech:  # noqa: F811
+    return Speech(tts)
+
+
+@pytest.fixture(scope="session")
+def voice_models_settings(tmp_path_factory, ggml_tiny_en: Path, piper_voice_path: Path) -> Settings:  # noqa: F811
+    return Settings(
+        data_dir=tmp_path_factory.mktemp("voice-models"), stt_model=str(ggml_tiny_en), tts_voice=str(piper_voice_path)
+    )
+
+
+@pytest.fixture(scope="session")
+def voice_models(voice_models_settings: Settings) -> VoiceModels:
+    """Whisper tiny.en and the joe voice, loaded once for all handler tests."""
+    models = VoiceModels(voice_models_settings)
+    models.warm_up()
+    assert models.ready, models.status
+    return models
+
+
+@pytest.fixture
+def voice_settings(settings: Settings, ggml_tiny_en: Path, piper_voice_path: Path) -> Settings:  # noqa: F811
+    return settings.model_copy(update={"stt_model": str(ggml_tiny_en), "tts_voice": str(piper_voice_path)})
+
+
+@pytest.fixture
+def voice_ctx(voice_settings: Settings, embedder) -> Iterator[AppContext]:
+    context = create_context(voice_settings, embedder=embedder)
+    yield context
+    context.close()
+
+
+class VoiceApp:
+    """`python app.py` with the test speech models, its output drained (whisper.cpp is chatty)."""
+
+    def __init__(self, data_dir: Path, ollama_url: str, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                str(PROJECT_ROOT / "app.py"),
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(data_dir),
+                "--ollama-host",
+                ollama_url,
+            ],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_ready(self, timeout_s: float = 90) -> VoiceApp:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"app exited early:\n{self.output}")
+            try:
+                if httpx.get(self.url + "/", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"app did not start in {timeout_s}s:\n{self.output}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def module_ollama() -> Iterator[FakeModelServer]:
+    server = FakeModelServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def voice_app(tmp_path_factory, module_ollama: FakeModelServer, ggml_tiny_en: Path, piper_voice_path: Path):  # noqa: F811
+    """One running app for a test module (starting one takes seconds); each test uses its own session."""
+    env = {"AVATAR_STT_MODEL": str(ggml_tiny_en), "AVATAR_TTS_VOICE": str(piper_voice_path)}
+    app = VoiceApp(tmp_path_factory.mktemp("voice-app"), module_ollama.url, env).wait_ready()
+    yield app
+    app.stop()
+
+
+@pytest.fixture
+def ollama(module_ollama: FakeModelServer) -> FakeModelServer:
+    """The module's fake Ollama, reset for each test."""
+    module_ollama.token_delay_s = 0.0
+    module_ollama._replies.clear()
+    module_ollama.events.clear()
+    return module_ollama
+
+
+def resampled(audio_16k: np.ndarray, rate: int) -> np.ndarray:
+    return resample(audio_16k, 16_000, rate)

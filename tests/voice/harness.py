@@ -1,0 +1,113 @@
+"""Drive a VoiceHandler in-process as FastRTC does: receive() microphone frames, emit() in a loop, set_args()."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import numpy as np
+
+from avatar.speech.audio import to_int16
+from avatar.voice.handler import VoiceEvent, VoiceHandler
+from avatar.voice.playback import OUTPUT_RATE
+
+
+class Harness:
+    def __init__(self, handler: VoiceHandler) -> None:
+        self.handler = handler.copy()  # as FastRTC does for each connection
+        self.audio: list[tuple[float, np.ndarray]] = []  # (clock, chunk) of the avatar's voice
+        self.events: list[VoiceEvent] = []
+        self.cleared: list[float] = []
+        self._drain: asyncio.Task | None = None
+
+    async def __aenter__(self) -> Harness:  # noqa: PYI034
+        h = self.handler
+        h._loop = asyncio.get_running_loop()
+        h._clear_queue = lambda: self.cleared.append(time.monotonic())
+        self._drain = asyncio.create_task(self._emit_forever())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._drain is not None:
+            self._drain.cancel()
+        turn = self.handler._turn
+        if turn is not None and turn.task is not None:
+            turn.task.cancel()
+            await asyncio.gather(turn.task, return_exceptions=True)
+
+    async def _emit_forever(self) -> None:
+        while True:
+            out = await self.handler.emit()
+            if out is None:
+                continue
+            if isinstance(out, tuple):
+                rate, chunk = out
+                assert rate == OUTPUT_RATE and chunk.shape == (1, OUTPUT_RATE // 50)
+                self.audio.append((time.monotonic(), chunk[0]))
+            else:
+                self.events.append(out.args[0])
+
+    async def page(
+        self,
+        persona: str | None = "aria",
+        conversation: str | None = None,
+        mode: str = "Hands-free",
+        threshold: float = 0.5,
+        silence_ms: int = 600,
+        talking: bool = False,
+    ) -> None:
+        """What the page sends (FastRTC's set_input: its own marker and the WebRTC id come first)."""
+        self.handler.set_args(
+            ["__webrtc_value__", "webrtc-id", persona, conversation, mode, threshold, silence_ms, talking]
+        )
+        await asyncio.sleep(0.01)
+
+    async def say(self, audio_16k: np.ndarray, realtime: bool = False, frame: int = 320) -> float | None:
+        """Send 16 kHz audio as int16 microphone frames; returns when speech started being sent."""
+        onset = None
+        for start in range(0, audio_16k.size, frame):
+            piece = audio_16k[start : start + frame]
+            if onset is None and np.sqrt(np.mean(piece**2)) > 0.01:
+                onset = time.monotonic()
+            await self.handler.receive((16_000, to_int16(piece).reshape(1, -1)))
+            await asyncio.sleep(frame / 16_000 if realtime else 0)
+        return onset
+
+    async def idle(self, timeout_s: float = 30) -> None:
+        """Wait until the current turn is over and its audio played."""
+        deadline = time.monotonic() + timeout_s
+        await asyncio.sleep(0.05)
+        while self.handler.replying():
+            if time.monotonic() > deadline:
+                h = self.handler
+                turn = h._turn
+                raise AssertionError(
+                    f"the handler is still busy: turn={turn and turn.latency.row()} "
+                    f"task={turn and turn.task} queued={h.playback.queued_s():.1f}s"
+                )
+            await asyncio.sleep(0.02)
+
+    async def until(self, predicate, timeout_s: float = 20, what: str = "") -> Any:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    # -- what tests look at ---------------------------------------------------------------------
+    def statuses(self) -> list[str]:
+        return [e.status for e in self.events if e.status]
+
+    def conversation_id(self) -> str | None:
+        ids = [e.conversation_id for e in self.events if e.conversation_id]
+        return ids[-1] if ids else None
+
+    def audio_seconds(self, since: float = 0.0) -> float:
+        return sum(c.size for t, c in self.audio if t >= since) / OUTPUT_RATE
+
+    def last_audio_at(self) -> float | None:
+        loud = [t for t, c in self.audio if np.abs(c).max() > 0.001]
+        return loud[-1] if loud else None

@@ -1,0 +1,113 @@
+"""Outgoing audio: real-time release of 20 ms chunks, and the text the user heard when interrupted."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+import pytest
+
+from avatar.voice.playback import CHUNK, CHUNK_S, LEAD_S, OUTPUT_RATE, PLAYOUT_DELAY_S, Playback
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def tone(seconds: float) -> np.ndarray:
+    return np.full(int(seconds * OUTPUT_RATE), 0.1, np.float32)
+
+
+def queue_reply(playback: Playback, sentences: list[tuple[str, float]]) -> int:
+    generation = playback.begin()
+    for text, seconds in sentences:
+        index = playback.add_sentence(generation, text)
+        playback.add_audio(generation, index, tone(seconds))
+    return generation
+
+
+async def release_all(playback: Playback, clock: Clock) -> int:
+    """Take every chunk out as the WebRTC track would, the clock moving 20 ms per chunk."""
+    count = 0
+    while (await playback.next_chunk(0)) is not None:
+        count += 1
+        clock.now += CHUNK_S
+    return count
+
+
+def test_spoken_text_is_what_was_heard():
+    clock = Clock()
+    playback = Playback(clock)
+    queue_reply(playback, [("Hello there.", 1.0), ("*smiles*", 0.0), ("How was your day today?", 2.0), ("Bye.", 0.5)])
+    start = clock.now
+
+    async def scenario() -> list[str]:
+        # Release 1.5 s of audio as the track would while the clock runs, then look back at moments.
+        for _ in range(75):
+            assert await playback.next_chunk(0.01) is not None
+            clock.now += CHUNK_S
+        heard = []
+        for at in (0.4, 1.0, 1.5):
+            clock.now = start + PLAYOUT_DELAY_S + at
+            heard.append(playback.spoken_text())
+        heard.append(playback.stop())
+        assert not playback.busy() and await playback.next_chunk(0) is None
+        return heard
+
+    # 0.4 s of a two-word, 1 s sentence is less than a word's share; 1.5 s is a quarter into the third.
+    assert asyncio.run(scenario()) == [
+        "",
+        "Hello there.",
+        "Hello there. *smiles* How",
+        "Hello there. *smiles* How",
+    ]
+
+
+def test_everything_heard_includes_a_silent_ending():
+    clock = Clock()
+    playback = Playback(clock)
+    queue_reply(playback, [("Goodbye!", 0.4), ("*waves*", 0.0)])
+    start = clock.now
+    assert asyncio.run(release_all(playback, clock)) == 20
+    clock.now = start + 0.4 + PLAYOUT_DELAY_S
+    assert playback.spoken_text() == "Goodbye! *waves*"
+
+
+def test_audio_is_padded_to_whole_chunks_and_old_replies_are_dropped():
+    clock = Clock()
+    playback = Playback(clock)
+
+    async def scenario() -> None:
+        old = queue_reply(playback, [("Old reply.", 1.0)])
+        new = queue_reply(playback, [("New.", 0.01)])
+        assert new == old + 1
+        chunk = await playback.next_chunk(0)
+        assert chunk is not None and chunk[0] == new and chunk[1].shape == (CHUNK,)
+        assert await playback.next_chunk(0) is None
+        playback.add_audio(old, 0, tone(1.0))  # a late sentence of the old reply
+        assert await playback.next_chunk(0) is None
+
+    asyncio.run(scenario())
+
+
+def test_chunks_leave_in_real_time_a_little_ahead():
+    playback = Playback()
+    queue_reply(playback, [("A second of talk.", 1.0)])
+    times = []
+
+    async def take_all() -> None:
+        while (chunk := await playback.next_chunk(0.2)) is not None:
+            times.append(time.monotonic())
+            assert chunk[1].shape == (CHUNK,)
+
+    started = time.monotonic()
+    asyncio.run(take_all())
+    assert len(times) == 50
+    # The first chunks go at once (LEAD_S ahead), then one every 20 ms: 1 s of audio takes ~0.9 s.
+    assert times[int(LEAD_S / CHUNK_S) - 1] - started < 0.05
+    assert times[-1] - started == pytest.approx(1.0 - LEAD_S - CHUNK_S, abs=0.08)

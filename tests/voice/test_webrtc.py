@@ -1,0 +1,196 @@
+"""The running app's Voice tab over real WebRTC: an aiortc client connects as the page does and talks.
+
+One app per module (it takes seconds to start); each test is its own browser session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+import numpy as np
+import pytest
+
+from avatar.conversations.schemas import MessageStatus
+from avatar.conversations.service import ConversationService
+from avatar.core.db import open_database
+from tests.voice.conftest import INTERRUPTION, QUESTION, Speech, resampled
+from tests.voice.rtc_client import GradioSession, Microphone, VoiceCall
+
+pytestmark = pytest.mark.slow
+
+LONG_REPLY = " ".join(f"Here is sentence number {i} of a very long story." for i in range(60))
+
+
+def words(text: str) -> list[str]:
+    return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
+
+
+def conversations(app) -> ConversationService:
+    return ConversationService(open_database(app.data_dir / "avatar.db"))
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 120))
+
+
+async def wait_until(predicate, timeout_s: float, what: str, step_s: float = 0.05):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        await asyncio.sleep(step_s)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def user_messages(app, text_fragment: str) -> list:
+    service = conversations(app)
+    found = []
+    for conversation in service.list():
+        for message in service.messages(conversation.id):
+            if message.role.value == "user" and text_fragment in message.content.lower():
+                found.append((conversation.id, message))
+    return found
+
+
+def test_spoken_question_is_saved_and_answered_with_audio(voice_app, ollama, speech: Speech):
+    ollama.script("Paris is the capital of France. It is a beautiful city.")
+
+    async def scenario():
+        session = GradioSession(voice_app.url)
+        call = await VoiceCall(session, persona_id="aria").connect()
+        try:
+            await wait_until(lambda: call.inputs_sent, 10, "the page to send its inputs")
+            said_at = await call.play_and_wait(speech.at(QUESTION, 48_000))
+            await wait_until(lambda: call.audio_heard_since(said_at) > 1.0, 30, "the avatar's voice")
+            found = await wait_until(lambda: user_messages(voice_app, "capital of france"), 10, "the transcript")
+            await wait_until(lambda: call.latency_rows(), 15, "the latency table")
+            return call, found
+        finally:
+            await call.close()
+            await session.close()
+
+    call, found = run(scenario())
+    ((conversation_id, message),) = found
+    assert words(message.content) == words(QUESTION)
+    messages = conversations(voice_app).messages(conversation_id)
+    assert messages[-1].role.value == "assistant"
+    assert messages[-1].content == "Paris is the capital of France. It is a beautiful city."
+    # The Chat tab's list and chat show the voice conversation; the Voice tab got the latency row.
+    assert any(isinstance(o[5], dict) and o[5].get("value") == conversation_id for o in call.outputs)
+    shown = [m["content"] for m in call.outputs[-1][4]] if isinstance(call.outputs[-1][4], list) else []
+    assert any(isinstance(o[4], list) and o[4][-1]["content"].startswith("Paris") for o in call.outputs), shown
+    row = call.latency_rows()[0]
+    transcript_ms, first_token_ms, first_audio_ms = row[2], row[3], row[4]
+    assert 0 < transcript_ms <= first_token_ms <= first_audio_ms, row
+
+
+def test_voice_continues_the_text_chat_conversation(voice_app, ollama, speech: Speech):
+    ollama.script("Noted: you like kites.", "Kites, as you told me.")
+
+    async def scenario():
+        session = GradioSession(voice_app.url)
+        # Type in the Chat tab first (same session, as in one browser tab): that sets its conversation.
+        box = session.component_id("message-box")
+        picker = next(c["id"] for c in session.config["components"] if c.get("props", {}).get("label") == "Character")
+        send = session.fn_index(box, "submit")
+        done = await session.call(send, ["I like kites", picker and "aria", None])
+        assert done["success"], done
+        ((typed_conversation, _),) = user_messages(voice_app, "i like kites")
+        call = await VoiceCall(session, persona_id="aria").connect()
+        try:
+            await wait_until(lambda: call.inputs_sent, 10, "the page to send its inputs")
+            said_at = await call.play_and_wait(speech.at("What do I like?", 48_000))
+            await wait_until(lambda: call.audio_heard_since(said_at) > 0.5, 30, "the avatar's voice")
+            # The reply is saved once it has been heard to the end (hanging up earlier would cut it).
+            service = conversations(voice_app)
+            await wait_until(lambda: len(service.messages(typed_conversation)) == 5, 15, "the spoken reply")
+        finally:
+            await call.close()
+            await session.close()
+        return typed_conversation
+
+    conversation_id = run(scenario())
+    contents = [m.content for m in conversations(voice_app).messages(conversation_id)]
+    assert contents[1:3] == ["I like kites", "Noted: you like kites."]
+    assert words(contents[3]) == ["what", "do", "i", "like"]
+    assert contents[4] == "Kites, as you told me."
+    sent = [m["content"] for m in ollama.chat_requests()[-1].body["messages"]]
+    assert "I like kites" in sent  # the voice turn saw the typed history
+
+
+def test_barge_in_stops_the_audio_and_the_model(voice_app, ollama, speech: Speech):
+    ollama.token_delay_s = 0.08  # a slow model: still writing when the user talks over it
+    ollama.script(LONG_REPLY)
+
+    async def scenario():
+        session = GradioSession(voice_app.url)
+        call = await VoiceCall(session, persona_id="captain-vega").connect()
+        try:
+            await wait_until(lambda: call.inputs_sent, 10, "the page to send its inputs")
+            said_at = await call.play_and_wait(speech.at("Tell me a long story.", 48_000))
+            await wait_until(lambda: call.audio_heard_since(said_at) > 1.5, 30, "the avatar to be talking")
+            talk_from = time.monotonic()
+            call.microphone.play(speech.at(INTERRUPTION, 48_000, before_s=0.0))
+            onset = await wait_until(lambda: call.onset_after(talk_from), 5, "the interruption's onset")
+            await asyncio.sleep(1.0)
+            stopped_at = call.last_audio_at()
+            closed = await asyncio.to_thread(ollama.wait_for_event, "chat_closed_by_client", 5)
+            found = await wait_until(lambda: user_messages(voice_app, "stop for a moment"), 20, "the interruption")
+            return onset, stopped_at, closed, found
+        finally:
+            await call.close()
+            await session.close()
+
+    onset, stopped_at, closed, found = run(scenario())
+    print(f"BARGE {1000 * (stopped_at - onset):.0f} ms")
+    assert stopped_at - onset <= 0.3, f"audio went on {1000 * (stopped_at - onset):.0f} ms after the user spoke"
+    assert closed, "the model's stream was not closed"
+    conversation_id = found[0][0]
+    messages = conversations(voice_app).messages(conversation_id)
+    interrupted = [m for m in messages if m.status is MessageStatus.interrupted]
+    assert len(interrupted) == 1
+    heard = interrupted[0].content
+    assert heard and LONG_REPLY.startswith(heard) and len(heard) < len(LONG_REPLY) / 4, heard
+
+
+@pytest.mark.parametrize(
+    "name, rate, channels, frame_samples",
+    [
+        ("stereo 48 kHz", 48_000, 2, None),
+        ("44.1 kHz", 44_100, 1, None),
+        ("one-sample frames", 48_000, 1, 1),
+    ],
+)
+def test_odd_microphones_still_work(voice_app, ollama, speech: Speech, name, rate, channels, frame_samples):
+    ollama.script(f"I heard you fine over the {name} microphone.")
+    marker = {
+        "stereo 48 kHz": "the sky is blue",
+        "44.1 kHz": "the grass is green",
+        "one-sample frames": "ocean is very deep",
+    }
+    sentence = f"I think {marker[name]}."
+
+    async def scenario():
+        session = GradioSession(voice_app.url)
+        microphone = Microphone(rate=rate, channels=channels, frame_samples=frame_samples)
+        call = await VoiceCall(session, persona_id="aria", microphone=microphone).connect()
+        try:
+            await wait_until(lambda: call.inputs_sent, 10, "the page to send its inputs")
+            # Silence and noise first: neither may start a turn or break the session.
+            noise = np.random.default_rng(0).normal(0, 0.05, rate).astype(np.float32)
+            await call.play_and_wait(np.concatenate([np.zeros(rate // 2, np.float32), noise]))
+            if frame_samples == 1:
+                microphone.frame_samples = rate // 50  # the sentence itself in ordinary frames
+            said_at = await call.play_and_wait(resampled(speech.at(sentence), rate))
+            await wait_until(lambda: call.audio_heard_since(said_at) > 0.5, 30, "the avatar's voice")
+            return await wait_until(lambda: user_messages(voice_app, marker[name]), 10, "the transcript")
+        finally:
+            await call.close()
+            await session.close()
+
+    found = run(scenario())
+    assert len(found) == 1
+    assert not user_messages(voice_app, "[")  # no non-speech annotations saved as messages
