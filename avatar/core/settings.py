@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     max_utterance_s: float = Field(default=30.0, gt=1.0)
     # How much speech over the avatar interrupts it (barge-in). Short, so it stops as soon as you talk;
     # a cough may interrupt too. Echo-prone setups: use the Voice tab's mute or push-to-talk mode.
-    vad_barge_in_ms: int = Field(default=96, ge=32, le=1000)
+    vad_barge_in_ms: int = Field(default=64, ge=32, le=1000)
 
     # Long-term memory.
     embedding_model: str = "BAAI/bge-small-en-v1.5"  # a sentence-transformers name or a local folder (384-d)
