@@ -202,9 +202,11 @@ class Endpointer:
         if speech:
             self._speech_windows += 1
             self._silence_windows = 0
-            self._last_speech_index = len(self._utterance)
-        elif silence:
+        if silence:
             self._silence_windows += 1
+        else:
+            # Between the thresholds is still the tail of a word ("tea" fading out): keep it.
+            self._last_speech_index = len(self._utterance)
         if o.end_on_pause and self._silence_windows >= windows(o.min_silence_ms):
             return self._end("pause", trim=True)
         if len(self._utterance) * WINDOW >= o.max_utterance_s * SAMPLE_RATE:
