@@ -1,8 +1,10 @@
-"""Data access for memories: the memories table, its vec0 vectors and its FTS5 index. No commits, no errors.
+"""Data access for memories: the memories table, its vectors and its FTS5 index. No commits, no errors.
 
-The FTS5 index and vector deletion follow the memories rows by themselves (triggers, migration
-0003); vectors are written here because they come from Python. `owner` is how vec0 knows scope:
-PROFILE_OWNER for user-global memories, else the persona id.
+The FTS5 index and vector deletion follow the memories rows by themselves (triggers, migrations
+0003 and 0005); vectors are written here because they come from Python. Each memory's vector is
+stored twice (migration 0005): exact float32 in `memory_embeddings`, and as 384 sign bits in the
+vec0 table `memory_bits`, partitioned by `owner` (PROFILE_OWNER for user-global memories, else the
+persona id). knn() takes Hamming-nearest candidates from the bits and re-scores them exactly.
 """
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ MAX_QUERY_TERMS = 16
 # weight, and ranking every memory that contains them is what makes a keyword search slow.
 COMMON_TERM_SHARE = 0.2
 COMMON_TERM_MIN_MEMORIES = 2000  # below this, every search is fast anyway
+# knn() re-scores this many Hamming-nearest candidates per neighbour wanted (at least COARSE_MIN).
+# Sign bits keep the exact top 8 of 32 on the bench's embeddings at COARSE_FACTOR 4 (bench_memory.py
+# prints the measured recall); vec0's top-k costs O(rows * candidates), so more is not free.
+COARSE_FACTOR = 4
+COARSE_MIN = 64
 
 
 def owner_of(scope: str, persona_id: str | None) -> str:
@@ -112,15 +119,27 @@ def insert_memory(session: Session, memory: Memory, vector: np.ndarray) -> Memor
 
 
 def insert_vector(session: Session, key: int, vector: np.ndarray, owner: str, kind: str) -> None:
-    session.connection().execute(
-        text("INSERT INTO memory_vectors(rowid, embedding, owner, kind) VALUES (:key, :embedding, :owner, :kind)"),
-        {"key": key, "embedding": vector_blob(vector), "owner": owner, "kind": kind},
+    params = {"key": key, "embedding": vector_blob(vector), "owner": owner, "kind": kind}
+    connection = session.connection()
+    connection.execute(text("INSERT INTO memory_embeddings(key, embedding) VALUES (:key, :embedding)"), params)
+    connection.execute(
+        text(
+            "INSERT INTO memory_bits(rowid, embedding, owner, kind) "
+            "VALUES (:key, vec_quantize_binary(:embedding), :owner, :kind)"
+        ),
+        params,
     )
 
 
 def replace_vector(session: Session, memory: Memory, vector: np.ndarray) -> None:
-    session.connection().execute(text("DELETE FROM memory_vectors WHERE rowid = :key"), {"key": memory.key})
+    delete_vectors(session, memory.key)
     insert_vector(session, memory.key, vector, owner_of(memory.scope, memory.persona_id), memory.kind)
+
+
+def delete_vectors(session: Session, key: int) -> None:
+    connection = session.connection()
+    connection.execute(text("DELETE FROM memory_embeddings WHERE key = :key"), {"key": key})
+    connection.execute(text("DELETE FROM memory_bits WHERE rowid = :key"), {"key": key})
 
 
 def get_memory(session: Session, memory_id: str) -> Memory | None:
@@ -220,20 +239,48 @@ def pinned_memories(session: Session, persona_id: str, limit: int) -> list[Memor
 
 # -- search ---------------------------------------------------------------------------------------
 def knn(
-    session: Session, vector: np.ndarray, owners: Sequence[str] | None, k: int, kind: str | None = None
+    session: Session,
+    vector: np.ndarray,
+    owners: Sequence[str] | None,
+    k: int,
+    kind: str | None = None,
+    *,
+    candidates: int | None = None,
 ) -> list[tuple[int, float]]:
-    """The k nearest (key, cosine distance) among `owners` (None: everyone's) and `kind`, filtered before
-    the top-k is taken."""
+    """The k nearest (key, cosine distance) among `owners` (None: everyone's) and `kind`, nearest first.
+
+    The `candidates` (default: COARSE_FACTOR * k, at least COARSE_MIN) Hamming-nearest memories in
+    memory_bits, filtered by partition and metadata before the top is taken, are re-scored by exact
+    cosine against their float vectors.
+    """
+    wanted = candidates or max(k * COARSE_FACTOR, COARSE_MIN)
+    return rescore(session, vector, coarse_knn(session, vector, owners, wanted, kind), k)
+
+
+def coarse_knn(
+    session: Session, vector: np.ndarray, owners: Sequence[str] | None, k: int, kind: str | None = None
+) -> list[int]:
+    """Keys of the Hamming-nearest memories: k in each owner's partition (vec0 answers an IN that way)."""
     owner_params = {f"o{i}": owner for i, owner in enumerate(owners or ())}
-    sql = "SELECT rowid, distance FROM memory_vectors WHERE embedding MATCH :embedding AND k = :k"
+    sql = "SELECT rowid FROM memory_bits WHERE embedding MATCH vec_quantize_binary(:embedding) AND k = :k"
     if owners is not None:
         sql += f" AND owner IN ({', '.join(f':{name}' for name in owner_params) or 'NULL'})"
     params: dict[str, object] = {"embedding": vector_blob(vector), "k": k, **owner_params}
     if kind is not None:
         sql += " AND kind = :kind"
         params["kind"] = kind
-    rows = session.connection().execute(text(sql + " ORDER BY distance"), params)
-    return [(int(row[0]), float(row[1])) for row in rows]
+    return [int(row[0]) for row in session.connection().execute(text(sql), params)]
+
+
+def rescore(session: Session, vector: np.ndarray, keys: Sequence[int], k: int) -> list[tuple[int, float]]:
+    """The k of `keys` nearest to `vector` by exact cosine distance, as (key, distance), nearest first."""
+    vectors = vectors_of(session, keys)
+    if not vectors:
+        return []
+    ordered = list(vectors)
+    similarities = np.stack([vectors[key] for key in ordered]) @ np.asarray(vector, dtype=np.float32)
+    best = np.argsort(-similarities, kind="stable")[:k]
+    return [(ordered[i], float(1.0 - similarities[i])) for i in best]
 
 
 def keyword_search(session: Session, expression: str, persona_id: str | None, limit: int) -> list[tuple[int, float]]:
@@ -269,32 +316,29 @@ def newest_memory_time(session: Session, persona_id: str | None) -> datetime | N
 
 
 def vectors_of(session: Session, keys: Sequence[int]) -> dict[int, np.ndarray]:
+    """The float vectors of `keys` (those that exist), by key."""
     if not keys:
         return {}
-    params = {f"k{i}": key for i, key in enumerate(keys)}
+    params = {f"k{i}": key for i, key in enumerate(dict.fromkeys(keys))}
     rows = session.connection().execute(
-        text(f"SELECT rowid, embedding FROM memory_vectors WHERE rowid IN ({', '.join(f':{n}' for n in params)})"),
+        text(f"SELECT key, embedding FROM memory_embeddings WHERE key IN ({', '.join(f':{n}' for n in params)})"),
         params,
     )
     return {int(row[0]): np.frombuffer(row[1], dtype=np.float32) for row in rows}
 
 
 def vector_of(session: Session, key: int) -> np.ndarray | None:
-    row = (
-        session.connection()
-        .execute(text("SELECT embedding FROM memory_vectors WHERE rowid = :key"), {"key": key})
-        .first()
-    )
-    return np.frombuffer(row[0], dtype=np.float32) if row else None
+    return vectors_of(session, [key]).get(key)
 
 
-def index_counts(session: Session, key: int) -> tuple[int, int]:
-    """(vectors, FTS5 rows) stored under `key`: both 0 once a memory is really gone."""
+def index_counts(session: Session, key: int) -> tuple[int, int, int]:
+    """(float vectors, bit vectors, FTS5 rows) stored under `key`: all 0 once a memory is really gone."""
     connection = session.connection()
-    vectors = connection.execute(text("SELECT count(*) FROM memory_vectors WHERE rowid = :k"), {"k": key}).scalar()
+    floats = connection.execute(text("SELECT count(*) FROM memory_embeddings WHERE key = :k"), {"k": key}).scalar()
+    bits = connection.execute(text("SELECT count(*) FROM memory_bits WHERE rowid = :k"), {"k": key}).scalar()
     # The docsize shadow table has one row per indexed document, whatever the external content says.
     fts = connection.execute(text("SELECT count(*) FROM memories_fts_docsize WHERE id = :k"), {"k": key}).scalar()
-    return int(vectors or 0), int(fts or 0)
+    return int(floats or 0), int(bits or 0), int(fts or 0)
 
 
 # -- conversation side ----------------------------------------------------------------------------

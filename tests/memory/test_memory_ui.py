@@ -163,7 +163,7 @@ def test_delete_asks_first_then_removes_the_row_its_vector_and_its_text_index(ct
     assert aria.id not in result[3] and result[4] is None  # gone from the list, nothing selected
     with Session(ctx.engine) as session:
         assert repository.get_memory(session, aria.id) is None
-        assert repository.index_counts(session, key) == (0, 0)
+        assert repository.index_counts(session, key) == (0, 0, 0)
     assert shown_texts(tab, query="Dune") == set()
     assert all(r.memory.id != aria.id for r in ctx.memory.search("reading Dune together", "aria"))
 

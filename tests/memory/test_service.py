@@ -20,7 +20,7 @@ def key_of(engine, memory_id: str) -> int:
         return session.get(Memory, memory_id).key
 
 
-def counts(engine, memory_id_or_key) -> tuple[int, int]:
+def counts(engine, memory_id_or_key) -> tuple[int, int, int]:
     key = memory_id_or_key if isinstance(memory_id_or_key, int) else key_of(engine, memory_id_or_key)
     with Session(engine) as session:
         return repository.index_counts(session, key)
@@ -29,7 +29,7 @@ def counts(engine, memory_id_or_key) -> tuple[int, int]:
 def test_add_stores_the_row_its_vector_and_its_text_index(memory, engine):
     saved = memory.add("The user has a dog named Biscuit.", importance=0.8)
     assert saved.kind is MemoryKind.card and saved.scope is MemoryScope.profile and saved.persona_id is None
-    assert counts(engine, saved.id) == (1, 1)
+    assert counts(engine, saved.id) == (1, 1, 1)
     assert [m.id for m in memory.list(search="biscuit")] == [saved.id]
     assert [m.id for m in memory.list(search="bisc")] == [saved.id]  # search as you type
 
@@ -39,8 +39,8 @@ def test_delete_really_deletes_row_vector_and_text_index(memory, engine):
     gone = memory.add("The user is afraid of spiders.")
     key = key_of(engine, gone.id)
     memory.delete(gone.id)
-    assert counts(engine, key) == (0, 0)
-    assert counts(engine, keep.id) == (1, 1)
+    assert counts(engine, key) == (0, 0, 0)
+    assert counts(engine, keep.id) == (1, 1, 1)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM memories_fts WHERE memories_fts MATCH 'spiders'")).scalar() == 0
         assert conn.execute(text("SELECT count(*) FROM memories")).scalar() == 1
@@ -55,7 +55,7 @@ def test_bulk_delete_of_a_persona_takes_its_vectors_and_index_too(memory, engine
     v = memory.add("Vega showed the user the comet.", scope=MemoryScope.persona, persona_id="captain-vega")
     keys = [key_of(engine, a.id), key_of(engine, v.id)]
     assert memory.delete_all(persona_id="aria") == 1
-    assert counts(engine, keys[0]) == (0, 0) and counts(engine, keys[1]) == (1, 1)
+    assert counts(engine, keys[0]) == (0, 0, 0) and counts(engine, keys[1]) == (1, 1, 1)
 
 
 def test_edit_re_embeds_and_re_indexes(memory, engine):
@@ -69,7 +69,7 @@ def test_edit_re_embeds_and_re_indexes(memory, engine):
     assert float(before @ after) < 0.9
     assert memory.list(search="biscuit") == [] and [m.id for m in memory.list(search="mochi")] == [saved.id]
     assert memory.recall("my cat", "aria")[0].memory.id == saved.id
-    assert counts(engine, saved.id) == (1, 1)
+    assert counts(engine, saved.id) == (1, 1, 1)
 
 
 def test_pin_and_list_filters(memory):
@@ -127,5 +127,5 @@ def test_a_changed_embedding_model_is_detected_and_re_embedded(memory, engine, m
     assert not memory.embedding_model_matches()
     assert memory.reembed_all(batch_size=1) == 1
     assert memory.embedding_model_matches()
-    assert counts(engine, saved.id) == (1, 1)
+    assert counts(engine, saved.id) == (1, 1, 1)
     assert memory.recall("dog's name", "aria")[0].memory.id == saved.id
