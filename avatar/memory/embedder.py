@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 DEFAULT_EMBEDDING_MODEL = "BAAI/bge-small-en-v1.5"
 # BGE v1.5 retrieves best when short queries (not the stored passages) carry this instruction.
 BGE_QUERY_INSTRUCTION = "Represent this sentence for searching relevant passages: "
+# What sentence-transformers needs from a hub repo: configs, tokenizer, pooling and safetensors weights
+# (not the duplicate pytorch_model.bin and ONNX exports, which would triple the download).
+MODEL_FILES = ["*.json", "*.txt", "*.model", "*.safetensors", "1_Pooling/*"]
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
@@ -95,6 +99,7 @@ class Embedder:
                 f"The embedding model folder {self.model_name} does not exist. "
                 "Point the embedding model setting at a sentence-transformers folder, or at a model name."
             )
+        folder = self._model_folder()
         import torch  # heavy: ~15 s the first time
         from sentence_transformers import SentenceTransformer
 
@@ -103,23 +108,12 @@ class Embedder:
             # is busy on every core (~6x slower measured on 2 cores), and Silero VAD wants 1 as well.
             torch.set_num_threads(self.threads)
 
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
         try:
-            model = SentenceTransformer(
-                str(Path(self.model_name).expanduser()) if self._is_local_path else self.model_name,
-                device=self.device,
-                cache_folder=str(self.cache_dir) if self.cache_dir else None,
-            )
-        except OSError as error:  # includes the hub's "couldn't connect" and a missing local file
-            hint = (
-                "The app is offline (HF_HUB_OFFLINE=1) and the model is not in the local cache: run once with "
-                "internet access so it can be downloaded, or point the embedding model setting at a local folder."
-                if offline
-                else "Check the internet connection (it is downloaded once), or point the embedding model "
-                "setting at a local sentence-transformers folder."
-            )
+            model = SentenceTransformer(folder, device=self.device, local_files_only=True)
+        except (OSError, ValueError) as error:  # a folder that is not a sentence-transformers model
             raise EmbeddingModelUnavailable(
-                f"Can't load the embedding model '{self.model_name}' for memory. {hint}"
+                f"Can't load the embedding model '{self.model_name}' from {folder}: {error}. Point the embedding "
+                "model setting at a sentence-transformers folder, or at a model name."
             ) from error
         dimension = _dimension_of(model)
         if dimension != EMBEDDING_DIM:
@@ -129,6 +123,41 @@ class Embedder:
             )
         log.info("embedding model ready: %s", self.model_name)
         return model
+
+    def _model_folder(self) -> str:
+        """A local folder holding the model. Hub names are looked up in the cache first and downloaded only
+        when missing, so a cached model never makes the app contact the hub (not even to check for updates)."""
+        if self._is_local_path:
+            return str(Path(self.model_name).expanduser())
+        from huggingface_hub import snapshot_download
+
+        download = partial(
+            snapshot_download,
+            self.model_name,
+            cache_dir=str(self.cache_dir) if self.cache_dir else None,
+            allow_patterns=MODEL_FILES,
+        )
+        try:
+            return download(local_files_only=True)
+        except OSError:  # LocalEntryNotFoundError: not downloaded yet
+            pass
+        if _hub_offline():
+            raise EmbeddingModelUnavailable(
+                f"The embedding model '{self.model_name}' for memory is not downloaded and the app is offline "
+                "(--offline or HF_HUB_OFFLINE=1): run once with internet access so it can be downloaded "
+                "(~130 MB), or point the embedding model setting at a local folder."
+            )
+        log.warning("downloading the embedding model %s for memory (first use, ~130 MB)...", self.model_name)
+        try:
+            folder = download()  # tqdm shows the progress in the terminal
+        except Exception as error:  # noqa: BLE001 - connection, HTTP and disk errors all end the same way
+            raise EmbeddingModelUnavailable(
+                f"Can't download the embedding model '{self.model_name}' for memory ({type(error).__name__}). "
+                "Check the internet connection (it is downloaded once), or point the embedding model setting "
+                "at a local sentence-transformers folder."
+            ) from error
+        log.warning("embedding model downloaded to %s", folder)
+        return folder
 
     def start_warm_up(self) -> threading.Thread:
         """Load the model on a background thread; a failure is kept in `load_error`, not raised."""
@@ -168,6 +197,10 @@ class Embedder:
         """The vector for a search query, shape (384,); BGE models get their query instruction."""
         prefix = BGE_QUERY_INSTRUCTION if self.is_bge else ""
         return self._encode([prefix + text])[0]
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
 
 
 def _dimension_of(model: SentenceTransformer) -> int | None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
+import socket
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from avatar.memory.embedder import BGE_QUERY_INSTRUCTION, Embedder
 from avatar.memory.exceptions import EmbeddingModelUnavailable
+from tests.conftest import packaged_embedding_model_dir
 
 
 def test_creating_an_embedder_imports_nothing_heavy(tmp_path):
@@ -83,3 +87,60 @@ def test_a_hub_model_missing_offline_says_how_to_get_it(tmp_path, monkeypatch):
     with pytest.raises(EmbeddingModelUnavailable, match="offline") as caught:
         embedder.load()
     assert "bge-small-en-v1.5" in caught.value.message
+
+
+def _hub_cache_with(model_dir: str, cache: Path, repo_id: str) -> None:
+    """The Hugging Face cache layout (models--org--name/{refs,snapshots}) holding a copy of a model folder."""
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    shutil.copytree(model_dir, repo / "snapshots" / "0123abcd")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abcd")
+
+
+@pytest.fixture
+def online(monkeypatch):
+    """Hub access allowed, but the hub is a closed port on loopback: any attempt fails at once."""
+    import huggingface_hub.constants as hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(hub, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(hub, "ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
+    connections: list[object] = []
+    _CONNECTS.append(connections)
+    yield connections
+    _CONNECTS.remove(connections)
+
+
+_CONNECTS: list[list[object]] = []
+
+
+def _record_connects(event: str, args: tuple) -> None:
+    if event == "socket.connect":
+        for connections in _CONNECTS:
+            connections.append(args[1])
+
+
+sys.addaudithook(_record_connects)
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_a_cached_hub_model_loads_without_contacting_the_hub(tmp_path, online):
+    _hub_cache_with(packaged_embedding_model_dir(), tmp_path / "cache", "local-avatar/minilm-test")
+    embedder = Embedder("local-avatar/minilm-test", cache_dir=tmp_path / "cache")
+    vector = embedder.embed_query("I like green tea")
+    assert vector.shape == (384,)
+    assert online == [], f"a cached model must not make the app call the hub: {online}"
+
+
+def test_a_hub_model_that_cannot_be_downloaded_says_what_to_do_at_once(tmp_path, online):
+    embedder = Embedder("local-avatar/not-downloaded", cache_dir=tmp_path / "cache")
+    with pytest.raises(EmbeddingModelUnavailable, match="internet connection") as caught:
+        embedder.load()
+    assert "local-avatar/not-downloaded" in caught.value.message
+    assert online and all(address[0] == "127.0.0.1" for address in online)  # it asked the (closed) hub, once
