@@ -17,6 +17,9 @@ def configure_logging(level: str = "INFO", log_prompts: bool = False) -> None:
     # httpx logs every request line at INFO; that is noise for a chat app.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # huggingface_hub prints through a handler of its own when it is imported; propagating as well
+    # would print every one of its warnings twice.
+    logging.getLogger("huggingface_hub").propagate = False
 
 
 def private(text: str) -> str:
