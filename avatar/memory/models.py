@@ -1,4 +1,4 @@
-"""The memory tables (SQLModel). The schema, including the vec0 and FTS5 tables, is owned by migration 0003."""
+"""The memory tables (SQLModel). The schema, with the vector and FTS5 tables, is owned by migrations 0003 and 0005."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ class Memory(SQLModel, table=True):
     __tablename__ = "memories"
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
-    # The rowid of this memory in memory_vectors (vec0) and memories_fts (FTS5).
+    # The rowid of this memory in memory_embeddings, memory_bits (vec0) and memories_fts (FTS5).
     key: int = Field(unique=True)
     kind: str = Field(max_length=16)  # MemoryKind
     scope: str = Field(max_length=16)  # MemoryScope

@@ -10,6 +10,7 @@ persona id). knn() takes Hamming-nearest candidates from the bits and re-scores 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -45,6 +46,10 @@ COMMON_TERM_MIN_MEMORIES = 2000  # below this, every search is fast anyway
 # prints the measured recall); vec0's top-k costs O(rows * candidates), so more is not free.
 COARSE_FACTOR = 4
 COARSE_MIN = 64
+# keyword_search() ranks a term found in more visible memories than this only among the newest this
+# many matches: BM25 over tens of thousands of matches of a common word costs ~1 us each and tells
+# little (the vector search covers meaning); rarer terms are always ranked over all their matches.
+KEYWORD_WINDOW = 2000
 
 
 def owner_of(scope: str, persona_id: str | None) -> str:
@@ -183,7 +188,7 @@ def list_memories(
             return []
         matching = (
             text("SELECT rowid FROM memories_fts WHERE memories_fts MATCH :q")
-            .bindparams(q=expression)
+            .bindparams(q=f"text : ({expression})")
             .columns(column("rowid", Integer))
         )
         query = query.where(col(Memory.key).in_(matching))
@@ -251,16 +256,30 @@ def knn(
 
     The `candidates` (default: COARSE_FACTOR * k, at least COARSE_MIN) Hamming-nearest memories in
     memory_bits, filtered by partition and metadata before the top is taken, are re-scored by exact
-    cosine against their float vectors.
+    cosine against their float vectors, in one statement (one round trip, k rows back).
     """
-    wanted = candidates or max(k * COARSE_FACTOR, COARSE_MIN)
-    return rescore(session, vector, coarse_knn(session, vector, owners, wanted, kind), k)
+    coarse, params = _coarse_query(vector, owners, candidates or max(k * COARSE_FACTOR, COARSE_MIN), kind)
+    rows = session.connection().execute(
+        text(
+            "SELECT key, vec_distance_cosine(embedding, :embedding) AS distance FROM memory_embeddings "
+            f"WHERE key IN ({coarse}) ORDER BY distance LIMIT :limit"
+        ),
+        {**params, "limit": k},
+    )
+    return [(int(row[0]), float(row[1])) for row in rows]
 
 
 def coarse_knn(
     session: Session, vector: np.ndarray, owners: Sequence[str] | None, k: int, kind: str | None = None
 ) -> list[int]:
     """Keys of the Hamming-nearest memories: k in each owner's partition (vec0 answers an IN that way)."""
+    sql, params = _coarse_query(vector, owners, k, kind)
+    return [int(row[0]) for row in session.connection().execute(text(sql), params)]
+
+
+def _coarse_query(
+    vector: np.ndarray, owners: Sequence[str] | None, k: int, kind: str | None
+) -> tuple[str, dict[str, object]]:
     owner_params = {f"o{i}": owner for i, owner in enumerate(owners or ())}
     sql = "SELECT rowid FROM memory_bits WHERE embedding MATCH vec_quantize_binary(:embedding) AND k = :k"
     if owners is not None:
@@ -269,32 +288,65 @@ def coarse_knn(
     if kind is not None:
         sql += " AND kind = :kind"
         params["kind"] = kind
-    return [int(row[0]) for row in session.connection().execute(text(sql), params)]
+    return sql, params
 
 
 def rescore(session: Session, vector: np.ndarray, keys: Sequence[int], k: int) -> list[tuple[int, float]]:
     """The k of `keys` nearest to `vector` by exact cosine distance, as (key, distance), nearest first."""
-    vectors = vectors_of(session, keys)
-    if not vectors:
+    if not keys:
         return []
-    ordered = list(vectors)
-    similarities = np.stack([vectors[key] for key in ordered]) @ np.asarray(vector, dtype=np.float32)
-    best = np.argsort(-similarities, kind="stable")[:k]
-    return [(ordered[i], float(1.0 - similarities[i])) for i in best]
-
-
-def keyword_search(session: Session, expression: str, persona_id: str | None, limit: int) -> list[tuple[int, float]]:
-    """(key, BM25) for memories visible to `persona_id` (None: all) matching the FTS5 `expression`, best first."""
-    visible = " AND (memories.scope = 'profile' OR memories.persona_id = :persona)" if persona_id is not None else ""
     rows = session.connection().execute(
         text(
-            "SELECT memories_fts.rowid, bm25(memories_fts) AS score FROM memories_fts "
-            "JOIN memories ON memories.key = memories_fts.rowid "
-            f"WHERE memories_fts MATCH :q{visible} ORDER BY score LIMIT :limit"
+            "SELECT key, vec_distance_cosine(embedding, :embedding) AS distance FROM memory_embeddings "
+            "WHERE key IN (SELECT value FROM json_each(:keys)) ORDER BY distance LIMIT :limit"
         ),
-        {"q": expression, "persona": persona_id, "limit": limit},
+        {"embedding": vector_blob(vector), "keys": json.dumps([int(key) for key in keys]), "limit": k},
     )
     return [(int(row[0]), float(row[1])) for row in rows]
+
+
+def owner_token(owner: str) -> str:
+    """The FTS5 token of an owner in memories_fts.owner (migration 0005 makes the same in SQL)."""
+    return "oprofile0" if owner == PROFILE_OWNER else f"o{owner.encode().hex()}0"
+
+
+def keyword_search(
+    session: Session, terms: Sequence[str], persona_id: str | None, limit: int, *, window: int = KEYWORD_WINDOW
+) -> list[tuple[int, float]]:
+    """(key, BM25) for memories visible to `persona_id` (None: all) holding any of `terms`, best first.
+
+    BM25 costs a lookup per matching memory, so it is computed for at most ~`window` of them: terms
+    found in at most `window` visible memories are ranked over all their matches; the rest only over
+    the newest `window` memories matching any term. Owners are filtered inside FTS5 (the owner column).
+    """
+    if not terms:
+        return []
+    visible = ""
+    if persona_id is not None:
+        visible = f" AND owner : ({owner_token(PROFILE_OWNER)} OR {owner_token(persona_id)})"
+    connection = session.connection()
+
+    def matches(selected: Sequence[str]) -> str:
+        return f"text : ({terms_expression(selected)}){visible}"
+
+    count = text("SELECT count(*) FROM (SELECT 1 FROM memories_fts WHERE memories_fts MATCH :q LIMIT :n)")
+    rare = [t for t in terms if connection.execute(count, {"q": matches([t]), "n": window + 1}).scalar_one() <= window]
+    ranked = "SELECT rowid, bm25(memories_fts, 1.0, 0.0) AS score FROM memories_fts WHERE memories_fts MATCH :q"
+    hits: dict[int, float] = {}
+    queries = []
+    if rare:
+        queries.append((f"{ranked} ORDER BY score LIMIT :limit", matches(rare)))
+    if len(rare) < len(terms):
+        queries.append(
+            (
+                f"SELECT rowid, score FROM ({ranked} ORDER BY rowid DESC LIMIT :window) ORDER BY score LIMIT :limit",
+                matches(terms),
+            )
+        )
+    for sql, expression in queries:
+        for key, score in connection.execute(text(sql), {"q": expression, "limit": limit, "window": window}):
+            hits[int(key)] = min(float(score), hits.get(int(key), math.inf))
+    return sorted(hits.items(), key=lambda hit: hit[1])[:limit]
 
 
 def keys_between(
@@ -319,10 +371,9 @@ def vectors_of(session: Session, keys: Sequence[int]) -> dict[int, np.ndarray]:
     """The float vectors of `keys` (those that exist), by key."""
     if not keys:
         return {}
-    params = {f"k{i}": key for i, key in enumerate(dict.fromkeys(keys))}
     rows = session.connection().execute(
-        text(f"SELECT key, embedding FROM memory_embeddings WHERE key IN ({', '.join(f':{n}' for n in params)})"),
-        params,
+        text("SELECT key, embedding FROM memory_embeddings WHERE key IN (SELECT value FROM json_each(:keys))"),
+        {"keys": json.dumps([int(key) for key in keys])},
     )
     return {int(row[0]): np.frombuffer(row[1], dtype=np.float32) for row in rows}
 

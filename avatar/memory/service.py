@@ -372,8 +372,7 @@ class MemoryService:
         )
         terms = repository.query_terms(topical)
         common = repository.common_terms(session, terms)
-        expression = repository.terms_expression([t for t in terms if t not in common])
-        keyword_hits = repository.keyword_search(session, expression, persona_id, wanted) if expression else []
+        keyword_hits = repository.keyword_search(session, [t for t in terms if t not in common], persona_id, wanted)
         candidates = fuse(vector_hits, keyword_hits)
         if dated:
             add_ranked(candidates, self._rank_dated(session, dated, vector, wanted), "time_rank")
@@ -420,9 +419,7 @@ class MemoryService:
         """The dated memories best first: by similarity to the query's topic, else newest first."""
         if vector is None:
             return [key for key, _ in dated[:wanted]]
-        vectors = repository.vectors_of(session, [key for key, _ in dated])
-        scored = sorted(vectors, key=lambda key: float(vectors[key] @ vector), reverse=True)
-        return scored[:wanted]
+        return [key for key, _ in repository.rescore(session, vector, [key for key, _ in dated], wanted)]
 
     async def arecall(self, query: str, persona_id: str, **options: object) -> list[RecalledMemory]:
         """recall() on a worker thread: embedding the query must not block the event loop."""

@@ -17,6 +17,10 @@ slower still, and reading back one vector by rowid from vec0 costs ~90 us. So:
   It is also what dedupe, time-frame ranking and re-embedding read.
 - `memory_vectors` (float vec0, migration 0003) is dropped once copied: a third copy of every
   vector would only cost disk.
+- `memories_fts` gets an `owner` column (one token per owner, see OWNER_TOKEN_SQL) so keyword
+  recall filters by owner inside FTS5 instead of joining every match to `memories` (that join
+  cost more than the BM25 itself), and becomes contentless-delete (nothing reads the text back
+  from it; deletes no longer need the old text). The vocabulary table is recreated with it.
 - `memories.kind` may now be 'lore': a Character Card lorebook entry stored as a pinned memory of
   its persona. SQLite cannot alter a CHECK constraint, so `memories` is rebuilt (same columns,
   same keys, so the FTS5 index stays valid) and its indexes and triggers are recreated.
@@ -38,8 +42,19 @@ EMBEDDING_DIM = 384
 OLD_KIND_CHECK = "kind IN ('card', 'chunk')"
 NEW_KIND_CHECK = "kind IN ('card', 'chunk', 'lore')"
 
-FTS_INSERT = "INSERT INTO memories_fts(rowid, text) VALUES (new.key, new.text);"
-FTS_DELETE = "INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.key, old.text);"
+# A memory's owner as one FTS5 token: 'oprofile0' for user-global memories, else 'o' + hex(persona id)
+# + '0' (persona ids hold '-' and '_', which the tokenizer splits on; ending in a digit, no Porter
+# rule changes it). repository.owner_token() makes the same token in Python.
+OWNER_TOKEN_SQL = "CASE WHEN {row}.scope = 'profile' THEN 'oprofile0' ELSE 'o' || lower(hex({row}.persona_id)) || '0' END"
+FTS_INSERT = (
+    "INSERT INTO memories_fts(rowid, text, owner) VALUES (new.key, new.text, "
+    + OWNER_TOKEN_SQL.format(row="new")
+    + ");"
+)
+FTS_DELETE = "DELETE FROM memories_fts WHERE rowid = old.key;"
+OLD_FTS_INSERT = "INSERT INTO memories_fts(rowid, text) VALUES (new.key, new.text);"
+OLD_FTS_DELETE = "INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.key, old.text);"
+TOKENIZE = "tokenize='porter unicode61 remove_diacritics 2'"
 
 
 def _rebuild_memories(old_check: str, new_check: str) -> None:
@@ -66,12 +81,20 @@ def _rebuild_memories(old_check: str, new_check: str) -> None:
         op.execute(sql)
 
 
-def _create_triggers(vector_deletes: str) -> None:
-    op.execute(f"CREATE TRIGGER memories_after_insert AFTER INSERT ON memories BEGIN {FTS_INSERT} END")
-    op.execute(f"CREATE TRIGGER memories_after_delete AFTER DELETE ON memories BEGIN {FTS_DELETE} {vector_deletes} END")
+def _create_triggers(fts_insert: str, fts_delete: str, vector_deletes: str) -> None:
+    op.execute(f"CREATE TRIGGER memories_after_insert AFTER INSERT ON memories BEGIN {fts_insert} END")
+    op.execute(f"CREATE TRIGGER memories_after_delete AFTER DELETE ON memories BEGIN {fts_delete} {vector_deletes} END")
     op.execute(
-        f"CREATE TRIGGER memories_after_update_text AFTER UPDATE OF text ON memories BEGIN {FTS_DELETE} {FTS_INSERT} END"
+        f"CREATE TRIGGER memories_after_update_text AFTER UPDATE OF text ON memories BEGIN {fts_delete} {fts_insert} END"
     )
+
+
+def _recreate_fts(definition: str, fill: str) -> None:
+    op.execute("DROP TABLE IF EXISTS memories_fts_vocab")
+    op.execute("DROP TABLE IF EXISTS memories_fts")
+    op.execute(f"CREATE VIRTUAL TABLE memories_fts USING fts5({definition}, {TOKENIZE})")
+    op.execute(fill)
+    op.execute("CREATE VIRTUAL TABLE memories_fts_vocab USING fts5vocab(memories_fts, row)")
 
 
 def upgrade() -> None:
@@ -88,8 +111,15 @@ def upgrade() -> None:
         "SELECT rowid, vec_quantize_binary(embedding), owner, kind FROM memory_vectors"
     )
     op.execute("DROP TABLE memory_vectors")
+    _recreate_fts(
+        "text, owner, content='', contentless_delete=1",
+        "INSERT INTO memories_fts(rowid, text, owner) "
+        f"SELECT key, text, {OWNER_TOKEN_SQL.format(row='memories')} FROM memories",
+    )
     _create_triggers(
-        "DELETE FROM memory_embeddings WHERE key = old.key; DELETE FROM memory_bits WHERE rowid = old.key;"
+        FTS_INSERT,
+        FTS_DELETE,
+        "DELETE FROM memory_embeddings WHERE key = old.key; DELETE FROM memory_bits WHERE rowid = old.key;",
     )
 
 
@@ -108,4 +138,7 @@ def downgrade() -> None:
     op.execute("DROP TABLE memory_bits")
     op.execute("DROP TABLE memory_embeddings")
     _rebuild_memories(NEW_KIND_CHECK, OLD_KIND_CHECK)
-    _create_triggers("DELETE FROM memory_vectors WHERE rowid = old.key;")
+    _recreate_fts(
+        "text, content='memories', content_rowid='key'", "INSERT INTO memories_fts(memories_fts) VALUES ('rebuild')"
+    )
+    _create_triggers(OLD_FTS_INSERT, OLD_FTS_DELETE, "DELETE FROM memory_vectors WHERE rowid = old.key;")

@@ -114,7 +114,7 @@ def test_upgrade_from_0004_moves_every_vector_and_keeps_search_and_delete_workin
         query = embedder.embed_query("who is getting married?")
         assert repository.knn(session, query, ["*", "aria"], 1)[0][0] == 2
         assert [key for key, _ in repository.knn(session, query, ["captain-vega"], 3)] == [3]  # partitioned by owner
-        assert repository.keyword_search(session, '"biscuit"', "aria", 5)[0][0] == 1
+        assert repository.keyword_search(session, ["biscuit"], "aria", 5)[0][0] == 1
         repository.delete_memory(session, repository.get_memory(session, "m2"))
         session.commit()
         assert repository.index_counts(session, 2) == (0, 0, 0)
