@@ -24,6 +24,7 @@ os.environ.setdefault("AVATAR_EMBEDDING_MODEL", packaged_embedding_model_dir())
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -80,7 +81,8 @@ class RunningApp:
         self.args = args
         self.env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen | None = None
-        self.output = ""
+        self.lines: list[str] = []
+        self._drain: threading.Thread | None = None
 
     def start(self, timeout_s: float = 90) -> RunningApp:
         self.process = subprocess.Popen(
@@ -91,10 +93,14 @@ class RunningApp:
             stderr=subprocess.STDOUT,
             text=True,
         )
+        # Read the output as it comes: a full pipe would block the app (whisper.cpp alone fills one).
+        self._drain = threading.Thread(target=self._read_output, daemon=True)
+        self._drain.start()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"app exited early:\n{self.process.stdout.read()}")
+                self._drain.join(5)
+                raise RuntimeError(f"app exited early:\n{self.output}")
             try:
                 # 401: LAN mode is up and asking for its login. verify=False: its certificate is self-signed.
                 if httpx.get(self.url + "/", timeout=1, verify=False).status_code in (200, 401):
@@ -105,14 +111,25 @@ class RunningApp:
         self.stop()
         raise RuntimeError(f"app did not start in {timeout_s}s:\n{self.output}")
 
+    def _read_output(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
     def stop(self) -> str:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.output, _ = self.process.communicate(timeout=15)
+                self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-                self.output, _ = self.process.communicate()
+                self.process.wait()
+        if self._drain is not None:
+            self._drain.join(5)
         return self.output
 
 

@@ -101,6 +101,10 @@ class VoiceTab:
                         elem_id="voice-webrtc",
                         button_labels={"start": "Start talking", "stop": "Hang up", "waiting": "Connecting"},
                         full_screen=False,
+                        # No ICE servers: aiortc's default asks Google's public STUN server for this
+                        # machine's address on every call. The page and the app meet on this machine
+                        # or the LAN, where the host addresses are enough.
+                        server_rtc_configuration={"iceServers": []},
                     )
                     status = gr.Markdown(elem_id="voice-status")
                     mode = gr.Radio(

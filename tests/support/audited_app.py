@@ -16,12 +16,17 @@ def _record(kind: str, target: object) -> None:
         log.write(f"{kind}\t{target!r}\n")
 
 
+# Every way a name or address is looked up (aioice, for one, uses gethostbyname for STUN servers) and every
+# way a connection or a datagram is addressed.
+RESOLVE_EVENTS = frozenset({"socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyaddr", "socket.getnameinfo"})
+
+
 def _audit(event: str, args: tuple) -> None:
     if event == "socket.connect":
         _record("connect", args[1])
-    elif event == "socket.getaddrinfo":
+    elif event in RESOLVE_EVENTS:
         _record("resolve", args[0])
-    elif event == "socket.sendto":
+    elif event in ("socket.sendto", "socket.sendmsg"):
         _record("sendto", args[1])
 
 
