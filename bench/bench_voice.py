@@ -45,6 +45,8 @@ STORY = " ".join(f"This is sentence number {i} of a long story about the sea." f
 
 
 def percentiles(samples_s: list[float]) -> str:
+    if not samples_s:
+        return "not measured"
     ms = sorted(s * 1000 for s in samples_s)
     p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
     return f"p50 {statistics.median(ms):6.0f} ms   p95 {p95:6.0f} ms   (n={len(ms)})"
@@ -173,6 +175,7 @@ def bench_webrtc(runs: int) -> None:
     server = FakeModelServer(default_reply=REPLY).start()
     to_audio: list[float] = []
     stop_times: list[float] = []
+    buffered_stop_times: list[float] = []
     with tempfile.TemporaryDirectory() as data:
         env = {"AVATAR_STT_MODEL": str(ggml), "AVATAR_TTS_VOICE": str(voice)}
         app = VoiceApp(Path(data), server.url, env).wait_ready()
@@ -214,8 +217,10 @@ def bench_webrtc(runs: int) -> None:
                     call.microphone.play(interruption)
                     onset = await wait_for(lambda talk_from=talk_from: call.onset_after(talk_from), 5)
                     await asyncio.sleep(1.0)
-                    stopped = max(t for t, rms in call.received if t < onset + 1.0 and rms > 0.003)
+                    stopped = max(t for t, rms in call.rtp_received if t < onset + 1.0 and rms > 0.003)
                     stop_times.append(max(0.0, stopped - onset))
+                    buffered = max(t for t, rms in call.received if t < onset + 1.0 and rms > 0.003)
+                    buffered_stop_times.append(max(0.0, buffered - onset))
                     await asyncio.sleep(6)  # the interruption's own reply
             finally:
                 await call.close()
@@ -228,7 +233,8 @@ def bench_webrtc(runs: int) -> None:
     server.stop()
     print("over WebRTC (python app.py + aiortc client as the browser, loopback)")
     print(f"  {'last word -> first audio heard':32s} {percentiles(to_audio)}")
-    print(f"  {'barge-in: onset -> audio stops':32s} {percentiles(stop_times)}")
+    print(f"  {'barge-in: onset -> last packet':32s} {percentiles(stop_times)}")
+    print(f"  {'  same, after the jitter buffer':32s} {percentiles(buffered_stop_times)}")
 
 
 def main() -> None:
@@ -238,7 +244,8 @@ def main() -> None:
     parser.add_argument("--webrtc-runs", type=int, default=10, help="0 skips the WebRTC part")
     parser.add_argument("--silence", type=int, default=Settings().vad_min_silence_ms, help="silence timeout, ms")
     args = parser.parse_args()
-    bench_in_process(args.turns, args.barge_ins, args.silence)
+    if args.turns or args.barge_ins:
+        bench_in_process(args.turns, args.barge_ins, args.silence)
     bench_webrtc(args.webrtc_runs)
 
 

@@ -20,11 +20,12 @@ import copy
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+import av
 import numpy as np
 from fastrtc import AdditionalOutputs, AsyncStreamHandler
 
@@ -149,7 +150,7 @@ class VoiceHandler(AsyncStreamHandler):
     """FastRTC copies this per connection (`copy()`); the models and the app context are shared."""
 
     def __init__(self, ctx: AppContext, models: VoiceModels, clock: Callable[[], float] = time.monotonic) -> None:
-        # 16 kHz mono in: FastRTC's own resampler converts the browser's 48 kHz Opus before receive().
+        # 16 kHz mono in: resample() below converts the browser's 48 kHz Opus before receive().
         super().__init__(expected_layout="mono", output_sample_rate=OUTPUT_RATE, input_sample_rate=SAMPLE_RATE)
         self.ctx = ctx
         self.models = models
@@ -170,6 +171,15 @@ class VoiceHandler(AsyncStreamHandler):
 
     def copy(self) -> VoiceHandler:
         return VoiceHandler(self.ctx, self.models, self.clock)
+
+    def resample(self, frame: av.AudioFrame) -> Iterator[av.AudioFrame]:
+        # FastRTC's resampler hands on frames of the *input's* sample count: 960 samples of 48 kHz
+        # come out as 960 samples of 16 kHz, so the VAD saw the microphone 60 ms at a time, up to
+        # 40 ms late. Without a frame size each 20 ms goes on at once (libswresample keeps ~1 ms back;
+        # soxr's streaming resampler ~20 ms, which is why it is not used on this path).
+        if self._resampler is None:
+            self._resampler = av.AudioResampler(format="s16", layout=self.expected_layout, rate=self.input_sample_rate)
+        yield from self._resampler.resample(frame)
 
     # -- FastRTC hooks --------------------------------------------------------------------------
     async def start_up(self) -> None:

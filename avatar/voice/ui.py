@@ -16,6 +16,7 @@ from avatar.core.errors import AvatarError
 from avatar.voice.handler import Mode, VoiceEvent, VoiceHandler
 from avatar.voice.latency import HEADERS
 from avatar.voice.models import VoiceModels
+from avatar.voice.rtc import listen_without_prefetch
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class VoiceTab:
         self.chat_tab = chat_tab
         self.models = models or VoiceModels(ctx.settings)
         self.handler = VoiceHandler(ctx, self.models)
+        listen_without_prefetch()
 
     # -- handlers --------------------------------------------------------------------------------
     def prepare(self) -> Iterator[str]:

@@ -26,8 +26,9 @@ import aiortc.rtcrtpreceiver
 import av
 import httpx
 import numpy as np
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
-from aiortc.jitterbuffer import JitterBuffer
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
+from aiortc.codecs.opus import OpusDecoder
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.mediastreams import MediaStreamError
 from gradio_client.utils import apply_diff
 
@@ -208,6 +209,8 @@ class VoiceCall:
     microphone: Microphone = field(default_factory=Microphone)
     webrtc_id: str = field(default_factory=lambda: secrets.token_hex(5))
     received: list[tuple[float, float]] = field(default_factory=list)  # (clock, rms) of each frame heard
+    # (clock, rms) of each RTP packet as it arrives, decoded on the spot: no jitter buffer in between.
+    rtp_received: list[tuple[float, float]] = field(default_factory=list)
     outputs: list[list[Any]] = field(default_factory=list)  # additional outputs streamed to the page
     messages: list[dict[str, Any]] = field(default_factory=list)  # data channel messages
     inputs_sent: int = 0
@@ -252,12 +255,37 @@ class VoiceCall:
         if answer.get("status") == "failed":
             raise RuntimeError(f"offer refused: {answer}")
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type=answer["type"]))
+        for receiver in self.pc.getReceivers():
+            if receiver.track.kind == "audio":
+                self._tap_rtp(receiver)
         deadline = time.monotonic() + 15
         while self.pc.connectionState != "connected":
             if time.monotonic() > deadline:
                 raise TimeoutError(f"WebRTC did not connect: {self.pc.connectionState}")
             await asyncio.sleep(0.05)
         return self
+
+    def _tap_rtp(self, receiver: RTCRtpReceiver) -> None:
+        """Record each incoming RTP packet's arrival and loudness, before aiortc's jitter buffer holds it.
+
+        The jitter buffer hands a packet on only once the next one has arrived (a browser's does much
+        the same), so the last packet of a reply would never be heard through it: timing the end of the
+        avatar's voice there would be off by a packet, and by however many packets it prefetches.
+        """
+        decoder = OpusDecoder()
+        handle = receiver._handle_rtp_packet
+
+        async def tapped(packet: Any, arrival_time_ms: int) -> None:
+            arrived = time.monotonic()
+            try:
+                frames = decoder.decode(JitterFrame(data=packet.payload, timestamp=packet.timestamp))
+                pcm = np.concatenate([f.to_ndarray().reshape(-1) for f in frames]).astype(np.float32) / 32768
+                self.rtp_received.append((arrived, float(np.sqrt(np.mean(np.square(pcm))))))
+            except (av.FFmpegError, ValueError):
+                pass  # not Opus audio (or a damaged packet): the track itself still gets it
+            await handle(packet, arrival_time_ms)
+
+        receiver._handle_rtp_packet = tapped  # type: ignore[method-assign]
 
     async def send_inputs(self) -> None:
         # The tick event's inputs: [webrtc, persona, conversation (State: null), mode, threshold, silence, talking].

@@ -1,0 +1,72 @@
+"""The microphone's way in over WebRTC: how much audio is held back before the VAD sees it."""
+
+from __future__ import annotations
+
+import fractions
+
+import aiortc.rtcrtpreceiver
+import av
+import numpy as np
+from aiortc.rtp import RtpPacket
+
+from avatar.voice.handler import VoiceHandler
+from avatar.voice.rtc import listen_without_prefetch
+
+
+def opus_packet(sequence: int) -> RtpPacket:
+    packet = RtpPacket(payload_type=111, sequence_number=sequence, timestamp=sequence * 960)
+    packet._data = b"opus"  # type: ignore[attr-defined]  (what the receiver sets after depayloading)
+    return packet
+
+
+def test_microphone_packets_are_passed_on_without_prefetch():
+    listen_without_prefetch()
+    # What RTCRtpReceiver builds for an audio track (it asks for 4 packets of prefetch).
+    buffer = aiortc.rtcrtpreceiver.JitterBuffer(capacity=16, prefetch=4)
+    released = [buffer.add(opus_packet(n))[1] for n in range(5)]
+    # A packet is complete once the next one arrives: packet 0 comes out with packet 1, not packet 4.
+    assert released[0] is None
+    assert [frame.timestamp for frame in released[1:] if frame is not None] == [0, 960, 1920, 2880]
+
+
+def test_a_lost_packet_is_still_waited_for():
+    listen_without_prefetch()
+    buffer = aiortc.rtcrtpreceiver.JitterBuffer(capacity=16, prefetch=4)
+    assert buffer.add(opus_packet(0))[1] is None
+    assert buffer.add(opus_packet(2))[1] is None  # 1 is missing: nothing skips ahead of it
+    assert buffer.add(opus_packet(3))[1] is None
+    late = buffer.add(opus_packet(1))[1]
+    assert late is not None and late.timestamp == 0
+
+
+def test_video_keeps_its_own_buffering():
+    listen_without_prefetch()
+    buffer = aiortc.rtcrtpreceiver.JitterBuffer(capacity=128, prefetch=2, is_video=True)
+    assert buffer._prefetch == 2
+
+
+def browser_frames(rate: int = 48_000, channels: int = 2, count: int = 10) -> list[av.AudioFrame]:
+    """20 ms frames as aiortc decodes a browser's Opus: s16, interleaved stereo, 48 kHz."""
+    frames = []
+    n = rate // 50
+    for i in range(count):
+        t = (np.arange(n) + i * n) / rate
+        tone = (0.3 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(np.repeat(tone, channels).reshape(1, -1), format="s16", layout="stereo")
+        frame.sample_rate = rate
+        frame.pts = i * n
+        frame.time_base = fractions.Fraction(1, rate)
+        frames.append(frame)
+    return frames
+
+
+def test_each_20_ms_of_microphone_reaches_the_handler_at_once(voice_ctx, voice_models):
+    handler = VoiceHandler(voice_ctx, voice_models).copy()
+    sizes = []
+    for frame in browser_frames():
+        out = list(handler.resample(frame))
+        sizes.append(sum(f.samples for f in out))
+        assert all(f.sample_rate == 16_000 and f.layout.name == "mono" for f in out)
+    # Every frame in gives audio out (not 60 ms batches); the resampler keeps only a millisecond back.
+    assert all(size > 0 for size in sizes)
+    assert sum(sizes) >= 10 * 320 - 32
