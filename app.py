@@ -23,6 +23,7 @@ from pydantic import ValidationError  # noqa: E402
 from avatar.core.errors import AvatarError  # noqa: E402
 from avatar.core.logging import configure_logging  # noqa: E402
 from avatar.core.settings import Settings  # noqa: E402
+from avatar.voice import cli as voice_cli  # noqa: E402
 
 log = logging.getLogger("avatar")
 
@@ -58,6 +59,7 @@ def common_flags() -> argparse.ArgumentParser:
         default=s,
         help="memory's sentence-transformers model: a name or a local folder (BAAI/bge-small-en-v1.5; 384-d)",
     )
+    voice_cli.add_flags(flags)
     return flags
 
 

@@ -45,7 +45,8 @@ class Settings(BaseSettings):
 
     # Voice. Models named here are downloaded into <data-dir>/models on first use; paths are used as they are.
     stt_model: str = "base.en"  # whisper.cpp: tiny.en for slow machines, or a path to a ggml file
-    stt_threads: int | None = None  # None: cores - 1 (the rest keeps audio and the model server moving)
+    # None: cores - 1 (the rest keeps audio and the model server moving)
+    stt_threads: int | None = Field(default=None, ge=1)
     tts_voice: str = "en_US-amy-medium"  # Piper voice id or a path to an .onnx voice; personas may override
     vad_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     vad_min_speech_ms: int = Field(default=250, ge=0)

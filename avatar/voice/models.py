@@ -84,6 +84,14 @@ class VoiceModels:
         self.status = text
         log.info("voice models: %s", text)
 
+    def _download(self, url: str, dest: Path, what: str, instead: str) -> Path:
+        if self.settings.offline:
+            raise SpeechModelError(
+                f"The {what} is not downloaded yet and downloads are off (--offline). Start once without "
+                f"--offline to download it into {dest.parent}, or give a file you have: {instead}."
+            )
+        return download(url, dest, what, self._progress)
+
     # -- speech recognition ---------------------------------------------------------------------
     def whisper_path(self) -> Path:
         model = self.settings.stt_model
@@ -95,7 +103,9 @@ class VoiceModels:
         path = self.settings.models_dir / f"ggml-{model}.bin"
         if path.is_file():
             return path
-        return download(WHISPER_URL.format(name=model), path, f"speech recognition model {model}", self._progress)
+        return self._download(
+            WHISPER_URL.format(name=model), path, f"speech recognition model {model}", "--stt-model PATH_TO_GGML_BIN"
+        )
 
     def stt(self) -> WhisperSTT:
         """The loaded whisper.cpp model (downloading it first if needed). Blocks: call from a worker thread."""
@@ -138,12 +148,8 @@ class VoiceModels:
         with self._lock:
             if not target.is_file() or not Path(f"{target}.json").is_file():
                 for ext, dest in ((".onnx.json", Path(f"{target}.json")), (".onnx", target)):
-                    download(
-                        PIPER_URL.format(voice=voice, ext=ext, **match.groupdict()),
-                        dest,
-                        f"voice {voice}",
-                        self._progress,
-                    )
+                    url = PIPER_URL.format(voice=voice, ext=ext, **match.groupdict())
+                    self._download(url, dest, f"voice {voice}", "--tts-voice PATH_TO_ONNX_VOICE")
         return target
 
     def voice_path_for(self, persona: Persona) -> Path:

@@ -85,6 +85,7 @@ def test_named_models_are_downloaded_once_with_progress(tmp_path: Path, file_ser
     assert models.default_voice_path() == tmp_path / "models" / "piper" / "en_US-amy-medium.onnx"
     assert (tmp_path / "models" / "ggml-tiny.en.bin").stat().st_size == 3_000_000
     assert statuses[0] == "Downloading speech recognition model tiny.en…"
+    assert any(s.startswith("Downloading speech recognition model tiny.en: ") and "% of 3 MB" in s for s in statuses)
     assert "Downloaded voice en_US-amy-medium." in statuses
     statuses.clear()
     models.whisper_path()
