@@ -9,7 +9,7 @@ but the user's message, and the update says what went wrong.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from avatar.chat.cancel import TurnRegistry, until_cancelled
 from avatar.chat.schemas import TurnUpdate
@@ -65,8 +65,19 @@ class ChatFlow:
         except NotFoundError:
             return False  # deleted meanwhile: nothing to recall into or remember
 
-    async def send(self, persona_id: str, conversation_id: str | None, text: str) -> AsyncIterator[TurnUpdate]:
-        """Answer `text` in the conversation (a new one, greeting first, when conversation_id is empty)."""
+    async def send(
+        self,
+        persona_id: str,
+        conversation_id: str | None,
+        text: str,
+        *,
+        until_heard: Callable[[], Awaitable[None]] | None = None,
+    ) -> AsyncIterator[TurnUpdate]:
+        """Answer `text` in the conversation (a new one, greeting first, when conversation_id is empty).
+
+        `until_heard` (voice): awaited once the model is done; the reply stays stoppable and unsaved
+        until it returns, so a barge-in while the user is still listening saves only what was heard.
+        """
         persona = self.personas.get(persona_id)
         if not conversation_id:
             conversation_id = self.start_conversation(persona.id)
@@ -74,7 +85,7 @@ class ChatFlow:
         log.info("turn: conversation=%s persona=%s user=%s", conversation_id, persona.id, private(text))
         # First update: the user's words are saved; screens can show them before the model answers.
         yield TurnUpdate(conversation_id=conversation_id, user_message_id=user_message.id)
-        async for update in self._answer(persona, conversation_id):
+        async for update in self._answer(persona, conversation_id, until_heard):
             update.user_message_id = user_message.id
             yield update
 
@@ -134,7 +145,9 @@ class ChatFlow:
             user_name=user_name,
         )
 
-    async def _answer(self, persona: Persona, conversation_id: str) -> AsyncIterator[TurnUpdate]:
+    async def _answer(
+        self, persona: Persona, conversation_id: str, until_heard: Callable[[], Awaitable[None]] | None = None
+    ) -> AsyncIterator[TurnUpdate]:
         history = self._history(conversation_id)
         user_name = self.profile.user_name()
         question = history[-1].content if history and history[-1].role == "user" else ""
@@ -167,6 +180,8 @@ class ChatFlow:
         saved_id: str | None = None
         try:
             stream = self.provider.stream_chat(prompt.messages, options, model=model)
+            if until_heard is not None:
+                stream = _then_wait(stream, until_heard)
             async for piece in until_cancelled(stream, turn.cancelled):
                 reply += piece
                 yield TurnUpdate(conversation_id=conversation_id, reply=reply)
@@ -202,3 +217,15 @@ class ChatFlow:
             reply_message_id=saved_id,
             error=error,
         )
+
+
+async def _then_wait(stream: AsyncIterator[str], wait: Callable[[], Awaitable[None]]) -> AsyncIterator[str]:
+    """`stream`'s pieces, then `wait()`: inside the cancellable read, so a stop meanwhile ends the turn."""
+    try:
+        async for piece in stream:
+            yield piece
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    await wait()

@@ -9,18 +9,17 @@ A FastRTC `AsyncStreamHandler`, one copy per connection, all on the server's eve
 - A turn (a task): transcribe (worker thread) -> `ChatFlow.send` in the persona and conversation
   chosen in the page (the same history as text chat) -> sentences as tokens arrive -> Piper
   (worker thread) -> `Playback`, which `emit()` drains in real time.
-- The turn's reply stays "in progress" until its audio has been heard (`_HeldProvider`), so a
-  barge-in at any moment saves exactly the words the user heard, with status "interrupted".
+- The turn's reply stays "in progress" until its audio has been heard (`ChatFlow.send(until_heard=)`),
+  so a barge-in at any moment saves exactly the words the user heard, with status "interrupted".
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -117,33 +116,6 @@ class Turn:
     user_saved: bool = False
     interrupted: bool = False
     heard: asyncio.Event = field(default_factory=asyncio.Event)  # all of the reply's audio was played
-
-
-class _HeldProvider:
-    """The chat provider, but a stream only ends once `hold()` returns (the reply has been heard).
-
-    ChatFlow saves a reply when its stream ends; a voice reply is not over when the model is done
-    writing, only when the user has heard it. Until then the turn stays cancellable, so a barge-in
-    saves what was actually heard.
-    """
-
-    def __init__(self, provider: Any, hold: Callable[[], Any]) -> None:
-        self._provider = provider
-        self._hold = hold
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._provider, name)
-
-    async def stream_chat(self, messages: Any, options: Any, model: str | None = None) -> AsyncIterator[str]:
-        stream = self._provider.stream_chat(messages, options, model=model)
-        try:
-            async for piece in stream:
-                yield piece
-        finally:
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
-        await self._hold()
 
 
 class VoiceHandler(AsyncStreamHandler):
@@ -433,13 +405,11 @@ class VoiceHandler(AsyncStreamHandler):
             sentences.put_nowait(None)
             await turn.heard.wait()
 
-        flow = copy.copy(self.ctx.chat)  # same services and registry; only the provider is wrapped
-        flow.provider = _HeldProvider(self.ctx.chat.provider, heard)  # type: ignore[assignment]
         speaker = asyncio.get_running_loop().create_task(self._speak(turn, tts, length_scale, sentences))
         final = None
         reply_len = 0
         try:
-            async for update in flow.send(persona_id, conversation_id, text):
+            async for update in self.ctx.chat.send(persona_id, conversation_id, text, until_heard=heard):
                 if not turn.user_saved:
                     turn.user_saved = True
                     self._post(VoiceEvent(status="Thinking…", conversation_id=conversation_id, persona_id=persona_id))
