@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy.engine import Engine
 
@@ -33,6 +34,9 @@ class AppContext:
     def warm_up(self) -> None:
         """Load the heavy models in the background (after the first page is served, never before)."""
         self.memory.embedder.start_warm_up()
+        # Cards imported by `app.py import-card` (no memory there) or edited by hand: lore catches up.
+        for persona in self.personas.list():
+            self.memory.schedule_lore_sync(persona.id, partial(self.personas.lore, persona.id))
 
     def close(self) -> None:
         self.memory.close()
@@ -54,5 +58,8 @@ def create_context(settings: Settings, embedder: Embedder | None = None) -> AppC
         else None
     )
     memory = MemoryService(engine, embedder, distiller)
+    personas.lore_listeners.append(
+        lambda persona_id: memory.schedule_lore_sync(persona_id, partial(personas.lore, persona_id))
+    )
     chat = ChatFlow(settings, personas, profile, conversations, provider, memory)
     return AppContext(settings, engine, personas, profile, conversations, provider, memory, chat)

@@ -30,11 +30,13 @@ def memory_line(recalled: RecalledMemory, user_name: str) -> str:
     """One memory as a line of the block: its date and kind, then the text as a JSON string."""
     memory = recalled.memory
     when = as_utc(memory.updated_at).date().isoformat()
-    if memory.kind is MemoryKind.chunk:
-        label = "excerpt"
+    if memory.kind in (MemoryKind.chunk, MemoryKind.lore):
+        label = "excerpt" if memory.kind is MemoryKind.chunk else "lore"
     else:
         label = memory.card_type.value if memory.card_type else "note"
     about = f"about {user_name}" if memory.scope is MemoryScope.profile else "with you"
+    if memory.kind is MemoryKind.lore:
+        about = "from your character card"
     pinned = ", pinned" if memory.pinned else ""
     quoted = json.dumps(memory.text, ensure_ascii=False).replace("`", "'")
     return f"- [{when}, {label}, {about}{pinned}] {quoted}"

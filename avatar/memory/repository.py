@@ -438,6 +438,12 @@ def set_meta(session: Session, name: str, value: str) -> None:
     session.add(row)
 
 
+def delete_meta(session: Session, name: str) -> None:
+    row = session.get(MemoryMeta, name)
+    if row is not None:
+        session.delete(row)
+
+
 def all_keys_and_texts(session: Session, after_key: int, limit: int) -> list[Row[tuple[int, str]]]:
     query = select(Memory.key, Memory.text).where(Memory.key > after_key).order_by(col(Memory.key)).limit(limit)
     return list(session.exec(query))  # type: ignore[arg-type]

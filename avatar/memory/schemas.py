@@ -15,6 +15,7 @@ MemoryPolicy = Literal["off", "strict", "permissive"]
 class MemoryKind(str, Enum):
     card = "card"  # a distilled statement ("The user has a dog named Biscuit.")
     chunk = "chunk"  # a raw excerpt of 3-6 consecutive messages
+    lore = "lore"  # an entry of the persona's Character Card lorebook (service.sync_lore)
 
 
 class MemoryScope(str, Enum):

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 ALL = ""  # the "any" choice of every filter
 WORDS, MEANING = "Words", "Meaning"
-KIND_CHOICES = [("Cards and excerpts", ALL), ("Cards: distilled notes", "card"), ("Excerpts: raw chat", "chunk")]
+KIND_CHOICES = [("Cards and excerpts", ALL), ("Cards: distilled notes", "card"), ("Excerpts: raw chat", "chunk"), ("Lore: from character cards", "lore")]
 SCOPE_CHOICES = [
     ("Everything", ALL),
     ("About you (every character sees these)", "profile"),
@@ -45,6 +45,8 @@ def when(moment: datetime | None) -> str:
 def kind_label(memory: MemoryOut) -> str:
     if memory.kind is MemoryKind.chunk:
         return "excerpt"
+    if memory.kind is MemoryKind.lore:
+        return "lore"
     return f"card: {memory.card_type.value}" if memory.card_type else "card"
 
 

@@ -10,16 +10,19 @@ from __future__ import annotations
 import enum
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from avatar.core.errors import AvatarError
 from avatar.personas.cards import (
     EXTRAS_SUFFIX,
     CardExtras,
+    LoreEntry,
     export_card,
     parse_card,
     read_card_extras,
     read_card_file,
+    read_lore,
     save_card,
 )
 from avatar.personas.exceptions import BuiltinPersonaError, PersonaNotFound
@@ -53,6 +56,9 @@ class PersonaService:
         self._errors: list[PersonaLoadError] = []
         self._fingerprint: tuple = ()
         self._write_lock = threading.Lock()
+        # Called with a persona id whose card lorebook may have changed (imported, copied, deleted);
+        # the app wires the memory feature here to keep lore memories in step (avatar/context.py).
+        self.lore_listeners: list[Callable[[str], object]] = []
         self.reload_if_changed()
 
     def _current_fingerprint(self) -> tuple:
@@ -113,6 +119,18 @@ class PersonaService:
     def card_extras(self, persona: Persona) -> CardExtras | None:
         return read_card_extras(self.directory_of(persona), persona.id)
 
+    def lore(self, persona_id: str) -> list[LoreEntry]:
+        """The persona's card lorebook entries; none for a persona without one, or one that is gone."""
+        try:
+            persona = self.get(persona_id)
+        except PersonaNotFound:
+            return []
+        return read_lore(self.directory_of(persona), persona.id)
+
+    def _lore_changed(self, persona_id: str) -> None:
+        for listener in self.lore_listeners:
+            listener(persona_id)
+
     # -- changes (all of them land in the user's directory) -------------------------------------
     def create(self, persona: PersonaFile, *, image: bytes | None = None) -> Persona:
         """Save a new persona under a fresh id made from its name; `image` is an uploaded picture."""
@@ -166,7 +184,9 @@ class PersonaService:
         extras = self.directory_of(original) / f"{original.id}.{EXTRAS_SUFFIX}"
         if extras.is_file():
             attachments[EXTRAS_SUFFIX] = extras.read_bytes()
-        return self._save_new(copy, attachments)
+        duplicate = self._save_new(copy, attachments)
+        self._lore_changed(duplicate.id)
+        return duplicate
 
     def delete(self, persona_id: str) -> Deleted:
         """Delete the user's persona, or the user's copy of a built-in. A built-in itself is refused."""
@@ -182,6 +202,7 @@ class PersonaService:
                 raise AvatarError(f"Could not delete {persona.name}: {error.strerror or error}.") from None
             self._fingerprint = ()
         log.info("deleted persona %s", persona_id)
+        self._lore_changed(persona_id)  # gone, or the built-in (with its own card) is back
         return Deleted.override if self.is_builtin_id(persona_id) else Deleted.persona
 
     def import_card(self, source: Path | bytes, filename: str | None = None) -> tuple[Persona, list[str]]:
@@ -194,6 +215,7 @@ class PersonaService:
         card = parse_card(data, filename)
         persona_id = save_card(card, self.user_dir, {p.id for p in self.list()} | self._builtin_stems())
         self._fingerprint = ()
+        self._lore_changed(persona_id)
         return self.get(persona_id), card.warnings
 
     def export_card(self, persona_id: str, out_path: Path) -> Path:

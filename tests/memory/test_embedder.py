@@ -49,6 +49,20 @@ def test_bge_models_get_the_query_instruction_and_others_do_not(monkeypatch):
 
 
 @pytest.mark.slow
+def test_a_real_bge_model_folder_embeds_queries_with_the_instruction_and_others_without(tmp_path, embedder):
+    """The packaged model under a bge folder name: its queries carry the instruction, its passages do not."""
+    bge_dir = tmp_path / "bge-small-en-v1.5"
+    bge_dir.symlink_to(Path(packaged_embedding_model_dir()), target_is_directory=True)
+    bge = Embedder(bge_dir)
+    question = "what is my dog called?"
+    assert bge.is_bge and not embedder.is_bge
+    assert np.allclose(bge.embed_query(question), embedder.embed_documents([BGE_QUERY_INSTRUCTION + question])[0], atol=1e-5)
+    assert np.allclose(bge.embed_documents([question])[0], embedder.embed_documents([question])[0], atol=1e-5)
+    assert np.allclose(embedder.embed_query(question), embedder.embed_documents([question])[0], atol=1e-5)
+    assert not np.allclose(bge.embed_query(question), embedder.embed_query(question), atol=1e-3)
+
+
+@pytest.mark.slow
 def test_vectors_are_384_d_unit_float32_and_meaningful(embedder):
     vectors = embedder.embed_documents(
         ["The user has a dog named Biscuit.", "The user owns a dog called Biscuit.", "Tax law"]
