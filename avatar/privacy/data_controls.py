@@ -21,6 +21,7 @@ from sqlalchemy import inspect, text
 from avatar.context import AppContext
 from avatar.core.files import atomic_write_bytes
 from avatar.llm.prompt import system_prompt
+from avatar.personas.exceptions import PersonaNotFound
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ def finetune_records(ctx: AppContext, persona_id: str | None = None) -> list[dic
     for conversation in conversations_with_messages(ctx, persona_id):
         try:
             persona = ctx.personas.get(conversation["persona_id"])
-        except Exception:  # a deleted persona: its conversations still export, without a system prompt
+        except PersonaNotFound:  # a deleted persona: its conversations still export, without a system prompt
             persona = None
         messages = [
             {"role": m["role"], "content": m["content"]}

@@ -18,7 +18,7 @@ CHECKLIST = """
 - **The app listens on {where}.** {lan_note}
 - **No analytics, no telemetry, no share links.** Gradio analytics and Hugging Face telemetry are off.
 - **The page loads nothing from the internet**: no web fonts, no CDN scripts.
-- **Models run here.** Chat goes to the model server you configured ({model_server}); speech and memory
+- **Models run here.** Chat goes to the model server you configured (`{model_server}`); speech and memory
   models run inside this app. A model is downloaded only the first time it is needed{offline_note}.
 - **Logs hold no message text** unless you start the app with `--log-prompts`.
 """
@@ -28,6 +28,11 @@ ERASE_ACTIONS = {
     "memories": "Delete all memories",
     "everything": "Erase everything (conversations, memories, your characters, your profile)",
 }
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """'1 conversation', '3 conversations', '0 memories'."""
+    return f"{count} {noun}" if count == 1 else f"{count} {plural or noun + 's'}"
 
 
 class PrivacyTab:
@@ -57,7 +62,9 @@ class PrivacyTab:
         count = data_controls.export_finetune_jsonl(self.ctx, path, persona_id or None)
         if count == 0:
             return gr.update(visible=False), "There are no conversations with replies to export yet."
-        return gr.update(value=str(path), visible=True), f"{count} conversations exported as a fine-tuning dataset."
+        return gr.update(
+            value=str(path), visible=True
+        ), f"{counted(count, 'conversation')} exported as a fine-tuning dataset."
 
     def ask(self, action: str | None, persona_id: str | None) -> tuple[Any, str]:
         if action not in ERASE_ACTIONS:
@@ -70,10 +77,10 @@ class PrivacyTab:
     def erase(self, action: str | None, persona_id: str | None) -> tuple[Any, str]:
         if action == "conversations" and persona_id:
             count = data_controls.delete_persona_conversations(self.ctx, persona_id)
-            message = f"Deleted {count} conversations."
+            message = f"Deleted {counted(count, 'conversation')}."
         elif action == "memories":
             count = data_controls.delete_all_memories(self.ctx)
-            message = f"Deleted {count} memories."
+            message = f"Deleted {counted(count, 'memory', 'memories')}."
         elif action == "everything":
             data_controls.wipe_everything(self.ctx)
             message = "Erased everything. Reload the page to start fresh."
@@ -83,22 +90,31 @@ class PrivacyTab:
 
     def build(self, persona_picker: gr.Dropdown) -> None:
         with gr.Tab("Privacy", id="privacy"):
-            gr.Markdown(self.checklist())
+            gr.Markdown(self.checklist(), elem_id="privacy-checklist")
             with gr.Row():
                 with gr.Column():
                     gr.Markdown("### Take your data with you")
-                    export_button = gr.Button("Export everything (.zip)")
-                    finetune_button = gr.Button("Export conversations as a fine-tuning dataset (.jsonl)")
-                    export_file = gr.File(label="Download", visible=False, interactive=False)
-                    export_notice = gr.Markdown()
+                    export_button = gr.Button("Export everything (.zip)", elem_id="privacy-export")
+                    finetune_button = gr.Button(
+                        "Export conversations as a fine-tuning dataset (.jsonl)", elem_id="privacy-finetune"
+                    )
+                    export_file = gr.File(
+                        label="Download", visible=False, interactive=False, elem_id="privacy-download"
+                    )
+                    export_notice = gr.Markdown(elem_id="privacy-export-notice")
                 with gr.Column():
                     gr.Markdown("### Erase")
                     action = gr.Radio(
-                        [(label, key) for key, label in ERASE_ACTIONS.items()], label="What to erase", value=None
+                        [(label, key) for key, label in ERASE_ACTIONS.items()],
+                        label="What to erase",
+                        value=None,
+                        elem_id="privacy-erase-what",
                     )
-                    erase_button = gr.Button("Erase…", variant="stop")
-                    confirm_button = gr.Button("Yes, erase it", variant="stop", visible=False)
-                    erase_notice = gr.Markdown()
+                    erase_button = gr.Button("Erase…", variant="stop", elem_id="privacy-erase")
+                    confirm_button = gr.Button(
+                        "Yes, erase it", variant="stop", visible=False, elem_id="privacy-confirm-erase"
+                    )
+                    erase_notice = gr.Markdown(elem_id="privacy-erase-notice")
         export_button.click(self.export_all, None, [export_file, export_notice], api_name=False)
         finetune_button.click(self.export_finetune, [persona_picker], [export_file, export_notice], api_name=False)
         erase_button.click(self.ask, [action, persona_picker], [confirm_button, erase_notice], api_name=False)

@@ -1,17 +1,34 @@
-"""Browser fixtures: Debian's Chromium driven by Playwright, kept off the network, recording requests."""
+"""Browser fixtures: one app for the whole browser suite, Debian's Chromium driven by Playwright and kept
+off the network, every request each page makes recorded and checked, screenshots as artifacts.
+
+The scenarios share one launched app (starting one, and loading its models, costs seconds each time);
+each scenario gets a fresh browser context (no cookies, no storage) and starts its own conversation
+where it needs one. The fake model server is shared too, and reset before each scenario.
+"""
 
 from __future__ import annotations
 
 import shutil
-import tempfile
+import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from avatar.conversations.service import ConversationService
+from avatar.core.db import open_database
 from avatar.core.settings import PROJECT_ROOT
+from avatar.speech.audio import to_int16
+from tests.conftest import RunningApp
+from tests.speech.conftest import ggml_tiny_en, piper_voice_path, tts  # noqa: F401  (session fixtures)
+from tests.support.fake_model_server import FakeModelServer
+from tests.voice.conftest import speech  # noqa: F401  (a session fixture)
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+MIC_RATE = 48_000
 
 # Flags that keep Chromium from calling home (updates, sync, safe browsing lists, field trials).
 OFFLINE_FLAGS = [
@@ -27,31 +44,121 @@ OFFLINE_FLAGS = [
     "--disable-gpu",
 ]
 
+# Keeps every RTCPeerConnection the page makes, so a test can read the WebRTC stats of what came back.
+KEEP_PEER_CONNECTIONS = """
+(() => {
+  const Original = window.RTCPeerConnection;
+  if (!Original) return;
+  window.__peerConnections = [];
+  window.RTCPeerConnection = function (...args) {
+    const pc = new Original(...args);
+    window.__peerConnections.push(pc);
+    return pc;
+  };
+  window.RTCPeerConnection.prototype = Original.prototype;
+})();
+"""
+
+
+@pytest.fixture(scope="session")
+def e2e_model_server() -> Iterator[FakeModelServer]:
+    server = FakeModelServer().start()
+    yield server
+    server.stop()
+
 
 @pytest.fixture
-def browser_page(request):
+def model_server(e2e_model_server: FakeModelServer) -> FakeModelServer:
+    """The shared fake Ollama, as a fresh one: no scripted replies, no recorded requests, the model present."""
+    server = e2e_model_server
+    server.models[:] = ["llama3.2:3b"]
+    server.token_delay_s = 0.0
+    server._replies.clear()
+    server._structured.clear()
+    server.requests.clear()
+    server.events.clear()
+    return server
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory, e2e_model_server, ggml_tiny_en, piper_voice_path) -> Iterator[RunningApp]:  # noqa: F811
+    """`python app.py` with the test speech models, once for every browser scenario."""
+    if CHROMIUM is None:
+        pytest.skip("no Chromium found (apt-get install chromium); the browser tests need it")
+    data_dir = tmp_path_factory.mktemp("e2e-app")
+    voice_models = {"AVATAR_STT_MODEL": str(ggml_tiny_en), "AVATAR_TTS_VOICE": str(piper_voice_path)}
+    running = RunningApp(["--data-dir", str(data_dir), "--ollama-host", e2e_model_server.url], voice_models)
+    running.data_dir = data_dir  # type: ignore[attr-defined]
+    yield running.start()
+    running.stop()
+
+
+def conversations(app: RunningApp) -> ConversationService:
+    """The app's saved conversations, read from its database as the app wrote them."""
+    return ConversationService(open_database(app.data_dir / "avatar.db"))  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def playwright():
     if CHROMIUM is None:
         pytest.skip("no Chromium found (apt-get install chromium); the browser tests need it")
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as running:
+        yield running
+
+
+def launch_chromium(playwright, microphone_wav: Path | None = None):
+    """Headless Chromium with a fresh profile; with a WAV, its fake microphone plays that file once."""
+    args = list(OFFLINE_FLAGS)
+    if microphone_wav is not None:
+        args += [
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={microphone_wav}%noloop",
+            "--autoplay-policy=no-user-gesture-required",
+        ]
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+
+
+@pytest.fixture(scope="module")
+def chromium(playwright):
+    """One Chromium (no microphone) for a module's scenarios; each scenario gets its own context."""
+    browser = launch_chromium(playwright)
+    yield browser
+    browser.close()
+
+
+def is_local(url: str, app: RunningApp) -> bool:
+    return url.startswith((app.url + "/", "data:", "blob:")) or url == app.url
+
+
+@contextmanager
+def open_page(browser, app: RunningApp, request) -> Iterator:
+    """A fresh browser context on the app. Every request any of its pages makes is recorded, and on
+    leaving, anything that went elsewhere than the app on 127.0.0.1 fails the scenario."""
     ARTIFACTS.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile,
-            executable_path=CHROMIUM,
-            headless=True,
-            args=OFFLINE_FLAGS,
-            viewport={"width": 1280, "height": 900},
-        )
-        page = context.pages[0] if context.pages else context.new_page()
-        page.requested_urls = []  # type: ignore[attr-defined]
-        page.on("request", lambda r: page.requested_urls.append(r.url))  # type: ignore[attr-defined]
-        try:
-            yield page
-        finally:
-            if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
-                page.screenshot(path=str(ARTIFACTS / f"FAILED-{request.node.name}.png"), full_page=True)
-            context.close()
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    context.grant_permissions(["microphone"])
+    context.add_init_script(KEEP_PEER_CONNECTIONS)
+    requested: list[str] = []
+    context.on("request", lambda r: requested.append(r.url))
+    page = context.new_page()
+    page.requested_urls = requested  # type: ignore[attr-defined]
+    try:
+        yield page
+    finally:
+        if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+            page.screenshot(path=str(ARTIFACTS / f"FAILED-{request.node.name}.png"), full_page=True)
+        context.close()
+    remote = [url for url in requested if not is_local(url, app)]
+    assert remote == [], f"the page made requests outside the app on 127.0.0.1: {remote}"
+
+
+@pytest.fixture
+def browser_page(chromium, app, request):
+    with open_page(chromium, app, request) as page:
+        yield page
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
@@ -62,6 +169,62 @@ def pytest_runtest_makereport(item, call):
 
 
 def screenshot(page, name: str) -> Path:
+    """Save the page as test-artifacts/<name>.png, once no component is dimmed as still loading
+    (Gradio marks those `.pending`); a page that never settles is saved as it is."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function("() => !document.querySelector('.pending')", timeout=5_000)
+    except PlaywrightTimeout:
+        pass
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def write_wav(path: Path, audio: np.ndarray, rate: int = MIC_RATE) -> Path:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(to_int16(audio).tobytes())
+    return path
+
+
+def silence(seconds: float, rate: int = MIC_RATE) -> np.ndarray:
+    return np.zeros(int(seconds * rate), np.float32)
+
+
+def open_app(page, app: RunningApp) -> None:
+    """Load the page and wait until the Chat tab shows a conversation (Aria's greeting at least)."""
+    page.goto(app.url)
+    page.locator("#chatbot").get_by_text("How's your day been").wait_for()
+
+
+def new_chat(page) -> None:
+    """Start a fresh conversation with the character picked, as a person would before a new topic."""
+    page.get_by_role("button", name="+ New chat").click()
+    page.locator("#conversation-list input:checked").wait_for(state="detached")
+
+
+def pick_persona(page, name: str) -> None:
+    """Choose a character in the Chat tab's dropdown. Gradio's dropdown can re-render while the page's
+    load events are still arriving and close itself; a person would click again, so do we."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(5):
+        page.get_by_role("listbox", name="Character", exact=True).click()
+        try:
+            page.get_by_role("option", name=name).click(timeout=2_000)
+            return
+        except PlaywrightTimeout:
+            page.locator("#chatbot").click()  # close it; focus elsewhere so the next click opens it again
+            page.wait_for_timeout(300)
+    raise AssertionError(f"could not pick {name} in the Character dropdown")
+
+
+def send(page, text: str, reply: str) -> None:
+    """Type a message in the Chat tab and wait for (the end of) the reply."""
+    page.locator("#message-box textarea").fill(text)
+    page.locator("#message-box textarea").press("Enter")
+    page.locator("#chatbot").get_by_text(reply).wait_for(timeout=15_000)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import new_chat, open_app, screenshot, send
 from tests.memory.conftest import card, cards_json
 
 pytestmark = pytest.mark.e2e
@@ -12,20 +12,13 @@ pytestmark = pytest.mark.e2e
 CARD = "The user is training for the Lisbon half marathon."
 
 
-def send(page, text: str, reply: str) -> None:
-    page.locator("#message-box textarea").fill(text)
-    page.locator("#message-box textarea").press("Enter")
-    page.locator("#chatbot").get_by_text(reply).wait_for(timeout=15_000)
-
-
-def test_memories_appear_in_the_memory_tab_and_can_be_deleted(launch_app, fake_ollama, browser_page):
+def test_memories_appear_in_the_memory_tab_and_can_be_deleted(app, model_server, browser_page):
     page = browser_page
-    app = launch_app()
-    fake_ollama.script("Oh nice, how far do you run?", "That's a big goal!", "You'll be ready.", "In October, right?")
-    fake_ollama.script_structured(cards_json(card(CARD, type="event", importance=0.8)))
+    model_server.script("Oh nice, how far do you run?", "That's a big goal!", "You'll be ready.", "In October, right?")
+    model_server.script_structured(cards_json(card(CARD, type="event", importance=0.8)))
 
-    page.goto(app.url)
-    page.locator("#chatbot").get_by_text("How's your day been").wait_for()
+    open_app(page, app)
+    new_chat(page)
     assert page.locator("#memory-switch input[type=checkbox]").is_checked()  # a chat remembers by default
     send(page, "I started running every morning.", "how far do you run?")
     send(page, "I'm training for the Lisbon half marathon.", "That's a big goal!")
@@ -57,6 +50,3 @@ def test_memories_appear_in_the_memory_tab_and_can_be_deleted(launch_app, fake_o
     page.locator("#memory-confirm-delete").click()
     page.locator("#memory-status").get_by_text("Deleted.").wait_for()
     table.get_by_text(CARD).wait_for(state="detached")
-
-    remote = [u for u in page.requested_urls if not u.startswith(("http://127.0.0.1", "data:", "blob:"))]
-    assert remote == []

@@ -1,87 +1,116 @@
-"""A person talking in a real browser: Chromium's fake microphone plays a spoken question into the Voice tab."""
+"""A person talking in a real browser: Chromium's fake microphone plays a WAV file into the Voice tab.
+
+The file starts with a few seconds of silence (time to press the buttons and connect), then the
+sentences with pauses between them, as a person would speak.
+"""
 
 from __future__ import annotations
 
-import tempfile
-import wave
-from pathlib import Path
+from contextlib import ExitStack
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
-from avatar.speech.audio import to_int16, to_mono_16k
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM, OFFLINE_FLAGS, screenshot
-from tests.speech.conftest import ggml_tiny_en, piper_voice_path, tts  # noqa: F401  (session fixtures)
+from avatar.conversations.schemas import MessageStatus
+from tests.e2e.conftest import (
+    conversations,
+    launch_chromium,
+    open_app,
+    open_page,
+    screenshot,
+    silence,
+    write_wav,
+)
+from tests.voice.conftest import INTERRUPTION, QUESTION
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-QUESTION = "What is the capital of France?"
+LONG_REPLY = " ".join(f"Here is sentence number {i} of a very long story." for i in range(40))
+STORY_REQUEST = "Tell me a long story."
 
-
-def write_wav(path: Path, audio: np.ndarray, rate: int) -> Path:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(to_int16(audio).tobytes())
-    return path
+# The audio the page has received and played from the app, summed over its WebRTC connections.
+RECEIVED_AUDIO = """async () => {
+  let energy = 0, packets = 0;
+  for (const pc of window.__peerConnections || []) {
+    (await pc.getStats()).forEach((report) => {
+      if (report.type === 'inbound-rtp' && report.kind === 'audio') {
+        energy += report.totalAudioEnergy || 0;
+        packets += report.packetsReceived || 0;
+      }
+    });
+  }
+  return {energy, packets};
+}"""
 
 
 @pytest.fixture
-def talking_browser(tts, tmp_path: Path):  # noqa: F811
-    """Chromium whose microphone says QUESTION once (after 3 s of silence: time to connect), then stays quiet."""
-    if CHROMIUM is None:
-        pytest.skip("no Chromium found (apt-get install chromium); the browser tests need it")
-    from playwright.sync_api import sync_playwright
+def talking_page(playwright, app, speech, tmp_path, request):
+    """Opens a page whose microphone says the given sentences, each followed by its pause in seconds."""
+    with ExitStack() as cleanup:
 
-    rate, said = tts.synthesize(QUESTION)
-    audio = to_mono_16k(said, rate, 48_000)
-    silence = np.zeros(3 * 48_000, np.float32)
-    wav = write_wav(tmp_path / "question.wav", np.concatenate([silence, audio, silence, silence]), 48_000)
-    flags = [
-        *OFFLINE_FLAGS,
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={wav}%noloop",
-        "--autoplay-policy=no-user-gesture-required",
-    ]
-    ARTIFACTS.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=flags, viewport={"width": 1280, "height": 900}
-        )
-        context.grant_permissions(["microphone"])
-        page = context.pages[0] if context.pages else context.new_page()
-        page.requested_urls = []  # type: ignore[attr-defined]
-        page.on("request", lambda r: page.requested_urls.append(r.url))  # type: ignore[attr-defined]
-        try:
-            yield page
-        finally:
-            context.close()
+        def _open(*said: tuple[str, float]):
+            parts = [silence(4.0)]
+            for text, pause_s in said:
+                parts += [speech.at(text, 48_000, before_s=0.0, after_s=0.0), silence(pause_s)]
+            wav = write_wav(tmp_path / "microphone.wav", np.concatenate(parts))
+            browser = launch_chromium(playwright, microphone_wav=wav)
+            cleanup.callback(browser.close)
+            return cleanup.enter_context(open_page(browser, app, request))
+
+        yield _open
 
 
-def test_talking_in_the_voice_tab(launch_app, fake_ollama, talking_browser, ggml_tiny_en, piper_voice_path):  # noqa: F811
-    fake_ollama.script("Paris is the capital of France.")
-    app = launch_app(env={"AVATAR_STT_MODEL": str(ggml_tiny_en), "AVATAR_TTS_VOICE": str(piper_voice_path)})
-    page = talking_browser
-    page.goto(app.url)
-    page.locator("#chatbot").get_by_text("How's your day been").wait_for()
+def start_talking(page, app) -> None:
+    open_app(page, app)
     page.get_by_role("tab", name="Voice").click()
     page.locator("#voice-models").get_by_text("Voice ready").wait_for(timeout=60_000)
-    try:
-        webrtc = page.locator("#voice-webrtc")
-        webrtc.get_by_role("button", name="Click to Access Microphone").click()
-        webrtc.get_by_text("Start talking").click()
-        voice_chat = page.locator("#voice-chatbot")
-        voice_chat.get_by_text(QUESTION).wait_for(timeout=30_000)
-        voice_chat.get_by_text("Paris is the capital of France.").wait_for(timeout=30_000)
-        page.locator("#voice-latency").get_by_text("complete").first.wait_for(timeout=30_000)
-        screenshot(page, "voice-tab")
-    except Exception:
-        screenshot(page, "FAILED-voice-tab")
-        raise
+    webrtc = page.locator("#voice-webrtc")
+    webrtc.get_by_role("button", name="Click to Access Microphone").click()
+    webrtc.get_by_text("Start talking").click()
+
+
+def test_talking_in_the_voice_tab(app, model_server, talking_page):
+    model_server.script("Paris is the capital of France.")
+    page = talking_page((QUESTION, 6.0))
+    start_talking(page, app)
+    voice_chat = page.locator("#voice-chatbot")
+    voice_chat.get_by_text(QUESTION).wait_for(timeout=30_000)
+    voice_chat.get_by_text("Paris is the capital of France.").wait_for(timeout=30_000)
+    page.locator("#voice-latency").get_by_text("complete").first.wait_for(timeout=30_000)
+    # The avatar's voice came back over WebRTC and was played: audio packets with sound in them.
+    page.wait_for_function(f"({RECEIVED_AUDIO})().then(r => r.packets > 50 && r.energy > 0)", timeout=30_000)
+    assert page.locator("#voice-webrtc audio").count() >= 1
+    screenshot(page, "voice-tab")
+
     # The Chat tab shows the same conversation.
     page.get_by_role("tab", name="Chat").click()
     page.locator("#chatbot").get_by_text(QUESTION).wait_for()
-    remote = [u for u in page.requested_urls if not u.startswith(("http://127.0.0.1", "data:", "blob:"))]
-    assert remote == []
+
+
+def test_talking_over_a_reply_interrupts_it(app, model_server, talking_page):
+    model_server.token_delay_s = 0.08  # a slow model: still writing when the user talks over it
+    model_server.script(LONG_REPLY, "Of course, I will stop.")
+    # The pause after the request is long enough for the reply to be under way, far from its end.
+    page = talking_page((STORY_REQUEST, 7.0), (INTERRUPTION, 5.0))
+    start_talking(page, app)
+    voice_chat = page.locator("#voice-chatbot")
+    voice_chat.get_by_text("Here is sentence number 0").wait_for(timeout=30_000)
+    voice_chat.get_by_text("Wait, stop for a moment", exact=False).wait_for(timeout=30_000)
+    voice_chat.get_by_text("Of course, I will stop.").wait_for(timeout=30_000)
+    page.locator("#voice-latency").get_by_text("interrupted").first.wait_for(timeout=30_000)
+    expect(voice_chat.get_by_text("Of course, I will stop.")).to_be_in_viewport(timeout=5_000)  # scrolled to it
+    screenshot(page, "voice-tab-interrupted")
+
+    assert model_server.wait_for_event("chat_closed_by_client", 5), "the model's stream was not closed"
+    service = conversations(app)
+    interrupted = [
+        message
+        for conversation in service.list()
+        for message in service.messages(conversation.id)
+        if message.status is MessageStatus.interrupted
+    ]
+    assert len(interrupted) == 1
+    heard = interrupted[0].content
+    # What was saved is what the person heard before talking: the start of the reply, not all of it.
+    assert heard and LONG_REPLY.startswith(heard) and len(heard) < len(LONG_REPLY) / 2, heard

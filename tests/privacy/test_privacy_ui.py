@@ -28,7 +28,7 @@ def test_exports_are_offered_as_downloads(ctx, fake_ollama):
     download, notice = tab.export_all()
     assert download["visible"] and zipfile.is_zipfile(download["value"])
     download, notice = tab.export_finetune("aria")
-    assert download["value"].endswith(".jsonl") and notice.startswith("1 conversations")
+    assert download["value"].endswith(".jsonl") and notice.startswith("1 conversation exported")
 
 
 def test_erase_asks_first_then_erases(ctx, fake_ollama):
@@ -39,7 +39,7 @@ def test_erase_asks_first_then_erases(ctx, fake_ollama):
     assert confirm["visible"] and "Aria" in question and "cannot be undone" in question
     assert len(ctx.conversations.list()) == 2  # asking erased nothing
     confirm, message = tab.erase("conversations", "aria")
-    assert message == "Deleted 1 conversations." and confirm["visible"] is False
+    assert message == "Deleted 1 conversation." and confirm["visible"] is False
     assert [c.persona_id for c in ctx.conversations.list()] == ["captain-vega"]
     tab.erase("everything", None)
     assert ctx.conversations.list() == []
