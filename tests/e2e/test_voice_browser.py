@@ -81,6 +81,9 @@ def test_talking_in_the_voice_tab(app, model_server, talking_page):
     # The avatar's voice came back over WebRTC and was played: audio packets with sound in them.
     page.wait_for_function(f"({RECEIVED_AUDIO})().then(r => r.packets > 50 && r.energy > 0)", timeout=30_000)
     assert page.locator("#voice-webrtc audio").count() >= 1
+    # Nor does the page's side of the call ask a STUN or TURN server anywhere for its address.
+    ice_servers = page.evaluate("window.__peerConnections.map(pc => pc.getConfiguration().iceServers || [])")
+    assert ice_servers and all(servers == [] for servers in ice_servers), ice_servers
     screenshot(page, "voice-tab")
 
     # The Chat tab shows the same conversation.
