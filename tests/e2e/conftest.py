@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import wave
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -129,16 +129,16 @@ def chromium(playwright):
     browser.close()
 
 
-def is_local(url: str, app: RunningApp) -> bool:
-    return url.startswith((app.url + "/", "data:", "blob:")) or url == app.url
+def is_local(url: str, app_url: str) -> bool:
+    return url.startswith((app_url + "/", "data:", "blob:")) or url == app_url
 
 
 @contextmanager
-def open_page(browser, app: RunningApp, request) -> Iterator:
-    """A fresh browser context on the app. Every request any of its pages makes is recorded, and on
-    leaving, anything that went elsewhere than the app on 127.0.0.1 fails the scenario."""
+def open_page(browser, app_url: str, request, **context_options) -> Iterator:
+    """A fresh browser context for the app at app_url. Every request any of its pages makes is recorded,
+    and on leaving, anything that went elsewhere than the app fails the scenario."""
     ARTIFACTS.mkdir(exist_ok=True)
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True, **context_options)
     context.grant_permissions(["microphone"])
     context.add_init_script(KEEP_PEER_CONNECTIONS)
     requested: list[str] = []
@@ -151,14 +151,63 @@ def open_page(browser, app: RunningApp, request) -> Iterator:
         if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
             page.screenshot(path=str(ARTIFACTS / f"FAILED-{request.node.name}.png"), full_page=True)
         context.close()
-    remote = [url for url in requested if not is_local(url, app)]
-    assert remote == [], f"the page made requests outside the app on 127.0.0.1: {remote}"
+    remote = [url for url in requested if not is_local(url, app_url)]
+    assert remote == [], f"the page made requests outside the app at {app_url}: {remote}"
 
 
 @pytest.fixture
 def browser_page(chromium, app, request):
-    with open_page(chromium, app, request) as page:
+    with open_page(chromium, app.url, request) as page:
         yield page
+
+
+@pytest.fixture
+def talking_page(playwright, speech, tmp_path, request):  # noqa: F811
+    """Opens a page on app_url whose microphone says the given sentences, each followed by its pause
+    in seconds (after 4 s of silence: time to press the buttons and connect)."""
+    with ExitStack() as cleanup:
+
+        def _open(app_url: str, *said: tuple[str, float], **context_options):
+            parts = [silence(4.0)]
+            for text, pause_s in said:
+                parts += [speech.at(text, MIC_RATE, before_s=0.0, after_s=0.0), silence(pause_s)]
+            wav = write_wav(tmp_path / "microphone.wav", np.concatenate(parts))
+            browser = launch_chromium(playwright, microphone_wav=wav)
+            cleanup.callback(browser.close)
+            return cleanup.enter_context(open_page(browser, app_url, request, **context_options))
+
+        yield _open
+
+
+def start_talking(page, app_url: str) -> None:
+    """Open the Voice tab once its models are ready, allow the microphone and start the call."""
+    open_app(page, app_url)
+    page.get_by_role("tab", name="Voice").click()
+    page.locator("#voice-models").get_by_text("Voice ready").wait_for(timeout=60_000)
+    webrtc = page.locator("#voice-webrtc")
+    webrtc.get_by_role("button", name="Click to Access Microphone").click()
+    webrtc.get_by_text("Start talking").click()
+
+
+# The audio the page has received and played from the app, summed over its WebRTC connections.
+RECEIVED_AUDIO = """async () => {
+  let energy = 0, packets = 0;
+  for (const pc of window.__peerConnections || []) {
+    (await pc.getStats()).forEach((report) => {
+      if (report.type === 'inbound-rtp' && report.kind === 'audio') {
+        energy += report.totalAudioEnergy || 0;
+        packets += report.packetsReceived || 0;
+      }
+    });
+  }
+  return {energy, packets};
+}"""
+
+
+def wait_for_voice_from_app(page) -> None:
+    """The avatar's voice came back over WebRTC and was played: audio packets, with sound in them."""
+    page.wait_for_function(f"({RECEIVED_AUDIO})().then(r => r.packets > 50 && r.energy > 0)", timeout=30_000)
+    assert page.locator("#voice-webrtc audio").count() >= 1
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
@@ -195,9 +244,9 @@ def silence(seconds: float, rate: int = MIC_RATE) -> np.ndarray:
     return np.zeros(int(seconds * rate), np.float32)
 
 
-def open_app(page, app: RunningApp) -> None:
+def open_app(page, app_url: str) -> None:
     """Load the page and wait until the Chat tab shows a conversation (Aria's greeting at least)."""
-    page.goto(app.url)
+    page.goto(app_url)
     page.locator("#chatbot").get_by_text("How's your day been").wait_for()
 
 

@@ -22,7 +22,7 @@ def test_chat_streams_and_history_survives_reload(app, model_server, browser_pag
     model_server.token_delay_s = 0.1
     model_server.script("Ahoy, rookie! The coffee is still terrible, but the stars are out.")
 
-    open_app(page, app)
+    open_app(page, app.url)
     pick_persona(page, "Captain Vega")
     chat = page.locator("#chatbot")
     chat.get_by_text("something is following us").wait_for()
@@ -56,7 +56,7 @@ def test_html_and_scripts_in_messages_stay_inert(app, model_server, browser_page
     page = browser_page
     payload = '<img src=x onerror="window.__xss=1"> <script>window.__xss=2</script> **bold**'
     model_server.script('Echo: <img src=y onerror="window.__xss=3"> <a href="javascript:window.__xss=4">link</a>')
-    open_app(page, app)
+    open_app(page, app.url)
     new_chat(page)
     send(page, payload, "Echo:")
     page.locator("#chatbot a", has_text="link").click(timeout=5_000, no_wait_after=True)

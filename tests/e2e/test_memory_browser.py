@@ -17,7 +17,7 @@ def test_memories_appear_in_the_memory_tab_and_can_be_deleted(app, model_server,
     model_server.script("Oh nice, how far do you run?", "That's a big goal!", "You'll be ready.", "In October, right?")
     model_server.script_structured(cards_json(card(CARD, type="event", importance=0.8)))
 
-    open_app(page, app)
+    open_app(page, app.url)
     new_chat(page)
     assert page.locator("#memory-switch input[type=checkbox]").is_checked()  # a chat remembers by default
     send(page, "I started running every morning.", "how far do you run?")

@@ -15,7 +15,7 @@ def test_create_edit_and_import_characters(app, browser_page, tmp_path):
     card = tmp_path / "Seraphina.png"
     card.write_bytes(png({"chara": b64json(v2_card())}, size=(200, 300)))
 
-    open_app(page, app)
+    open_app(page, app.url)
     page.get_by_role("tab", name="Personas").click()
     gallery = page.locator("#persona-gallery")
     gallery.get_by_text("Captain Vega").wait_for()

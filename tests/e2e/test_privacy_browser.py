@@ -34,7 +34,7 @@ def download(page, button: str, notice: str, tmp_path):
 def test_export_downloads_and_erase_asks_first(app, model_server, browser_page, tmp_path):
     page = browser_page
     model_server.script("A splendid subject, my dear.")
-    open_app(page, app)
+    open_app(page, app.url)
     pick_persona(page, "Professor Quill")
     new_chat(page)
     send(page, SAID, "A splendid subject")
@@ -69,7 +69,7 @@ def test_export_downloads_and_erase_asks_first(app, model_server, browser_page, 
     assert quill_conversations(app) == []
 
     # The Chat tab, reloaded: the Professor starts afresh, with no conversation to pick.
-    open_app(page, app)
+    open_app(page, app.url)
     pick_persona(page, "Professor Quill")
     page.locator("#chatbot").get_by_text("Mind the books").wait_for()
     assert page.locator("#chatbot").get_by_text(SAID).count() == 0
