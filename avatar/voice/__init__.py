@@ -7,4 +7,5 @@ latency.py      per-turn timings (endpoint -> transcript -> first token -> first
 handler.py      VoiceHandler: one WebRTC call, microphone to speaker
 rtc.py          aiortc's receive side without the player's prefetch: the microphone reaches the VAD at once
 ui.py           VoiceTab: the WebRTC component, sharing the Chat tab's character and conversation
+cli.py          the voice settings as flags of `python app.py`
 """
