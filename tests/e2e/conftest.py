@@ -80,22 +80,28 @@ def model_server(e2e_model_server: FakeModelServer) -> FakeModelServer:
     return server
 
 
+class SharedApp(RunningApp):
+    """The app every browser scenario uses; tests read its database in data_dir."""
+
+    def __init__(self, data_dir: Path, ollama_url: str, env: dict[str, str]) -> None:
+        super().__init__(["--data-dir", str(data_dir), "--ollama-host", ollama_url], env)
+        self.data_dir = data_dir
+
+
 @pytest.fixture(scope="session")
-def app(tmp_path_factory, e2e_model_server, ggml_tiny_en, piper_voice_path) -> Iterator[RunningApp]:  # noqa: F811
+def app(tmp_path_factory, e2e_model_server, ggml_tiny_en, piper_voice_path) -> Iterator[SharedApp]:  # noqa: F811
     """`python app.py` with the test speech models, once for every browser scenario."""
     if CHROMIUM is None:
         pytest.skip("no Chromium found (apt-get install chromium); the browser tests need it")
-    data_dir = tmp_path_factory.mktemp("e2e-app")
     voice_models = {"AVATAR_STT_MODEL": str(ggml_tiny_en), "AVATAR_TTS_VOICE": str(piper_voice_path)}
-    running = RunningApp(["--data-dir", str(data_dir), "--ollama-host", e2e_model_server.url], voice_models)
-    running.data_dir = data_dir  # type: ignore[attr-defined]
+    running = SharedApp(tmp_path_factory.mktemp("e2e-app"), e2e_model_server.url, voice_models)
     yield running.start()
     running.stop()
 
 
-def conversations(app: RunningApp) -> ConversationService:
+def conversations(app: SharedApp) -> ConversationService:
     """The app's saved conversations, read from its database as the app wrote them."""
-    return ConversationService(open_database(app.data_dir / "avatar.db"))  # type: ignore[attr-defined]
+    return ConversationService(open_database(app.data_dir / "avatar.db"))
 
 
 @pytest.fixture(scope="module")
