@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from avatar.conversations.service import ConversationService
@@ -267,14 +267,7 @@ def bulk_load(engine: Engine, pool: Pool, count: int, batch: int = 5000) -> floa
                 ),
                 rows,
             )
-            conn.execute(text("INSERT INTO memory_embeddings(key, embedding) VALUES (:key, :embedding)"), vector_rows)
-            conn.execute(
-                text(
-                    "INSERT INTO memory_bits(rowid, embedding, owner, kind) "
-                    "VALUES (:key, vec_quantize_binary(:embedding), :owner, :kind)"
-                ),
-                vector_rows,
-            )
+            repository.insert_vectors(conn, vector_rows)
         spent += time.perf_counter() - started
     return count / spent
 
@@ -313,27 +306,55 @@ def visible_vectors(engine: Engine, persona_id: str) -> tuple[np.ndarray, np.nda
 
 
 def knn_quality(engine: Engine, queries: np.ndarray) -> None:
-    """recall@k of the quantized KNN (sign bits, re-scored) against the exact float top-k."""
+    """recall@k of the quantized KNN (sign bits, re-scored) against the exact float top-k.
+
+    Two counts: a hit is right if it is as near as the exact k-th (exact ties make "which k" arbitrary),
+    and, more leniently, also if its text is the text of one of the exact top k. The synthetic store
+    holds ~1/800 of its cards as noisy copies of each card line (same text, vectors ~0.98 apart), so
+    at 1M the exact top 8 is often 8 of ~100 copies of one or two lines, picked by the noise alone.
+    """
     keys, matrix = visible_vectors(engine, "aria")
-    exact = []  # per query: the exact distance of the 8th and the 32nd nearest
+    exact = []  # per query: the exact top 32 (keys) and their distances
+    near_ties, distinct = [], []
     for query in queries:
-        distances = np.sort(1.0 - matrix @ query)
-        exact.append({8: distances[7], 32: distances[31]})
+        distances = 1.0 - matrix @ query
+        top = np.argsort(distances)[:32]
+        exact.append((keys[top], distances[top]))
+        near_ties.append(int((distances <= distances[top[7]] + 0.002).sum()))
+        with engine.connect() as conn:
+            distinct.append(len(set(texts_of(conn, keys[top[:8]]).values())))
     del matrix
-    print(f"quantized KNN vs exact float top-k ({len(queries)} queries, {len(keys):,} memories visible to aria)")
+    print(
+        f"quantized KNN vs exact float top-k ({len(queries)} queries, {len(keys):,} memories visible to aria); "
+        f"exact top 8: median {statistics.median(distinct):.0f} distinct texts, median "
+        f"{statistics.median(near_ties):.0f} memories within 0.002 of the 8th's distance"
+    )
     with Session(engine) as session:
-        for factor in (2, 4, 8):
+        default = repository.coarse_candidates(session, 8)
+        for candidates in sorted({256, 512, 1024, 2048, default}):
             found: dict[int, list[float]] = {8: [], 32: []}
-            for query, truth in zip(queries, exact):
+            same_text: dict[int, list[float]] = {8: [], 32: []}
+            for query, (truth_keys, truth_distances) in zip(queries, exact):
                 for k in (8, 32):
-                    hits = repository.knn(session, query, ["*", "aria"], k, candidates=max(k * factor, 64))
-                    # a hit as near as the exact k-th counts (ties make "which k" arbitrary)
-                    found[k].append(sum(1 for _, distance in hits if distance <= truth[k] + 1e-5) / k)
-            default = " (default)" if factor == repository.COARSE_FACTOR else ""
+                    hits = repository.knn(session, query, ["*", "aria"], k, candidates=candidates)
+                    near = [key for key, distance in hits if distance <= truth_distances[k - 1] + 1e-5]
+                    found[k].append(len(near) / k)
+                    texts = texts_of(session.connection(), [key for key, _ in hits] + list(truth_keys[:k]))
+                    wanted = {texts[int(key)] for key in truth_keys[:k]}
+                    same_text[k].append(sum(1 for key, _ in hits if key in near or texts[key] in wanted) / k)
+            label = f"candidates {candidates}" + (" (default)" if candidates == default else "")
             print(
-                f"  candidates {factor}x k, at least 64{default:<10} recall@8 {np.mean(found[8]):.3f}   "
-                f"recall@32 {np.mean(found[32]):.3f}"
+                f"  {label:<26} recall@8 {np.mean(found[8]):.3f} (same text {np.mean(same_text[8]):.3f})   "
+                f"recall@32 {np.mean(found[32]):.3f} (same text {np.mean(same_text[32]):.3f})"
             )
+
+
+def texts_of(conn: Connection, keys: Sequence[int]) -> dict[int, str]:
+    rows = conn.execute(
+        text("SELECT key, text FROM memories WHERE key IN (SELECT value FROM json_each(:keys))"),
+        {"keys": json.dumps([int(key) for key in keys])},
+    )
+    return {int(key): body for key, body in rows}
 
 
 def bench_size(size: int, pool: Pool, questions: list[str], query_vectors: np.ndarray, cache_dir: Path) -> None:
@@ -359,9 +380,9 @@ def bench_size(size: int, pool: Pool, questions: list[str], query_vectors: np.nd
             f"  KNN {wanted}: Hamming + exact re-score",
             timed(lambda i: repository.knn(session, query_vectors[i], owners, wanted), count),
         )
-        coarse = max(wanted * repository.COARSE_FACTOR, repository.COARSE_MIN)
+        coarse = repository.coarse_candidates(session, wanted)
         line(
-            f"    of which Hamming top {coarse} per partition",
+            f"    of which Hamming top {coarse}",
             timed(lambda i: repository.coarse_knn(session, query_vectors[i], owners, coarse), count),
         )
 
@@ -372,9 +393,15 @@ def bench_size(size: int, pool: Pool, questions: list[str], query_vectors: np.nd
 
         line(f"  FTS5 BM25 {wanted}", timed(keywords, count))
         line(
-            "  search, every persona (Memory tab)",
+            "  KNN 50, every persona (Memory tab)",
             timed(lambda i: repository.knn(session, query_vectors[i], None, 50), min(count, 50)),
         )
+
+    def search_all(i: int) -> None:
+        embedder.next_query = query_vectors[i]
+        service.search(questions[i], None, k=10, with_sources=False)
+
+    line("search k=10, every persona (Memory tab)", timed(search_all, min(count, 50)))
     knn_quality(engine, query_vectors[: min(count, 100)])
     service.close()
     engine.dispose()

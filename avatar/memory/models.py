@@ -8,9 +8,9 @@ from sqlmodel import Field, SQLModel
 
 from avatar.core.ids import new_id, utcnow
 
-# Fixed by the vec0 table in migration 0003; an embedding model of another size needs a new migration.
+# Fixed by the vector tables (migrations 0005, 0006); an embedding model of another size needs a new migration.
 EMBEDDING_DIM = 384
-# The vec0 `owner` of user-global memories; persona ids cannot be "*" (see PERSONA_ID_PATTERN).
+# The `owner` in memory_bits of user-global memories; persona ids cannot be "*" (see PERSONA_ID_PATTERN).
 PROFILE_OWNER = "*"
 
 
@@ -18,7 +18,7 @@ class Memory(SQLModel, table=True):
     __tablename__ = "memories"
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
-    # The rowid of this memory in memory_embeddings, memory_bits (vec0) and memories_fts (FTS5).
+    # The key of this memory in memory_embeddings and memory_bits, and its rowid in memories_fts (FTS5).
     key: int = Field(unique=True)
     kind: str = Field(max_length=16)  # MemoryKind
     scope: str = Field(max_length=16)  # MemoryScope

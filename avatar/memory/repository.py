@@ -1,10 +1,11 @@
 """Data access for memories: the memories table, its vectors and its FTS5 index. No commits, no errors.
 
 The FTS5 index and vector deletion follow the memories rows by themselves (triggers, migrations
-0003 and 0005); vectors are written here because they come from Python. Each memory's vector is
-stored twice (migration 0005): exact float32 in `memory_embeddings`, and as 384 sign bits in the
-vec0 table `memory_bits`, partitioned by `owner` (PROFILE_OWNER for user-global memories, else the
-persona id). knn() takes Hamming-nearest candidates from the bits and re-scores them exactly.
+0003, 0005 and 0006); vectors are written here because they come from Python. Each memory's vector
+is stored twice: exact float32 in `memory_embeddings` (migration 0005), and as 384 sign bits in
+`memory_bits`, a plain table clustered by (owner, kind, key) (migration 0006; owner is PROFILE_OWNER
+for user-global memories, else the persona id). knn() scans the visible owners' bits for the
+Hamming-nearest candidates and re-scores them exactly.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import Integer, Row, column, func, text, true
+from sqlalchemy import Connection, Integer, Row, column, func, text, true
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import update as sa_update
 from sqlmodel import Session, col, or_, select
@@ -41,11 +42,17 @@ MAX_QUERY_TERMS = 16
 # weight, and ranking every memory that contains them is what makes a keyword search slow.
 COMMON_TERM_SHARE = 0.2
 COMMON_TERM_MIN_MEMORIES = 2000  # below this, every search is fast anyway
-# knn() re-scores this many Hamming-nearest candidates per neighbour wanted (at least COARSE_MIN).
-# Sign bits keep the exact top 8 of 32 on the bench's embeddings at COARSE_FACTOR 4 (bench_memory.py
-# prints the measured recall); vec0's top-k costs O(rows * candidates), so more is not free.
-COARSE_FACTOR = 4
-COARSE_MIN = 64
+# knn() re-scores the Hamming-nearest memories exactly: one per COARSE_SHARE memories in the store,
+# between COARSE_MIN and COARSE_MAX, and at least COARSE_FACTOR per neighbour wanted. Sign bits rank
+# the exact neighbours loosely among near-equal ones, more so the more memories there are: on the
+# bench's store (one persona sees 28% of it) 256 candidates keep 0.99 of the exact top 8 at 100k; at
+# 1M, 128 kept 0.56, 1024 keep 0.98 and 2048 0.999 (bench_memory.py prints it). The Hamming scan
+# costs about the same for any count (SQLite keeps only the best N while it reads each visible row
+# once); each candidate costs one primary-key lookup to re-score (~1 us).
+COARSE_SHARE = 500
+COARSE_MIN = 256
+COARSE_MAX = 2048
+COARSE_FACTOR = 8
 # keyword_search() ranks a term found in more visible memories than this only among the newest this
 # many matches: BM25 over tens of thousands of matches of a common word costs ~1 us each and tells
 # little (the vector search covers meaning); rarer terms are always ranked over all their matches.
@@ -92,6 +99,17 @@ def match_expression(query: str, *, prefix: bool = False, any_term: bool = True)
     return terms_expression(terms, prefix=prefix, any_term=any_term)
 
 
+def memory_count_estimate(session: Session) -> int:
+    """How many memories there are, about: max(key) is an index lookup and never below the true count."""
+    return int(session.connection().execute(text("SELECT coalesce(max(key), 0) FROM memories")).scalar() or 0)
+
+
+def coarse_candidates(session: Session, k: int) -> int:
+    """How many Hamming-nearest memories knn() re-scores to find k (see COARSE_SHARE)."""
+    share = min(COARSE_MAX, max(COARSE_MIN, memory_count_estimate(session) // COARSE_SHARE))
+    return max(COARSE_FACTOR * k, share)
+
+
 def common_terms(session: Session, terms: Sequence[str], share: float = COMMON_TERM_SHARE) -> set[str]:
     """The terms found in more than `share` of all memories (none while the store is small).
 
@@ -101,8 +119,7 @@ def common_terms(session: Session, terms: Sequence[str], share: float = COMMON_T
     if not terms:
         return set()
     connection = session.connection()
-    # max(key) is an index lookup and never below the true count: a fine estimate for a threshold.
-    total = connection.execute(text("SELECT coalesce(max(key), 0) FROM memories")).scalar() or 0
+    total = memory_count_estimate(session)
     if total < COMMON_TERM_MIN_MEMORIES:
         return set()
     params = {f"t{i}": term for i, term in enumerate(terms)}
@@ -124,15 +141,17 @@ def insert_memory(session: Session, memory: Memory, vector: np.ndarray) -> Memor
 
 
 def insert_vector(session: Session, key: int, vector: np.ndarray, owner: str, kind: str) -> None:
-    params = {"key": key, "embedding": vector_blob(vector), "owner": owner, "kind": kind}
-    connection = session.connection()
-    connection.execute(text("INSERT INTO memory_embeddings(key, embedding) VALUES (:key, :embedding)"), params)
+    insert_vectors(session.connection(), [{"key": key, "embedding": vector_blob(vector), "owner": owner, "kind": kind}])
+
+
+def insert_vectors(connection: Connection, rows: Sequence[Mapping[str, object]]) -> None:
+    """Store vectors in both tables: rows of key, embedding (float32 bytes, see vector_blob), owner, kind."""
+    connection.execute(text("INSERT INTO memory_embeddings(key, embedding) VALUES (:key, :embedding)"), rows)
     connection.execute(
         text(
-            "INSERT INTO memory_bits(rowid, embedding, owner, kind) "
-            "VALUES (:key, vec_quantize_binary(:embedding), :owner, :kind)"
+            "INSERT INTO memory_bits(owner, kind, key, bits) VALUES (:owner, :kind, :key, vec_quantize_binary(:embedding))"
         ),
-        params,
+        rows,
     )
 
 
@@ -144,7 +163,7 @@ def replace_vector(session: Session, memory: Memory, vector: np.ndarray) -> None
 def delete_vectors(session: Session, key: int) -> None:
     connection = session.connection()
     connection.execute(text("DELETE FROM memory_embeddings WHERE key = :key"), {"key": key})
-    connection.execute(text("DELETE FROM memory_bits WHERE rowid = :key"), {"key": key})
+    connection.execute(text("DELETE FROM memory_bits WHERE key = :key"), {"key": key})
 
 
 def get_memory(session: Session, memory_id: str) -> Memory | None:
@@ -254,11 +273,11 @@ def knn(
 ) -> list[tuple[int, float]]:
     """The k nearest (key, cosine distance) among `owners` (None: everyone's) and `kind`, nearest first.
 
-    The `candidates` (default: COARSE_FACTOR * k, at least COARSE_MIN) Hamming-nearest memories in
-    memory_bits, filtered by partition and metadata before the top is taken, are re-scored by exact
-    cosine against their float vectors, in one statement (one round trip, k rows back).
+    The `candidates` (default: coarse_candidates()) Hamming-nearest memories of those owners in
+    memory_bits are re-scored by exact cosine against their float vectors, in one statement (one
+    round trip, k rows back).
     """
-    coarse, params = _coarse_query(vector, owners, candidates or max(k * COARSE_FACTOR, COARSE_MIN), kind)
+    coarse, params = _coarse_query(vector, owners, candidates or coarse_candidates(session, k), kind)
     rows = session.connection().execute(
         text(
             "SELECT key, vec_distance_cosine(embedding, :embedding) AS distance FROM memory_embeddings "
@@ -272,7 +291,7 @@ def knn(
 def coarse_knn(
     session: Session, vector: np.ndarray, owners: Sequence[str] | None, k: int, kind: str | None = None
 ) -> list[int]:
-    """Keys of the Hamming-nearest memories: k in each owner's partition (vec0 answers an IN that way)."""
+    """Keys of the k Hamming-nearest memories among `owners` (None: everyone's) and `kind`."""
     sql, params = _coarse_query(vector, owners, k, kind)
     return [int(row[0]) for row in session.connection().execute(text(sql), params)]
 
@@ -281,13 +300,19 @@ def _coarse_query(
     vector: np.ndarray, owners: Sequence[str] | None, k: int, kind: str | None
 ) -> tuple[str, dict[str, object]]:
     owner_params = {f"o{i}": owner for i, owner in enumerate(owners or ())}
-    sql = "SELECT rowid FROM memory_bits WHERE embedding MATCH vec_quantize_binary(:embedding) AND k = :k"
-    if owners is not None:
-        sql += f" AND owner IN ({', '.join(f':{name}' for name in owner_params) or 'NULL'})"
+    conditions = []
+    if owners is not None:  # a range of the primary key per owner: only visible rows are read
+        conditions.append(f"owner IN ({', '.join(f':{name}' for name in owner_params) or 'NULL'})")
     params: dict[str, object] = {"embedding": vector_blob(vector), "k": k, **owner_params}
     if kind is not None:
-        sql += " AND kind = :kind"
+        conditions.append("kind = :kind")
         params["kind"] = kind
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    # vec_bit() gives the stored blob the subtype vec_distance_hamming() asks for.
+    sql = (
+        f"SELECT key FROM memory_bits{where} "
+        "ORDER BY vec_distance_hamming(vec_bit(bits), vec_quantize_binary(:embedding)) LIMIT :k"
+    )
     return sql, params
 
 
@@ -386,7 +411,7 @@ def index_counts(session: Session, key: int) -> tuple[int, int, int]:
     """(float vectors, bit vectors, FTS5 rows) stored under `key`: all 0 once a memory is really gone."""
     connection = session.connection()
     floats = connection.execute(text("SELECT count(*) FROM memory_embeddings WHERE key = :k"), {"k": key}).scalar()
-    bits = connection.execute(text("SELECT count(*) FROM memory_bits WHERE rowid = :k"), {"k": key}).scalar()
+    bits = connection.execute(text("SELECT count(*) FROM memory_bits WHERE key = :k"), {"k": key}).scalar()
     # The docsize shadow table has one row per indexed document, whatever the external content says.
     fts = connection.execute(text("SELECT count(*) FROM memories_fts_docsize WHERE id = :k"), {"k": key}).scalar()
     return int(floats or 0), int(bits or 0), int(fts or 0)

@@ -10,8 +10,8 @@ Write policy, per conversation, off the reply path (`schedule_write`):
 Profile cards are seen by every persona, so under a 'permissive' persona a card holding contact
 details is kept with that persona only.
 
-Recall is hybrid (vec0 KNN + FTS5 BM25, fused by RRF, gently boosted by importance and recency;
-ranking.py), scoped to user-global memories and the asking persona's, capped by count and tokens.
+Recall is hybrid (sign-bit KNN re-scored exactly + FTS5 BM25, fused by RRF, gently boosted by importance
+and recency; ranking.py), scoped to user-global memories and the asking persona's, capped by count and tokens.
 Pinned memories are always recalled first (up to half of k): pinning means "always keep in mind".
 """
 
@@ -411,7 +411,7 @@ class MemoryService:
         kind: MemoryKind | None = None,
         search: bool = False,
     ) -> list[RecalledMemory]:
-        """Every candidate for `query`, best first: vec0 KNN, FTS5 BM25 and, when the query names a time,
+        """Every candidate for `query`, best first: vector KNN, FTS5 BM25 and, when the query names a time,
         the memories dated then, fused by RRF.
 
         Recall (the prompt) boosts by importance and recency and leaves out vector-only candidates

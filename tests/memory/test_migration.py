@@ -35,7 +35,7 @@ def test_head_has_memory_tables_vectors_fts_and_triggers(tmp_path):
     } <= columns  # fmt: skip
     with engine.connect() as conn:
         sql = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'memory_bits'")).scalar()
-    assert "bit[384]" in sql and "owner text partition key" in sql
+    assert "PRIMARY KEY (owner, kind, key)" in sql and "WITHOUT ROWID" in sql  # a plain table since 0006
 
 
 def test_scope_rules_are_enforced_by_the_database(tmp_path):
@@ -142,5 +142,87 @@ def test_downgrade_to_0004_gives_back_the_float_vectors(tmp_path, embedder):
     with engine.connect() as conn:
         row = conn.execute(text("SELECT embedding, owner FROM memory_vectors WHERE rowid = :k"), {"k": key}).one()
     assert np.array_equal(np.frombuffer(row[0], dtype=np.float32), vector) and row[1] == "*"
+    engine.dispose()
+    assert current_revision(open_database(tmp_path / "avatar.db")) == HEAD
+
+
+def insert_raw_memory(conn, key: int, scope: str, persona: str | None, kind: str, body: str) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO memories (id, key, kind, scope, persona_id, text, created_at, updated_at) "
+            "VALUES (:id, :key, :kind, :scope, :persona, :text, '2026-01-01', '2026-01-01')"
+        ),
+        {"id": f"m{key}", "key": key, "kind": kind, "scope": scope, "persona": persona, "text": body},
+    )
+
+
+def test_upgrade_from_0005_moves_every_sign_bit_vector_and_delete_still_deletes_everywhere(tmp_path, embedder):
+    """A database at 0005 with memories written the 0005 way (vec0 bits): 0006 re-quantizes them all."""
+    engine = open_database(tmp_path / "avatar.db")
+    downgrade_to(engine, "0005")
+    texts = {
+        1: ("profile", None, "card", "The user has a dog named Biscuit."),
+        2: ("persona", "aria", "chunk", "User: my sister Maya gets married in June\nAria: how lovely!"),
+        3: ("persona", "captain-vega", "card", "The user plays the cello on Sundays."),
+        4: ("persona", "aria", "card", "The user's sister Maya is a nurse."),
+    }
+    vectors = embedder.embed_documents([t[3] for t in texts.values()])
+    with engine.begin() as conn:
+        for (key, (scope, persona, kind, body)), vector in zip(texts.items(), vectors):
+            insert_raw_memory(conn, key, scope, persona, kind, body)
+            params = {"k": key, "e": vector.tobytes(), "o": persona or "*", "kind": kind}
+            conn.execute(text("INSERT INTO memory_embeddings(key, embedding) VALUES (:k, :e)"), params)
+            conn.execute(
+                text(
+                    "INSERT INTO memory_bits(rowid, embedding, owner, kind) "
+                    "VALUES (:k, vec_quantize_binary(:e), :o, :kind)"
+                ),
+                params,
+            )
+    engine.dispose()
+
+    engine = open_database(tmp_path / "avatar.db")  # upgrades to head
+    assert current_revision(engine) == HEAD
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT owner, kind, key, bits FROM memory_bits ORDER BY key")).all()
+    assert [(owner, kind, key) for owner, kind, key, _ in rows] == [
+        (persona or "*", kind, key) for key, (_, persona, kind, _) in texts.items()
+    ]
+    for (*_, bits), vector in zip(rows, vectors):  # the sign of each dimension, 8 to a byte, lowest bit first
+        assert bits == np.packbits(vector > 0, bitorder="little").tobytes()
+    with Session(engine) as session:
+        query = embedder.embed_query("who is getting married?")
+        assert [key for key, _ in repository.knn(session, query, ["*", "aria"], 2)] == [2, 4]
+        assert [key for key, _ in repository.knn(session, query, ["*", "aria"], 9, kind="card")] == [4, 1]
+        assert [key for key, _ in repository.knn(session, query, ["captain-vega"], 3)] == [3]
+        assert len(repository.knn(session, query, None, 9)) == 4
+        repository.delete_memory(session, repository.get_memory(session, "m2"))
+        session.commit()
+        assert repository.index_counts(session, 2) == (0, 0, 0)
+        assert repository.index_counts(session, 4) == (1, 1, 1)
+
+
+def test_downgrade_to_0005_gives_back_the_vec0_bits(tmp_path, embedder):
+    engine = open_database(tmp_path / "avatar.db")
+    vectors = embedder.embed_documents(["The user likes green tea.", "The user hates coffee."])
+    with Session(engine) as session:
+        for body, vector in zip(["The user likes green tea.", "The user hates coffee."], vectors):
+            repository.insert_memory(
+                session, Memory(kind="card", scope="persona", persona_id="aria", text=body), vector
+            )
+        session.commit()
+    downgrade_to(engine, "0005")
+    with engine.begin() as conn:
+        hits = conn.execute(
+            text(
+                "SELECT rowid FROM memory_bits WHERE embedding MATCH vec_quantize_binary(:q) "
+                "AND k = 2 AND owner = 'aria' ORDER BY distance"
+            ),
+            {"q": vectors[1].tobytes()},
+        ).all()
+        assert [row[0] for row in hits] == [2, 1]
+        conn.execute(text("DELETE FROM memories WHERE key = 2"))  # the 0005 trigger is back
+        assert conn.execute(text("SELECT count(*) FROM memory_bits WHERE rowid = 2")).scalar() == 0
+        assert conn.execute(text("SELECT count(*) FROM memory_embeddings WHERE key = 2")).scalar() == 0
     engine.dispose()
     assert current_revision(open_database(tmp_path / "avatar.db")) == HEAD
