@@ -278,6 +278,17 @@ def pick_persona(page, name: str) -> None:
     raise AssertionError(f"could not pick {name} in the Character dropdown")
 
 
+def wait_for_memory(page, text: str) -> None:
+    """In the Memory tab: memories are written in the background, so refresh until `text` is listed."""
+    table = page.locator("#memory-table")
+    for _ in range(60):
+        if table.get_by_text(text).count():
+            return
+        page.locator("#memory-refresh").click()
+        page.wait_for_timeout(500)
+    table.get_by_text(text).first.wait_for()
+
+
 def send(page, text: str, reply: str) -> None:
     """Type a message in the Chat tab and wait for (the end of) the reply."""
     page.locator("#message-box textarea").fill(text)

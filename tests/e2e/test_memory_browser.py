@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import new_chat, open_app, screenshot, send
+from tests.e2e.conftest import new_chat, open_app, screenshot, send, wait_for_memory
 from tests.memory.conftest import card, cards_json
 
 pytestmark = pytest.mark.e2e
@@ -26,12 +26,7 @@ def test_memories_appear_in_the_memory_tab_and_can_be_deleted(app, model_server,
 
     page.get_by_role("tab", name="Memory").click()
     table = page.locator("#memory-table")
-    for _ in range(60):  # the memories are written in the background, after the replies
-        if table.get_by_text(CARD).count():
-            break
-        page.locator("#memory-refresh").click()
-        page.wait_for_timeout(500)
-    table.get_by_text(CARD).wait_for()
+    wait_for_memory(page, CARD)
     table.get_by_text("Lisbon half marathon.").first.wait_for()
 
     # Ask about it in the chat: the reply's recall shows up under "What did you remember?".
