@@ -15,4 +15,15 @@ CSS = """
 
 
 def make_theme() -> gr.themes.Base:
-    return gr.themes.Soft(primary_hue="violet", secondary_hue="rose", font=SYSTEM_SANS, font_mono=SYSTEM_MONO)
+    theme = gr.themes.Soft(primary_hue="violet", secondary_hue="rose", font=SYSTEM_SANS, font_mono=SYSTEM_MONO)
+    # Soft draws variant="stop" buttons grey like any other; deleting and erasing should look dangerous.
+    return theme.set(
+        button_cancel_background_fill="*secondary_500",
+        button_cancel_background_fill_hover="*secondary_600",
+        button_cancel_background_fill_dark="*secondary_600",
+        button_cancel_background_fill_hover_dark="*secondary_700",
+        button_cancel_text_color="white",
+        button_cancel_text_color_dark="white",
+        button_cancel_border_color="*secondary_600",
+        button_cancel_border_color_dark="*secondary_600",
+    )

@@ -432,7 +432,7 @@ class PersonasTab:
                         elem_id="persona-gallery",
                     )
                     import_file = gr.File(
-                        label="Import a character card (.png or .json)",
+                        label="Import a card (.png, .json)",  # one line: a longer label covers the drop area
                         file_types=[".png", ".json"],
                         type="filepath",
                         height=120,
