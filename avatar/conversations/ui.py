@@ -151,6 +151,7 @@ class ChatTab:
             if not conversation_id:
                 conversation_id = self.ctx.chat.start_conversation(persona_id)
             saved: ChatHistory = []
+            box: Any = ""  # cleared once, when the message is saved: after that the person may be typing the next
             async for update in self.ctx.chat.send(persona_id, conversation_id, text):
                 first = not update.reply and not update.done
                 if first:
@@ -162,7 +163,8 @@ class ChatTab:
                     if first or update.done
                     else gr.update()
                 )
-                yield "", shown, conversation_id, listing, self._notice(update)
+                yield box, shown, conversation_id, listing, self._notice(update)
+                box = gr.update()
         except AvatarError as error:
             yield gr.update(), gr.update(), conversation_id, gr.update(), error.message
 

@@ -64,3 +64,18 @@ def test_html_and_scripts_in_messages_stay_inert(app, model_server, browser_page
     assert page.evaluate("window.__xss") is None
     assert page.locator("#chatbot script").count() == 0
     assert page.locator("#chatbot img[onerror]").count() == 0
+
+
+def test_typing_the_next_message_while_a_reply_streams_keeps_it(app, model_server, browser_page):
+    page = browser_page
+    model_server.token_delay_s = 0.1
+    model_server.script("One moment, let me think about that properly before I answer you in full.")
+    open_app(page, app.url)
+    new_chat(page)
+    page.locator("#message-box textarea").fill("What is the capital of France?")
+    page.locator("#message-box textarea").press("Enter")
+    page.locator("#chatbot").get_by_text("One moment").wait_for()
+    page.locator("#message-box textarea").fill("And of Spain?")  # typed while the reply is still streaming
+    page.locator("#chatbot").get_by_text("answer you in full.").wait_for()
+    page.wait_for_timeout(300)  # the last updates of the finished turn
+    assert page.locator("#message-box textarea").input_value() == "And of Spain?"
