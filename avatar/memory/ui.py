@@ -106,8 +106,8 @@ class MemoryTab:
         matching = f" with the words “{query}”" if query else ""
         if not rows:
             return rows, f"No memories{whose}{matching} yet." if not query else f"No memories{whose}{matching}."
-        shown = f"The newest {LIST_LIMIT}" if more else f"{len(rows)}"
-        note = f"{shown} memories{whose}{matching}, newest first."
+        shown = f"The newest {LIST_LIMIT} memories" if more else ("1 memory" if len(rows) == 1 else f"{len(rows)} memories")
+        note = f"{shown}{whose}{matching}, newest first."
         if more:
             note += " Narrow the filters to see older ones."
         return rows, note
