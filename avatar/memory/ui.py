@@ -12,6 +12,7 @@ import gradio as gr
 
 from avatar.context import AppContext
 from avatar.core.errors import AvatarError
+from avatar.core.wording import counted
 from avatar.memory.ranking import as_utc
 from avatar.memory.schemas import MemoryKind, MemoryOut, MemoryScope, RecalledMemory, SourceMessage
 
@@ -22,7 +23,12 @@ log = logging.getLogger(__name__)
 
 ALL = ""  # the "any" choice of every filter
 WORDS, MEANING = "Words", "Meaning"
-KIND_CHOICES = [("Cards and excerpts", ALL), ("Cards: distilled notes", "card"), ("Excerpts: raw chat", "chunk"), ("Lore: from character cards", "lore")]
+KIND_CHOICES = [
+    ("All kinds", ALL),
+    ("Cards: distilled notes", "card"),
+    ("Excerpts: raw chat", "chunk"),
+    ("Lore: from character cards", "lore"),
+]
 SCOPE_CHOICES = [
     ("Everything", ALL),
     ("About you (every character sees these)", "profile"),
@@ -106,7 +112,7 @@ class MemoryTab:
         matching = f" with the words “{query}”" if query else ""
         if not rows:
             return rows, f"No memories{whose}{matching} yet." if not query else f"No memories{whose}{matching}."
-        shown = f"The newest {LIST_LIMIT} memories" if more else ("1 memory" if len(rows) == 1 else f"{len(rows)} memories")
+        shown = f"The newest {LIST_LIMIT} memories" if more else counted(len(rows), "memory", "memories")
         note = f"{shown}{whose}{matching}, newest first."
         if more:
             note += " Narrow the filters to see older ones."
@@ -277,7 +283,7 @@ class MemoryTab:
         if count == 0:
             return gr.update(visible=False), f"{name} has no memories of its own to forget."
         return (
-            gr.update(visible=True, value=f"Yes, forget all {count} memories of {name}"),
+            gr.update(visible=True, value=f"Yes, forget all {counted(count, 'memory', 'memories')} of {name}"),
             (
                 f"Forget all {count} memories {name} has of your chats? Memories about you, which every character "
                 "shares, stay. This cannot be undone."
@@ -288,7 +294,9 @@ class MemoryTab:
         if not persona_id:
             return self.view(*filters, None, "Pick a character in the Character filter first.")
         count = self.ctx.memory.delete_all(persona_id=persona_id)
-        return self.view(*filters, None, f"Forgot {count} memories of {self.persona_name(persona_id)}.")
+        return self.view(
+            *filters, None, f"Forgot {counted(count, 'memory', 'memories')} of {self.persona_name(persona_id)}."
+        )
 
     def recalled_view(self, conversation_id: str | None) -> str:
         """HTML: what was recalled for the newest reply of the Chat tab's conversation, and why."""

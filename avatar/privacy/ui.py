@@ -10,6 +10,7 @@ from typing import Any
 import gradio as gr
 
 from avatar.context import AppContext
+from avatar.core.wording import counted
 from avatar.privacy import data_controls
 
 CHECKLIST = """
@@ -28,11 +29,6 @@ ERASE_ACTIONS = {
     "memories": "Delete all memories",
     "everything": "Erase everything (conversations, memories, your characters, your profile)",
 }
-
-
-def counted(count: int, noun: str, plural: str | None = None) -> str:
-    """'1 conversation', '3 conversations', '0 memories'."""
-    return f"{count} {noun}" if count == 1 else f"{count} {plural or noun + 's'}"
 
 
 class PrivacyTab:
