@@ -354,7 +354,7 @@ def quantizer_study(engine: Engine, queries: np.ndarray, candidates: int) -> Non
     """recall@8 of other sign-bit schemes, simulated in numpy with the same scan and exact re-scoring:
     raw signs (what memory_bits stores), signs after subtracting the stored memories' mean, after a
     random rotation, and 768 bits of a random projection (twice the bytes)."""
-    keys, matrix = visible_vectors(engine, "aria")
+    _, matrix = visible_vectors(engine, "aria")
     rng = np.random.default_rng(0)
     rotation, _ = np.linalg.qr(rng.standard_normal((EMBEDDING_DIM, EMBEDDING_DIM)))
     projection = rng.standard_normal((EMBEDDING_DIM, 2 * EMBEDDING_DIM))
