@@ -106,8 +106,12 @@ def test_sensitive_strings_never_reach_the_database_file(memory, engine, tmp_pat
         memory.add(f"Remember this: {said}", policy="strict")
     memory.add("The user's secret is password: hunter2", scope=MemoryScope.persona, persona_id="aria")
     raw = raw_database_bytes(tmp_path)  # the main file and the WAL: everything SQLite wrote
-    for _said, secret, _kind in ALWAYS_REDACTED + CONTACT:
-        assert secret.encode() not in raw, secret
+    for said, secret, _kind in ALWAYS_REDACTED + CONTACT:
+        # A short secret (the PIN "4821") turns up by chance in ids and timestamps (~1 run in 40):
+        # look for it with the words said before it.
+        start = said.index(secret)
+        needle = secret if len(secret) >= 8 else said[max(0, start - 8) : start + len(secret)]
+        assert needle.encode() not in raw, needle
         digits = "".join(ch for ch in secret if ch.isdigit())
         if len(digits) >= 9:
             assert digits.encode() not in raw, digits
