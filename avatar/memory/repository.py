@@ -42,14 +42,14 @@ MAX_QUERY_TERMS = 16
 # weight, and ranking every memory that contains them is what makes a keyword search slow.
 COMMON_TERM_SHARE = 0.2
 COMMON_TERM_MIN_MEMORIES = 2000  # below this, every search is fast anyway
-# knn() re-scores the Hamming-nearest memories exactly: one per COARSE_SHARE memories in the store,
-# between COARSE_MIN and COARSE_MAX, and at least COARSE_FACTOR per neighbour wanted. Sign bits rank
-# the exact neighbours loosely among near-equal ones, more so the more memories there are: on the
-# bench's store (one persona sees 28% of it) 256 candidates keep 0.99 of the exact top 8 at 100k; at
-# 1M, 128 kept 0.56, 1024 keep 0.98 and 2048 0.999 (bench_memory.py prints it). The Hamming scan
-# costs about the same for any count (SQLite keeps only the best N while it reads each visible row
-# once); each candidate costs one primary-key lookup to re-score (~1 us).
-COARSE_SHARE = 500
+# knn() re-scores the Hamming-nearest memories exactly: sqrt(memories in the store) of them, between
+# COARSE_MIN and COARSE_MAX, and at least COARSE_FACTOR per neighbour wanted. Sign bits rank the exact
+# neighbours loosely among near-equal ones, more so the more memories there are; on the bench's store
+# (one persona sees 28% of it) these keep >= 0.98 of the exact top 8: 256 at 100k (0.989), ~550 at
+# 300k (0.99), 1000 at 1M (0.978; 128 kept 0.56). bench_memory.py prints it. The Hamming scan costs
+# about the same for any count (SQLite keeps only the best N while it reads each visible row once),
+# but each candidate is a random read of its float vector: ~1 us cached, ~70 us from disk, so a
+# cold 1M store pays for every extra one.
 COARSE_MIN = 256
 COARSE_MAX = 2048
 COARSE_FACTOR = 8
@@ -105,8 +105,8 @@ def memory_count_estimate(session: Session) -> int:
 
 
 def coarse_candidates(session: Session, k: int) -> int:
-    """How many Hamming-nearest memories knn() re-scores to find k (see COARSE_SHARE)."""
-    share = min(COARSE_MAX, max(COARSE_MIN, memory_count_estimate(session) // COARSE_SHARE))
+    """How many Hamming-nearest memories knn() re-scores to find k (see COARSE_MIN)."""
+    share = min(COARSE_MAX, max(COARSE_MIN, math.isqrt(memory_count_estimate(session))))
     return max(COARSE_FACTOR * k, share)
 
 

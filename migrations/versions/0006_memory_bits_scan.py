@@ -9,8 +9,8 @@ persona's view = 280k memories): the Hamming top-N of a vec0 bit[384] table cost
 (18 ms for N=64, 32 ms for 128, 66 ms for 256, 150 ms for 512), so 0005 could only re-score 64-128
 candidates per owner, and sign bits ranked the exact top 8 outside those often (recall@8 0.55 at
 1M). `ORDER BY vec_distance_hamming(...) LIMIT N` over a plain table costs the same ~30 ms for any
-N up to thousands (SQLite keeps only the best N while it scans), so knn() now re-scores ~1024
-candidates exactly, for the same or less time.
+N up to thousands (SQLite keeps only the best N while it scans), so knn() now re-scores sqrt(memories)
+candidates exactly (1000 at 1M) in about the same time.
 
 - `memory_bits` becomes a WITHOUT ROWID table clustered by (owner, kind, key): one persona's recall
   reads only its own and the user-global rows, in order, ~70 bytes each; a kind-filtered search
