@@ -33,6 +33,12 @@ def _event_functions() -> dict[int, Any]:
     return root.default_config.fns if root is not None else {}
 
 
+
+SCROLL_TO_NEWEST = """() => {
+  const wrap = document.querySelector('#voice-chatbot .bubble-wrap');
+  if (wrap) requestAnimationFrame(() => wrap.scrollTo(0, wrap.scrollHeight));
+}"""
+
 class VoiceTab:
     """Shares the Chat tab's character picker and conversation state; built after the Chat tab."""
 
@@ -172,6 +178,9 @@ class VoiceTab:
             show_progress="hidden",
             api_name=False,
         )
+        # Talking hands-free, the person looks at the newest turn: always show it. (Gradio's own autoscroll
+        # gives up when one update adds more than ~100 px, as a barge-in's cut reply plus two new turns do.)
+        transcript.change(None, None, None, js=SCROLL_TO_NEWEST, show_progress="hidden", api_name=False)
         mode.change(self.mode_changed, [mode], [talk_button, talking], show_progress="hidden", api_name=False)
         talk_button.click(self.toggle_talk, [talking], [talking, talk_button], show_progress="hidden", api_name=False)
         tab.select(self.prepare, None, [model_status], show_progress="hidden", api_name=False)
