@@ -209,8 +209,8 @@ def bench_in_process(turns: int, barge_ins: int, silence_ms: int, stt_model: str
 
 
 def bench_webrtc(runs: int, stt_model: str) -> None:
+    from tests.conftest import AppWithData
     from tests.support.fake_model_server import FakeModelServer
-    from tests.voice.conftest import VoiceApp
     from tests.voice.rtc_client import GradioSession, VoiceCall
 
     if runs <= 0:
@@ -231,7 +231,7 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
     buffered_stop_times: list[float] = []
     with tempfile.TemporaryDirectory() as data:
         env = {"AVATAR_STT_MODEL": str(ggml), "AVATAR_TTS_VOICE": str(voice)}
-        app = VoiceApp(Path(data), server.url, env).wait_ready()
+        app = AppWithData(Path(data), server.url, env).start()
 
         async def wait_for(predicate, timeout_s: float):
             deadline = time.monotonic() + timeout_s

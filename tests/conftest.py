@@ -133,6 +133,14 @@ class RunningApp:
         return self.output
 
 
+class AppWithData(RunningApp):
+    """`python app.py` with its own data directory and model server; tests read its database in data_dir."""
+
+    def __init__(self, data_dir: Path, ollama_url: str, env: dict[str, str] | None = None) -> None:
+        super().__init__(["--data-dir", str(data_dir), "--ollama-host", ollama_url], env)
+        self.data_dir = data_dir
+
+
 @pytest.fixture
 def launch_app(tmp_path: Path, fake_ollama: FakeModelServer):
     """Start the real app on a free port (call it again after stopping to restart)."""

@@ -166,7 +166,8 @@ class MemoryTab:
         """(selected id, info, text, pin button, sources, confirm-delete button, status)."""
         hidden_confirm = gr.update(visible=False)
         keep = gr.update() if status is None else status
-        if not memory_id:
+
+        def nothing_selected(message: Any) -> tuple[Any, ...]:
             return (
                 None,
                 NO_SELECTION,
@@ -174,21 +175,16 @@ class MemoryTab:
                 gr.update(value="Pin"),
                 [],
                 hidden_confirm,
-                keep,
+                message,
             )
+
+        if not memory_id:
+            return nothing_selected(keep)
         try:
             memory = self.ctx.memory.get(memory_id)
             sources = self.ctx.memory.sources(memory_id)
         except AvatarError as error:
-            return (
-                None,
-                NO_SELECTION,
-                gr.update(value="", interactive=False),
-                gr.update(value="Pin"),
-                [],
-                hidden_confirm,
-                error.message,
-            )
+            return nothing_selected(error.message)
         return (
             memory.id,
             self.info(memory),

@@ -21,7 +21,7 @@ from avatar.conversations.service import ConversationService
 from avatar.core.db import open_database
 from avatar.core.settings import PROJECT_ROOT
 from avatar.speech.audio import to_int16
-from tests.conftest import RunningApp
+from tests.conftest import AppWithData
 from tests.speech.conftest import ggml_tiny_en, piper_voice_path, tts  # noqa: F401  (session fixtures)
 from tests.support.fake_model_server import FakeModelServer
 from tests.voice.conftest import speech  # noqa: F401  (a session fixture)
@@ -80,26 +80,18 @@ def model_server(e2e_model_server: FakeModelServer) -> FakeModelServer:
     return server
 
 
-class SharedApp(RunningApp):
-    """The app every browser scenario uses; tests read its database in data_dir."""
-
-    def __init__(self, data_dir: Path, ollama_url: str, env: dict[str, str]) -> None:
-        super().__init__(["--data-dir", str(data_dir), "--ollama-host", ollama_url], env)
-        self.data_dir = data_dir
-
-
 @pytest.fixture(scope="session")
-def app(tmp_path_factory, e2e_model_server, ggml_tiny_en, piper_voice_path) -> Iterator[SharedApp]:  # noqa: F811
+def app(tmp_path_factory, e2e_model_server, ggml_tiny_en, piper_voice_path) -> Iterator[AppWithData]:  # noqa: F811
     """`python app.py` with the test speech models, once for every browser scenario."""
     if CHROMIUM is None:
         pytest.skip("no Chromium found (apt-get install chromium); the browser tests need it")
     voice_models = {"AVATAR_STT_MODEL": str(ggml_tiny_en), "AVATAR_TTS_VOICE": str(piper_voice_path)}
-    running = SharedApp(tmp_path_factory.mktemp("e2e-app"), e2e_model_server.url, voice_models)
+    running = AppWithData(tmp_path_factory.mktemp("e2e-app"), e2e_model_server.url, voice_models)
     yield running.start()
     running.stop()
 
 
-def conversations(app: SharedApp) -> ConversationService:
+def conversations(app: AppWithData) -> ConversationService:
     """The app's saved conversations, read from its database as the app wrote them."""
     return ConversationService(open_database(app.data_dir / "avatar.db"))
 

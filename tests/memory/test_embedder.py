@@ -34,20 +34,6 @@ def test_warm_up_keeps_a_load_failure_for_later_instead_of_raising(tmp_path):
     assert isinstance(embedder.load_error, EmbeddingModelUnavailable)
 
 
-def test_bge_models_get_the_query_instruction_and_others_do_not(monkeypatch):
-    seen: list[str] = []
-
-    def fake_encode(self, texts):
-        seen.extend(texts)
-        return np.ones((len(texts), 384), dtype=np.float32)
-
-    monkeypatch.setattr(Embedder, "_encode", fake_encode)
-    Embedder("BAAI/bge-small-en-v1.5").embed_query("dog name")
-    Embedder("BAAI/bge-small-en-v1.5").embed_documents(["The dog is Biscuit."])
-    Embedder("sentence-transformers/all-MiniLM-L6-v2").embed_query("dog name")
-    assert seen == [BGE_QUERY_INSTRUCTION + "dog name", "The dog is Biscuit.", "dog name"]
-
-
 @pytest.mark.slow
 def test_a_real_bge_model_folder_embeds_queries_with_the_instruction_and_others_without(tmp_path, embedder):
     """The packaged model under a bge folder name: its queries carry the instruction, its passages do not."""

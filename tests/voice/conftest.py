@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 
 from avatar.context import AppContext, create_context
-from avatar.core.settings import PROJECT_ROOT, Settings
+from avatar.core.settings import Settings
 from avatar.speech.audio import resample, to_mono_16k
 from avatar.speech.tts import PiperTTS
 from avatar.voice.models import VoiceModels
-from tests.conftest import free_port
+from tests.conftest import AppWithData
 from tests.speech.conftest import ggml_tiny_en, piper_voice_path, tts  # noqa: F401  (the same session fixtures)
 from tests.support.fake_model_server import FakeModelServer
 
@@ -80,65 +74,6 @@ def voice_ctx(voice_settings: Settings, embedder) -> Iterator[AppContext]:
     context.close()
 
 
-class VoiceApp:
-    """`python app.py` with the test speech models, its output drained (whisper.cpp is chatty)."""
-
-    def __init__(self, data_dir: Path, ollama_url: str, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.data_dir = data_dir
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                str(PROJECT_ROOT / "app.py"),
-                "--port",
-                str(self.port),
-                "--data-dir",
-                str(data_dir),
-                "--ollama-host",
-                ollama_url,
-            ],
-            cwd=PROJECT_ROOT,
-            env={**os.environ, **env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
-
-    def wait_ready(self, timeout_s: float = 90) -> VoiceApp:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"app exited early:\n{self.output}")
-            try:
-                if httpx.get(self.url + "/", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"app did not start in {timeout_s}s:\n{self.output}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
 @pytest.fixture(scope="module")
 def module_ollama() -> Iterator[FakeModelServer]:
     server = FakeModelServer().start()
@@ -150,7 +85,7 @@ def module_ollama() -> Iterator[FakeModelServer]:
 def voice_app(tmp_path_factory, module_ollama: FakeModelServer, ggml_tiny_en: Path, piper_voice_path: Path):  # noqa: F811
     """One running app for a test module (starting one takes seconds); each test uses its own session."""
     env = {"AVATAR_STT_MODEL": str(ggml_tiny_en), "AVATAR_TTS_VOICE": str(piper_voice_path)}
-    app = VoiceApp(tmp_path_factory.mktemp("voice-app"), module_ollama.url, env).wait_ready()
+    app = AppWithData(tmp_path_factory.mktemp("voice-app"), module_ollama.url, env).start()
     yield app
     app.stop()
 
