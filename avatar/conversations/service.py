@@ -57,19 +57,17 @@ class ConversationService:
             raise InvalidTitle("A conversation needs a title: type one first.")
         if len(title) > 200:
             raise InvalidTitle("That title is too long: keep it under 200 characters.")
-        with Session(self.engine) as session:
-            conversation = self._require(session, conversation_id)
-            conversation.title = title
-            session.add(conversation)
-            session.commit()
-            session.refresh(conversation)
-            return ConversationOut.model_validate(conversation)
+        return self._update(conversation_id, title=title)
 
     def set_memory_enabled(self, conversation_id: str, enabled: bool) -> ConversationOut:
         """Turn memory on or off for one conversation (off: it neither recalls nor stores memories)."""
+        return self._update(conversation_id, memory_enabled=enabled)
+
+    def _update(self, conversation_id: str, **fields: object) -> ConversationOut:
         with Session(self.engine) as session:
             conversation = self._require(session, conversation_id)
-            conversation.memory_enabled = enabled
+            for name, value in fields.items():
+                setattr(conversation, name, value)
             session.add(conversation)
             session.commit()
             session.refresh(conversation)
