@@ -32,7 +32,15 @@ def add_parsers(commands: argparse._SubParsersAction, common: argparse.ArgumentP
 
 
 def import_card_command(settings: Settings, file: Path) -> int:
-    settings.user_personas_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.user_personas_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        # e.g. --data-dir names a file: say so in one line rather than show a traceback.
+        print(
+            f"Cannot import {file}: cannot use {settings.user_personas_dir} ({error.strerror or error}).",
+            file=sys.stderr,
+        )
+        return 2
     personas = PersonaService(settings.builtin_personas_dir, settings.user_personas_dir)
     try:
         persona, warnings = personas.import_card(file)

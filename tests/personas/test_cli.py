@@ -68,3 +68,15 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path):
         assert expected in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert done.stdout == ""
     assert not (data / "personas").exists() or list((data / "personas").iterdir()) == []
+
+
+def test_a_data_dir_that_is_a_file_is_one_line_and_exit_code_2(tmp_path):
+    not_a_folder = tmp_path / "data"
+    not_a_folder.write_text("a file, not a folder")
+    card = tmp_path / "Seraphina.png"
+    card.write_bytes(png({"chara": b64json(v2_card())}))
+    done = run("import-card", str(card), "--data-dir", str(not_a_folder))
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        f"Cannot import {card}: cannot use {not_a_folder / 'personas'} (Not a directory)."
+    ]
