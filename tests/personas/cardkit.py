@@ -155,3 +155,125 @@ def decode_b64json(text: str) -> dict[str, Any]:
 
 def deep(value: Any) -> Any:
     return copy.deepcopy(value)
+
+
+# Cards as character sites and SillyTavern ship them ------------------------------------------------
+
+
+def site_data() -> dict[str, Any]:
+    """A V2 card's data as a SillyTavern export has it: its own extensions and a World Info lorebook."""
+
+    def entry(uid: int, keys: list[str], content: str, **fields: Any) -> dict[str, Any]:
+        return {
+            "id": uid,
+            "keys": keys,
+            "secondary_keys": [],
+            "comment": fields.pop("comment", ""),
+            "content": content,
+            "constant": False,
+            "selective": True,
+            "insertion_order": 100,
+            "enabled": True,
+            "position": "after_char",
+            "extensions": {
+                "position": 1,
+                "exclude_recursion": False,
+                "display_index": uid,
+                "probability": 100,
+                "useProbability": True,
+                "depth": 4,
+                "selectiveLogic": 0,
+                "group": "",
+                "role": 0,
+            },
+            **fields,
+        }
+
+    return {
+        "name": "Elara Voss",
+        "description": "{{char}} is the chief engineer of the freighter Kestrel. {{user}} is her new apprentice.",
+        "personality": "gruff, brilliant, secretly soft-hearted",
+        "scenario": "The Kestrel's engine room, where {{user}} reports for a first shift.",
+        "first_mes": "*{{char}} wipes grease off her hands.* So you're {{user}}. Grab a wrench.",
+        "mes_example": (
+            "<START>\n{{user}}: What does this lever do?\n{{char}}: Keeps us breathing. Don't touch it.\n"
+            "<START>\n{{user}}: Can I help?\n{{char}}: Hand me the seven-mil spanner, {{user}}."
+        ),
+        "creator_notes": "Slow burn mentor story. Works best with 8k context.",
+        "system_prompt": "",
+        "post_history_instructions": "",
+        "alternate_greetings": ["*{{char}} doesn't look up from the reactor.* You're late, {{user}}."],
+        "character_book": {
+            "name": "Kestrel",
+            "extensions": {},
+            "entries": [
+                entry(0, ["Kestrel", "ship"], "The Kestrel is a decommissioned ore freighter.", comment="The ship"),
+                entry(
+                    1,
+                    ["reactor"],
+                    "The reactor hums in B-flat when it is healthy.",
+                    comment="Reactor",
+                    secondary_keys=["core"],
+                    position="before_char",
+                ),
+                entry(
+                    2,
+                    [],
+                    "Elara lost her brother in a reactor leak.",
+                    comment="Backstory",
+                    constant=True,
+                    selective=False,
+                    insertion_order=50,
+                ),
+                entry(3, ["captain"], "Captain Oduya trusts Elara.", comment="Captain", enabled=False),
+            ],
+        },
+        "tags": ["Sci-Fi", "Female", "OC", "Mentor"],
+        "creator": "gearhead",
+        "character_version": "main",
+        "extensions": {
+            "talkativeness": "0.5",
+            "fav": False,
+            "world": "Kestrel",
+            "depth_prompt": {"prompt": "Elara swears mildly and often.", "depth": 4, "role": "system"},
+        },
+    }
+
+
+def site_v2_card() -> dict[str, Any]:
+    """The whole `chara` JSON a site ships: V1 duplicates at the top beside spec/data, and a create_date."""
+    data = site_data()
+    return {
+        **{key: data[key] for key in ("name", "description", "personality", "scenario", "first_mes", "mes_example")},
+        "creatorcomment": data["creator_notes"],
+        "avatar": "none",
+        "chat": "Elara Voss - 2024-5-1@12h00m00s",
+        "talkativeness": "0.5",
+        "fav": False,
+        "tags": data["tags"],
+        "spec": "chara_card_v2",
+        "spec_version": "2.0",
+        "data": data,
+        "create_date": "2024-5-1 @12h 00m 00s 000ms",
+    }
+
+
+def site_v3_card() -> dict[str, Any]:
+    """A V3 card (RisuAI/SillyTavern style): V3-only fields, assets, and use_regex in every lore entry."""
+    data = site_data()
+    data["name"] = "Elara Voss Three"
+    for item in data["character_book"]["entries"]:
+        item["use_regex"] = False
+    data.update(
+        nickname="Ela",
+        group_only_greetings=["*{{char}} bangs a pipe.* Everyone, grab a wrench."],
+        creator_notes_multilingual={"en": "Slow burn mentor story.", "ja": "師弟もの。"},
+        source=["https://example.invalid/characters/elara"],
+        creation_date=1_714_564_800,
+        modification_date=1_714_564_900,
+        assets=[
+            {"type": "icon", "uri": "ccdefault:", "name": "main", "ext": "png"},
+            {"type": "background", "uri": "embeded://assets/engine-room.png", "name": "engine room", "ext": "png"},
+        ],
+    )
+    return {"spec": "chara_card_v3", "spec_version": "3.0", "data": data}
