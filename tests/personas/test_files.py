@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from avatar.core.files import atomic_write_bytes, atomic_write_text
 from avatar.core import files
+from avatar.core.files import atomic_write_bytes, atomic_write_text
 from avatar.personas.files import safe_persona_id
 from avatar.personas.schemas import PERSONA_ID_PATTERN
 
