@@ -20,6 +20,7 @@ from pathlib import Path  # noqa: E402
 
 from pydantic import ValidationError  # noqa: E402
 
+from avatar.core import scratch  # noqa: E402
 from avatar.core.errors import AvatarError  # noqa: E402
 from avatar.core.logging import configure_logging  # noqa: E402
 from avatar.core.settings import Settings  # noqa: E402
@@ -104,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging("WARNING", settings.log_prompts)
         return args.run(settings, args)
     configure_logging(settings.log_level, settings.log_prompts)
+    scratch.use_data_dir(settings.data_dir)  # before Gradio is imported: its temp files go there
 
     from avatar.app import build_app, launch
     from avatar.privacy.lan import prepare_lan

@@ -4,6 +4,8 @@ for torch, sentence-transformers, whisper or piper."""
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 
 import gradio as gr
 from starlette.middleware import Middleware
@@ -11,6 +13,7 @@ from starlette.middleware import Middleware
 from avatar.chat.api import register_api
 from avatar.context import AppContext, create_context
 from avatar.conversations.ui import ChatTab
+from avatar.core import scratch
 from avatar.core.settings import Settings
 from avatar.memory.ui import MemoryTab
 from avatar.personas.ui import PersonasTab
@@ -25,6 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def build_app(settings: Settings, ctx: AppContext | None = None) -> gr.Blocks:
+    scratch.use_data_dir(settings.data_dir)  # before any Blocks: Gradio's cache goes there too
     ctx = ctx or create_context(settings)
     with gr.Blocks(title="Local Avatar", theme=make_theme(), css=CSS, analytics_enabled=False) as demo:
         gr.Markdown("## Local Avatar\nYour characters, on your computer. Nothing you say leaves this machine.")
@@ -85,8 +89,24 @@ def launch(
     if context is not None:
         context.warm_up()
     if not prevent_thread_lock:
+        stop_on_sigterm()
         try:
             demo.block_thread()
         finally:
             if context is not None:
                 context.close()  # lets pending memory writes finish
+
+
+def stop_on_sigterm() -> None:
+    """`kill` or a service manager stops the app the way Ctrl+C does.
+
+    Python's default SIGTERM ends the process at once: pending memory writes were lost and the run's
+    scratch folder (exports, Gradio's cached files) was left behind. Gradio's block_thread closes the
+    server on KeyboardInterrupt, then launch() closes the context and atexit removes the folder.
+    """
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import io
-import shutil
-import tempfile
 from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from avatar.core import scratch
 from avatar.core.errors import InvalidInputError
 from avatar.core.files import atomic_write_bytes
 
@@ -43,20 +41,10 @@ def normalise_image(data: bytes) -> bytes:
     return out.getvalue()
 
 
-_preview_dir: Path | None = None
-
-
 def preview_dir() -> Path:
-    """This process's own private folder (0700) in the system temp directory, removed at exit.
-
-    Gradio serves files from the temp directory without allowed_paths being widened to the data
-    directory, which holds the database.
-    """
-    global _preview_dir
-    if _preview_dir is None or not _preview_dir.is_dir():
-        _preview_dir = Path(tempfile.mkdtemp(prefix="local-avatar-previews-"))
-        atexit.register(shutil.rmtree, _preview_dir, True)
-    return _preview_dir
+    """Gradio serves files from the run's scratch folder without allowed_paths being widened to the
+    data directory, which holds the database."""
+    return scratch.folder("previews")
 
 
 def preview_of(image_path: Path | None, name: str) -> Path:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import atexit
 import logging
-import shutil
-import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -15,6 +12,7 @@ import gradio as gr
 from pydantic import ValidationError
 
 from avatar.context import AppContext
+from avatar.core import scratch
 from avatar.core.errors import AvatarError
 from avatar.personas.cards import join_examples, split_examples
 from avatar.personas.images import preview_of
@@ -154,7 +152,6 @@ class PersonasTab:
         self.ctx = ctx
         self.profile = ctx.profile
         self.profile_section = ProfileSection(self.profile)
-        self._export_dir: Path | None = None
 
     # -- helpers ---------------------------------------------------------------------------
     def gallery_items(self) -> tuple[list[tuple[str, str]], list[str]]:
@@ -354,11 +351,7 @@ class PersonasTab:
         persona = self.persona_or_none(current_id)
         if persona is None:
             return gr.update(value=None, visible=False), "Save this character first; then you can export it."
-        if self._export_dir is None or not self._export_dir.is_dir():
-            # One private temp folder per app run (Gradio serves files from the temp dir), removed at exit.
-            self._export_dir = Path(tempfile.mkdtemp(prefix="local-avatar-export-"))
-            atexit.register(shutil.rmtree, self._export_dir, True)
-        folder = self._export_dir / persona.id
+        folder = scratch.folder("exports") / persona.id  # served from there; removed when the app stops
         folder.mkdir(exist_ok=True)
         try:
             files = [

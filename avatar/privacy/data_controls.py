@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import inspect, text
 
 from avatar.context import AppContext
+from avatar.core import scratch
 from avatar.core.files import atomic_write_bytes
 from avatar.llm.prompt import system_prompt
 from avatar.personas.exceptions import PersonaNotFound
@@ -170,7 +171,7 @@ def delete_all_memories(ctx: AppContext) -> int:
 
 
 def wipe_everything(ctx: AppContext) -> None:
-    """Conversations, memories, the user's personas and profile: gone. Built-in personas stay."""
+    """Conversations, memories, the user's personas and profile, exports: gone. Built-in personas stay."""
     with ctx.engine.begin() as conn:
         for table in ("memory_progress", "memories", "messages", "conversations"):
             if _has_table(ctx, table):
@@ -180,4 +181,7 @@ def wipe_everything(ctx: AppContext) -> None:
         shutil.rmtree(ctx.settings.user_personas_dir)
     ctx.settings.user_personas_dir.mkdir(parents=True, exist_ok=True)
     (ctx.settings.data_dir / "profile.yaml").unlink(missing_ok=True)
-    log.info("wiped all conversations, memories, user personas and the profile")
+    # Exports made earlier and Gradio's cached copies of uploads and downloads hold the same data.
+    scratch.empty_current_run()
+    scratch.sweep_ended_runs(scratch.scratch_root(ctx.settings.data_dir))
+    log.info("wiped all conversations, memories, user personas, the profile and temporary files")

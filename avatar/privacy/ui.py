@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import tempfile
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from avatar.context import AppContext
+from avatar.core import scratch
 from avatar.core.wording import counted
 from avatar.privacy import data_controls
 
@@ -34,7 +33,6 @@ ERASE_ACTIONS = {
 class PrivacyTab:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
-        self._export_dir = Path(tempfile.mkdtemp(prefix="avatar-export-"))
 
     def checklist(self) -> str:
         settings = self.ctx.settings
@@ -50,11 +48,11 @@ class PrivacyTab:
         return datetime.now().strftime("%Y%m%d-%H%M%S")
 
     def export_all(self) -> tuple[Any, str]:
-        path = data_controls.export_archive(self.ctx, self._export_dir / f"local-avatar-{self._stamp()}.zip")
+        path = data_controls.export_archive(self.ctx, scratch.folder("exports") / f"local-avatar-{self._stamp()}.zip")
         return gr.update(value=str(path), visible=True), "Your export is ready: download it below."
 
     def export_finetune(self, persona_id: str | None) -> tuple[Any, str]:
-        path = self._export_dir / f"local-avatar-finetune-{self._stamp()}.jsonl"
+        path = scratch.folder("exports") / f"local-avatar-finetune-{self._stamp()}.jsonl"
         count = data_controls.export_finetune_jsonl(self.ctx, path, persona_id or None)
         if count == 0:
             return gr.update(visible=False), "There are no conversations with replies to export yet."
