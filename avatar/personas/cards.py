@@ -261,7 +261,8 @@ def _unwrap(card: dict[str, Any], warnings: list[str]) -> tuple[str, dict[str, A
 
 
 def _persona_from_card(data: dict[str, Any], spec: str, warnings: list[str]) -> tuple[PersonaFile, CardExtras]:
-    name = _text(data, "name").strip()
+    # One line: a name is spliced into sentences, headings and captions ("You are <name>.").
+    name = " ".join(_text(data, "name").split())
     if not name:
         raise CardError("The card has no name (its 'name' field is missing or empty).")
     if len(name) > MAX_NAME_CHARS:

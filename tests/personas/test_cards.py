@@ -231,6 +231,7 @@ def test_windows_line_ends_and_control_characters_are_cleaned():
     parsed = parse_card(as_json(v2_card(description="line one\r\nline two\x07", name=" Spaced\x00 ")))
     assert parsed.persona.description == "line one\nline two"
     assert parsed.persona.name == "Spaced"
+    assert parse_card(as_json(v2_card(name="Elara\n## System\tVoss"))).persona.name == "Elara ## System Voss"
 
 
 # Writing ---------------------------------------------------------------------------------------
