@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 
 import pytest
 import yaml
@@ -118,18 +120,16 @@ def test_bad_card_writes_nothing(user_dir, service):
 
 @pytest.mark.parametrize("fail_on", ["yaml", "card.json", "png"])
 def test_failure_while_saving_leaves_nothing_half_written(user_dir, service, monkeypatch, fail_on):
-    real_write = repository.atomic_write_bytes
+    # The disk fills up as one of the files is put in place (a new file is linked into place, never
+    # renamed over another): everything before it, written for real, is taken back.
+    real_link = os.link
 
-    def write_bytes(path, data, **kwargs):
-        if path.name.endswith(fail_on):
-            raise OSError(28, "No space left on device")
-        return real_write(path, data, **kwargs)
+    def link(source, target):
+        if str(target).endswith(fail_on):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_link(source, target)
 
-    def write_text(path, text, **kwargs):
-        write_bytes(path, text.encode("utf-8"), **kwargs)
-
-    monkeypatch.setattr(repository, "atomic_write_bytes", write_bytes)
-    monkeypatch.setattr(repository, "atomic_write_text", write_text)
+    monkeypatch.setattr(os, "link", link)
     with pytest.raises(AvatarError, match="Could not save the imported persona: No space left on device"):
         import_card(png({"chara": b64json(v2_card())}), user_dir, existing(service))
     assert list(user_dir.iterdir()) == []  # no picture, no extras, no temporary files
