@@ -175,6 +175,7 @@ def site_data() -> dict[str, Any]:
             "insertion_order": 100,
             "enabled": True,
             "position": "after_char",
+            "use_regex": True,  # SillyTavern: "ST keys are always regex", in V2 cards too
             "extensions": {
                 "position": 1,
                 "exclude_recursion": False,
@@ -204,8 +205,8 @@ def site_data() -> dict[str, Any]:
         "post_history_instructions": "",
         "alternate_greetings": ["*{{char}} doesn't look up from the reactor.* You're late, {{user}}."],
         "character_book": {
+            # As SillyTavern's convertWorldInfoToCharacterBook writes it: no book-level "extensions".
             "name": "Kestrel",
-            "extensions": {},
             "entries": [
                 entry(0, ["Kestrel", "ship"], "The Kestrel is a decommissioned ore freighter.", comment="The ship"),
                 entry(
@@ -259,11 +260,9 @@ def site_v2_card() -> dict[str, Any]:
 
 
 def site_v3_card() -> dict[str, Any]:
-    """A V3 card (RisuAI/SillyTavern style): V3-only fields, assets, and use_regex in every lore entry."""
+    """A V3 card (RisuAI/SillyTavern style): the V3-only fields and assets beside the V2 ones."""
     data = site_data()
     data["name"] = "Elara Voss Three"
-    for item in data["character_book"]["entries"]:
-        item["use_regex"] = False
     data.update(
         nickname="Ela",
         group_only_greetings=["*{{char}} bangs a pipe.* Everyone, grab a wrench."],
