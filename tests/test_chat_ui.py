@@ -111,3 +111,12 @@ def test_rename_regenerate_and_delete(ctx, fake_ollama):
     assert confirm["visible"] and "cannot be undone" in question
     result = tab.delete(conversation_id, "aria")
     assert result[1] == "Conversation deleted." and ctx.conversations.list("aria") == []
+
+
+def test_banner_when_the_openai_server_refuses_the_key(settings, fake_ollama):
+    fake_ollama.openai_api_key = "sk-local-123"
+    settings = settings.model_copy(update={"provider": "openai", "openai_base_url": fake_ollama.url + "/v1"})
+    banner, pull = asyncio.run(ChatTab(create_context(settings)).status())
+    assert banner["visible"] and "not reachable" not in banner["value"]
+    assert "refused" in banner["value"] and "AVATAR_OPENAI_API_KEY" in banner["value"]
+    assert pull["visible"] is False

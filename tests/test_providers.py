@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import http.server
+import threading
 
 import pytest
 
@@ -112,3 +114,89 @@ def test_ollama_pull_of_unknown_model_is_a_clear_error(fake_ollama):
 def test_model_without_tag_matches_latest(fake_ollama):
     fake_ollama.models.append("mistral:latest")
     assert asyncio.run(OllamaProvider(fake_ollama.url, "mistral").health()).model_available
+
+
+def test_fake_ollama_says_model_missing_in_ollamas_own_words(fake_ollama):
+    import ollama
+
+    async def answers() -> list[tuple[int, str]]:
+        client = ollama.AsyncClient(host=fake_ollama.url)
+        seen = []
+        for call in (client.chat(model="nope:1b", messages=[]), client.show("nope:1b")):
+            with pytest.raises(ollama.ResponseError) as error:
+                await call
+            seen.append((error.value.status_code, error.value.error))
+        return seen
+
+    assert asyncio.run(answers()) == [
+        (404, 'model "nope:1b" not found, try pulling it first'),
+        (404, "model 'nope:1b' not found"),
+    ]
+
+
+def test_openai_server_refusing_the_key_says_where_to_set_it(fake_ollama):
+    fake_ollama.openai_api_key = "sk-local-123"
+    refused = OpenAICompatibleProvider(fake_ollama.url + "/v1", "llama3.2:3b", api_key="wrong")
+    with pytest.raises(ProviderError) as error:
+        asyncio.run(collect(refused.stream_chat(HELLO, GenerationOptions())))
+    assert "401" in error.value.message and "AVATAR_OPENAI_API_KEY" in error.value.message
+    health = asyncio.run(refused.health())
+    assert health.reachable and not health.listed and "AVATAR_OPENAI_API_KEY" in health.detail
+
+    fake_ollama.script("with the right key")
+    accepted = OpenAICompatibleProvider(fake_ollama.url + "/v1", "llama3.2:3b", api_key="sk-local-123")
+    assert "".join(asyncio.run(collect(accepted.stream_chat(HELLO, GenerationOptions())))) == "with the right key"
+
+
+def test_openai_base_url_without_v1_says_to_check_it(fake_ollama):
+    provider = OpenAICompatibleProvider(fake_ollama.url, "llama3.2:3b")
+    with pytest.raises(ProviderError) as error:
+        asyncio.run(collect(provider.stream_chat(HELLO, GenerationOptions())))
+    assert "--openai-base-url" in error.value.message and "/v1" in error.value.message
+    assert not isinstance(error.value, ProviderUnavailable)
+    assert "/v1" in asyncio.run(provider.health()).detail
+
+
+class WebPage(http.server.BaseHTTPRequestHandler):
+    """Another web server where the model server was expected: a web UI answering every path with its page."""
+
+    def do_GET(self) -> None:
+        self._page()
+
+    def do_POST(self) -> None:
+        self._page()
+
+    def _page(self) -> None:
+        body = b"<!doctype html><title>Some web UI</title>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def web_page_url():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), WebPage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_openai_provider_pointed_at_a_web_page_is_a_clear_error(web_page_url):
+    health = asyncio.run(OpenAICompatibleProvider(web_page_url + "/v1", "m").health())
+    assert health.reachable and not health.listed and "not OpenAI-compatible" in health.detail
+
+
+def test_ollama_host_pointed_at_another_server_is_a_clear_error(web_page_url, fake_ollama):
+    for host in (web_page_url, fake_ollama.url + "/v1"):  # a web page; an address where /api/tags is 404
+        provider = OllamaProvider(host, "llama3.2:3b")
+        health = asyncio.run(provider.health())
+        assert health.reachable and not health.listed and "--ollama-host" in health.detail, host
+    with pytest.raises(ProviderError) as error:
+        asyncio.run(collect(OllamaProvider(web_page_url, "llama3.2:3b").stream_chat(HELLO, GenerationOptions())))
+    assert "not as Ollama does" in error.value.message

@@ -37,6 +37,8 @@ def error_bubble(text: str) -> dict[str, Any]:
 def banner_text(health: ProviderHealth, provider_name: str) -> str:
     if not health.reachable:
         return f"**Model server not reachable.** {health.detail}"
+    if not health.listed:
+        return f"**The model server answered with an error.** {health.detail}"
     if not health.model_available:
         return f"**Model missing.** {health.detail}"
     return ""

@@ -40,6 +40,7 @@ class PullProgress(BaseModel):
 
 class ProviderHealth(BaseModel):
     reachable: bool
+    listed: bool = True  # False: the server answered, but with an error instead of its models (detail says)
     model: str
     model_available: bool = False
     models: list[str] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 
@@ -21,6 +22,9 @@ from avatar.llm.base import (
 from avatar.llm.loop_clients import PerLoopClient
 
 log = logging.getLogger(__name__)
+
+# What the ollama client raises when the server fails; JSONDecodeError: something else answered at that address.
+CLIENT_ERRORS = (ollama.ResponseError, ConnectionError, httpx.TransportError, json.JSONDecodeError)
 
 
 class OllamaProvider:
@@ -47,6 +51,12 @@ class OllamaProvider:
             f"(or run `ollama pull {model}`), or choose another model with --model.",
         )
 
+    def not_ollama(self) -> ProviderError:
+        return ProviderError(
+            f"The server at {self.host} answered, but not as Ollama does. Check --ollama-host (Ollama listens "
+            f"on port 11434), or use --provider openai with --openai-base-url for an OpenAI-compatible server."
+        )
+
     def _translate(self, error: Exception, model: str) -> ProviderError:
         if isinstance(error, ollama.ResponseError):
             if error.status_code == 404 or "not found" in str(error.error).lower():
@@ -56,6 +66,8 @@ class OllamaProvider:
             return self.unavailable()
         if isinstance(error, httpx.TransportError):
             return ProviderError(f"The connection to Ollama broke off ({type(error).__name__}). Try again.")
+        if isinstance(error, json.JSONDecodeError):
+            return self.not_ollama()
         raise error
 
     async def stream_chat(
@@ -83,13 +95,15 @@ class OllamaProvider:
                     if part.done:
                         log.debug("ollama done: reason=%s eval_count=%s", part.done_reason, part.eval_count)
                         return
-        except (ollama.ResponseError, ConnectionError, httpx.TransportError) as error:
+        except CLIENT_ERRORS as error:
             raise self._translate(error, model) from None
 
     async def list_models(self) -> list[str]:
         try:
             listing = await self._clients.get().list()
-        except (ollama.ResponseError, ConnectionError, httpx.TransportError) as error:
+        except CLIENT_ERRORS as error:
+            if isinstance(error, ollama.ResponseError) and error.status_code == 404:
+                raise self.not_ollama() from None  # every Ollama has /api/tags: this is another server
             raise self._translate(error, self.model) from None
         return [m.model for m in listing.models if m.model]
 
@@ -97,7 +111,7 @@ class OllamaProvider:
         try:
             async for part in await self._clients.get().pull(model, stream=True):
                 yield PullProgress(status=part.status or "", completed=part.completed, total=part.total)
-        except (ollama.ResponseError, ConnectionError, httpx.TransportError) as error:
+        except CLIENT_ERRORS as error:
             if isinstance(error, ollama.ResponseError):
                 raise ProviderError(f"Ollama could not pull '{model}': {error.error}") from None
             raise self._translate(error, model) from None
@@ -106,8 +120,10 @@ class OllamaProvider:
         model = model or self.model
         try:
             models = await self.list_models()
-        except ProviderError as error:
+        except ProviderUnavailable as error:
             return ProviderHealth(reachable=False, model=model, detail=error.message)
+        except ProviderError as error:  # it answered, but with an error (a proxy refusing us, a server fault)
+            return ProviderHealth(reachable=True, listed=False, model=model, detail=error.message)
         available = model_is_listed(model, models)
         detail = "" if available else self.model_not_found(model).message
         return ProviderHealth(

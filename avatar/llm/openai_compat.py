@@ -48,9 +48,28 @@ class OpenAICompatibleProvider:
                 detail = detail.get("message", str(detail))
         except (json.JSONDecodeError, AttributeError):
             detail = body
-        if response.status_code == 404 and "model" in str(detail).lower():
+        detail = str(detail).strip()[:300]
+        status = response.status_code
+        if status == 404 and "model" in detail.lower():
             return ModelNotFound(model, f"The server has no model '{model}': {detail}. Load it there or use --model.")
-        return ProviderError(f"The model server answered {response.status_code}: {detail}")
+        if status in (401, 403):
+            return ProviderError(
+                f"The model server at {self.base_url} refused the request ({status}: {detail}). If it needs an "
+                "API key, set it in the AVATAR_OPENAI_API_KEY environment variable."
+            )
+        if status in (404, 405):
+            # A base URL without its /v1 (or pointing at something else) answers every API path like this.
+            return ProviderError(
+                f"The model server at {self.base_url} has no {response.request.url.path} ({status}: {detail}). "
+                "Check --openai-base-url: it usually ends in /v1."
+            )
+        return ProviderError(f"The model server answered {status}: {detail}")
+
+    def _not_openai(self, what: str) -> ProviderError:
+        return ProviderError(
+            f"The server at {self.base_url} sent {what} that is not OpenAI-compatible JSON. "
+            "Check --openai-base-url, or use --provider ollama for an Ollama server."
+        )
 
     async def stream_chat(
         self, messages: list[ChatMessage], options: GenerationOptions, model: str | None = None
@@ -74,7 +93,10 @@ class OpenAICompatibleProvider:
                     data = line[len("data:") :].strip()
                     if data == "[DONE]":
                         return
-                    chunk = json.loads(data)
+                    try:
+                        chunk = json.loads(data)
+                    except json.JSONDecodeError:
+                        raise self._not_openai("a reply") from None
                     if "error" in chunk:
                         raise ProviderError(f"The model server failed mid-reply: {chunk['error']}")
                     for choice in chunk.get("choices", []):
@@ -95,7 +117,10 @@ class OpenAICompatibleProvider:
             raise ProviderError(f"The model server did not answer ({type(error).__name__}).") from None
         if response.status_code >= 400:
             raise self._http_error(response, response.text, self.model)
-        return [item.get("id", "") for item in response.json().get("data", [])]
+        try:
+            return [item.get("id", "") for item in response.json().get("data", [])]
+        except (json.JSONDecodeError, AttributeError, TypeError):
+            raise self._not_openai("a model list") from None
 
     async def pull(self, model: str) -> AsyncIterator[PullProgress]:
         raise ProviderError(
@@ -107,8 +132,10 @@ class OpenAICompatibleProvider:
         model = model or self.model
         try:
             models = await self.list_models()
-        except ProviderError as error:
+        except ProviderUnavailable as error:
             return ProviderHealth(reachable=False, model=model, detail=error.message)
+        except ProviderError as error:  # it answered, but not with a model list (a refused key, a wrong URL)
+            return ProviderHealth(reachable=True, listed=False, model=model, detail=error.message)
         # Many such servers serve one model under any name; an empty list is not "missing".
         available = not models or model in models
         detail = "" if available else f"The server does not list '{model}' (it has: {', '.join(models)})."

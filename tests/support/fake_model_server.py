@@ -56,6 +56,9 @@ class FakeModelServer:
     default_reply: str = DEFAULT_REPLY
     # Called with the request body when a chat request arrives (tests look at the app's state then).
     on_chat_request: Callable[[dict[str, Any]], None] | None = None
+    # Set: the OpenAI-compatible routes want `Authorization: Bearer <key>`, as a server started with
+    # --api-key does (llama.cpp server, vLLM); Ollama's own routes never ask for one.
+    openai_api_key: str | None = None
 
     def __post_init__(self) -> None:
         self._replies: deque[Reply] = deque()
@@ -157,7 +160,15 @@ class FakeModelServer:
 
     @staticmethod
     def _not_found(name: str) -> JSONResponse:
+        # Ollama's words for /api/chat and /api/generate (server/routes.go: `model %q not found, try pulling it first`).
         return JSONResponse({"error": f'model "{name}" not found, try pulling it first'}, status_code=404)
+
+    def _refused_key(self, request: Request) -> JSONResponse | None:
+        """llama.cpp server's answer to a missing or wrong API key; None when the key is right or not needed."""
+        if self.openai_api_key is None or request.headers.get("authorization") == f"Bearer {self.openai_api_key}":
+            return None
+        error = {"code": 401, "message": "Invalid API Key", "type": "authentication_error"}
+        return JSONResponse({"error": error}, status_code=401)
 
     async def _tokens(self, reply: Reply):
         pieces = tokenize(reply.text)
@@ -181,7 +192,8 @@ class FakeModelServer:
         body = await self._record(request)
         name = body.get("model") or body.get("name", "")
         if not self._has_model(name):
-            return self._not_found(name)
+            # /api/show words it differently from /api/chat (server/routes.go, ShowHandler).
+            return JSONResponse({"error": f"model '{name}' not found"}, status_code=404)
         info = self._model_info(name)
         return JSONResponse(
             {
@@ -275,6 +287,8 @@ class FakeModelServer:
 
     async def _openai_models(self, request: Request) -> Response:
         await self._record(request)
+        if (refused := self._refused_key(request)) is not None:
+            return refused
         return JSONResponse(
             {
                 "object": "list",
@@ -284,13 +298,16 @@ class FakeModelServer:
 
     async def _openai_chat(self, request: Request) -> Response:
         body = await self._record(request)
+        if (refused := self._refused_key(request)) is not None:
+            return refused
         name = body.get("model", "")
         if not self._has_model(name):
+            # Ollama's /v1 wraps the same words in OpenAI's error shape (openai/openai.go, NewError).
             return JSONResponse(
                 {
                     "error": {
                         "message": f'model "{name}" not found, try pulling it first',
-                        "type": "api_error",
+                        "type": "not_found_error",
                         "param": None,
                         "code": None,
                     }
