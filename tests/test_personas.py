@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 
@@ -22,7 +23,7 @@ def test_shipped_personas_load_and_are_distinct(tmp_path):
         assert persona.builtin and persona.greeting and persona.description and persona.personality
 
 
-def test_broken_file_names_the_file_and_the_field_and_others_still_load(tmp_path):
+def test_broken_file_names_the_file_and_the_field_and_others_still_load(tmp_path, caplog):
     builtin = tmp_path / "builtin"
     shutil.copytree(BUILTIN, builtin)
     (builtin / "typo.yaml").write_text("name: Typo\npersonallity: grumpy\n")
@@ -36,6 +37,9 @@ def test_broken_file_names_the_file_and_the_field_and_others_still_load(tmp_path
     assert "not valid YAML at line" in messages["badyaml.yaml"]
     assert "voice.rate" in messages["badrate.yaml"]
     assert len(service.list()) >= 3
+    # The log says it too, for whoever starts the app from a terminal.
+    logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("typo.yaml" in line and "personallity" in line for line in logged)
 
 
 def test_user_file_overrides_builtin_and_disk_edits_are_picked_up(tmp_path):
