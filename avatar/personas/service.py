@@ -61,9 +61,17 @@ class PersonaService:
         self.lore_listeners: list[Callable[[str], object]] = []
         self.reload_if_changed()
 
-    def _current_fingerprint(self) -> tuple:
-        files = persona_files(self.builtin_dir) + persona_files(self.user_dir)
-        return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    def _current_fingerprint(self) -> tuple[tuple[str, bool, int, int], ...]:
+        """(path, builtin, mtime, size) of every persona file, built-ins first: what to load, and when again."""
+        stamps = []
+        for directory, builtin in ((self.builtin_dir, True), (self.user_dir, False)):
+            for path in persona_files(directory):
+                try:
+                    info = path.stat()
+                except FileNotFoundError:
+                    continue  # deleted since it was listed (by another handler, an editor): it is gone
+                stamps.append((str(path), builtin, info.st_mtime_ns, info.st_size))
+        return tuple(stamps)
 
     def reload_if_changed(self) -> None:
         fingerprint = self._current_fingerprint()
@@ -71,17 +79,20 @@ class PersonaService:
             return
         personas: dict[str, Persona] = {}
         errors: list[PersonaLoadError] = []
-        for directory, builtin in ((self.builtin_dir, True), (self.user_dir, False)):
-            for path in persona_files(directory):
-                loaded = load_persona(path, builtin=builtin)
-                if isinstance(loaded, PersonaLoadError):
-                    log.error("persona file skipped: %s", loaded.message)
-                    errors.append(loaded)
-                else:
-                    personas[loaded.id] = _with_legacy_creator_notes(loaded, directory)
+        for name, builtin, _mtime, _size in fingerprint:  # a user's file comes after the built-in it overrides
+            path = Path(name)
+            loaded = load_persona(path, builtin=builtin)
+            if isinstance(loaded, PersonaLoadError):
+                if not path.exists():
+                    continue  # deleted while being read: gone, not broken
+                log.error("persona file skipped: %s", loaded.message)
+                errors.append(loaded)
+            else:
+                personas[loaded.id] = _with_legacy_creator_notes(loaded, path.parent)
         self._personas = dict(sorted(personas.items(), key=lambda item: item[1].name.lower()))
         self._errors = errors
-        self._fingerprint = fingerprint
+        # Files that changed while they were read (caught half-saved, deleted, added) are read again next time.
+        self._fingerprint = fingerprint if self._current_fingerprint() == fingerprint else ()
 
     def list(self) -> list[Persona]:
         self.reload_if_changed()
