@@ -194,3 +194,16 @@ def test_profile_name_and_about_me_reach_the_prompt_and_greeting(ctx, fake_ollam
     assert "Sam" in greeting and "{{user}}" not in greeting
     system = fake_ollama.chat_requests()[0].body["messages"][0]["content"]
     assert "I am a nurse who loves kites." in system and "Sam" in system
+
+
+def test_every_shipped_character_answers_in_its_own_voice(ctx, fake_ollama):
+    shipped = [p for p in ctx.personas.list() if p.builtin]
+    assert len(shipped) >= 3
+    for persona in shipped:
+        fake_ollama.script(f"{persona.name} here.")
+        final = asyncio.run(run_turn(ctx, "Who are you?", persona_id=persona.id))[-1]
+        assert final.status is MessageStatus.complete and final.reply == f"{persona.name} here."
+        system = fake_ollama.chat_requests()[-1].body["messages"][0]["content"]
+        assert system.startswith(f"You are {persona.name}.") and persona.personality.strip()[:40] in system
+        greeting = contents(ctx, final.conversation_id)[0]
+        assert greeting[0] == "assistant" and "{{" not in greeting[1]
