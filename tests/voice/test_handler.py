@@ -138,8 +138,11 @@ def test_barge_in_while_the_model_writes(handler, voice_ctx, fake_ollama: FakeMo
     (barge_in,) = h.handler.barge_ins
     assert barge_in.stopped_generation and h.cleared
     assert h.last_audio_at() is not None
-    stopped = max(t for t, c in h.audio if t < barge_in.at + 0.5 and np.abs(c).max() > 0.001)
-    assert stopped - onset < 0.3
+    # How fast is bench/bench_voice.py's job; here: the avatar went quiet while the user was still talking.
+    # (The answer to the interruption cannot start before its end plus the 600 ms pause.)
+    talking_s = speech.at(INTERRUPTION, before_s=0, after_s=0).size / 16_000
+    old_reply = [t for t, c in h.audio if t < onset + talking_s + 0.5 and np.abs(c).max() > 0.001]
+    assert max(old_reply) - onset < talking_s
     saved = messages(voice_ctx, h.conversation_id())
     assert saved[2][2] is MessageStatus.interrupted
     heard = saved[2][1]

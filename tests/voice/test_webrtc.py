@@ -133,20 +133,23 @@ def test_barge_in_stops_the_audio_and_the_model(voice_app, ollama, speech: Speec
             said_at = await call.play_and_wait(speech.at("Tell me a long story.", 48_000))
             await wait_until(lambda: call.audio_heard_since(said_at) > 1.5, 30, "the avatar to be talking")
             talk_from = time.monotonic()
+            talking_s = speech.at(INTERRUPTION, 48_000, before_s=0.0, after_s=0.0).size / 48_000
             call.microphone.play(speech.at(INTERRUPTION, 48_000, before_s=0.0))
             onset = await wait_until(lambda: call.onset_after(talk_from), 5, "the interruption's onset")
-            await asyncio.sleep(1.0)
+            # Past the end of the words, before the pause that ends the turn (and before any answer to it).
+            await asyncio.sleep(talking_s + 0.3)
             stopped_at = call.last_audio_at()
             closed = await asyncio.to_thread(ollama.wait_for_event, "chat_closed_by_client", 5)
             found = await wait_until(lambda: user_messages(voice_app, "stop for a moment"), 20, "the interruption")
-            return onset, stopped_at, closed, found
+            return onset, stopped_at, talking_s, closed, found
         finally:
             await call.close()
             await session.close()
 
-    onset, stopped_at, closed, found = run(scenario())
+    onset, stopped_at, talking_s, closed, found = run(scenario())
+    # How fast is bench/bench_voice.py's job; here: the avatar went quiet while the user was still talking.
     print(f"BARGE {1000 * (stopped_at - onset):.0f} ms")
-    assert stopped_at - onset <= 0.3, f"audio went on {1000 * (stopped_at - onset):.0f} ms after the user spoke"
+    assert stopped_at - onset < talking_s, f"audio went on {1000 * (stopped_at - onset):.0f} ms after the user spoke"
     assert closed, "the model's stream was not closed"
     conversation_id = found[0][0]
     messages = conversations(voice_app).messages(conversation_id)
