@@ -260,6 +260,15 @@ def _unwrap(card: dict[str, Any], warnings: list[str]) -> tuple[str, dict[str, A
 # Card fields -> persona ------------------------------------------------------------------------
 
 
+# A name that walks up folders or starts at a drive or root is an attack on a file name, not a name;
+# one slash inside a name ("AC/DC", "Jekyll/Hyde") is a name, and the id made from it is safe anyway.
+_PATH_LIKE = re.compile(r"(^|[/\\])\.\.([/\\]|$)|^[/\\~]|^[A-Za-z]:[/\\]|\x00")
+
+
+def looks_like_a_path(name: str) -> bool:
+    return bool(_PATH_LIKE.search(name))
+
+
 def _persona_from_card(data: dict[str, Any], spec: str, warnings: list[str]) -> tuple[PersonaFile, CardExtras]:
     # One line: a name is spliced into sentences, headings and captions ("You are <name>.").
     name = " ".join(_text(data, "name").split())
@@ -267,6 +276,11 @@ def _persona_from_card(data: dict[str, Any], spec: str, warnings: list[str]) -> 
         raise CardError("The card has no name (its 'name' field is missing or empty).")
     if len(name) > MAX_NAME_CHARS:
         raise CardError(f"The card's name is {len(name):,} characters long; at most {MAX_NAME_CHARS} are allowed.")
+    if looks_like_a_path(name):
+        raise CardError(
+            f"The card's name {name!r} looks like a file path, not a character's name; "
+            "rename the character in the card and import it again."
+        )
     extensions = _object(data, "extensions")
     ours = extensions.pop(EXTENSION_KEY, None)
     fields: dict[str, Any] = {

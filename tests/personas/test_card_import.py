@@ -102,14 +102,23 @@ def test_stray_files_are_not_adopted(user_dir, service):
     assert (user_dir / "seraphina.png").read_bytes() == b"someone else's picture"
 
 
-def test_path_characters_in_the_name_give_a_safe_id(tmp_path, user_dir, service):
-    persona_id = import_card(
-        png({"chara": b64json(v2_card(name="../../etc/passwd"))}), user_dir, existing(service), filename="x.png"
-    )
-    assert persona_id == "etc-passwd"
-    assert sorted(p.name for p in user_dir.iterdir()) == ["etc-passwd.card.json", "etc-passwd.png", "etc-passwd.yaml"]
+@pytest.mark.parametrize(
+    "name", ["../../etc/passwd", "..\\..\\Windows\\win.ini", "/etc/passwd", "~/.ssh/id_rsa", "C:\\x"]
+)
+def test_a_name_that_is_a_path_is_refused_and_nothing_written(tmp_path, user_dir, service, name):
+    with pytest.raises(CardError, match="looks like a file path") as refused:
+        import_card(png({"chara": b64json(v2_card(name=name))}), user_dir, existing(service), filename="x.png")
+    assert "\n" not in str(refused.value)
+    assert not user_dir.exists() or list(user_dir.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["data"])  # nothing outside it either
+
+
+def test_a_slash_inside_a_name_is_a_name_with_a_safe_id(tmp_path, user_dir, service):
+    persona_id = import_card(png({"chara": b64json(v2_card(name="AC/DC"))}), user_dir, existing(service))
+    assert persona_id == "ac-dc"
+    assert sorted(p.name for p in user_dir.iterdir()) == ["ac-dc.card.json", "ac-dc.png", "ac-dc.yaml"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
-    assert service.get("etc-passwd").name == "../../etc/passwd"  # the name is only a name
+    assert service.get("ac-dc").name == "AC/DC"  # the name is only a name
 
 
 def test_bad_card_writes_nothing(user_dir, service):
