@@ -35,7 +35,7 @@ def common_flags() -> argparse.ArgumentParser:
     # default=SUPPRESS: a flag the user did not give leaves the AVATAR_* environment / default in force.
     s = argparse.SUPPRESS
     flags.add_argument("--port", type=int, default=s, help="port to serve on (default 7860)")
-    flags.add_argument("--data-dir", type=Path, default=s, help="where the database and your files live (./data)")
+    flags.add_argument("--data-dir", type=Path, default=s, help="where the database and your files live (default: data/ beside app.py)")
     flags.add_argument(
         "--ollama-host", default=s, help="Ollama server (default: $OLLAMA_HOST or http://127.0.0.1:11434)"
     )
