@@ -120,3 +120,23 @@ def test_banner_when_the_openai_server_refuses_the_key(settings, fake_ollama):
     assert banner["visible"] and "not reachable" not in banner["value"]
     assert "refused" in banner["value"] and "AVATAR_OPENAI_API_KEY" in banner["value"]
     assert pull["visible"] is False
+
+
+def test_a_new_chat_can_open_with_an_alternate_greeting(ctx, fake_ollama):
+    """Character cards ship alternate greetings; as on character sites, a new chat lets you pick one."""
+    tab = ChatTab(ctx)
+    aria = ctx.personas.get("aria")
+    button, index = tab.greeting_choice("aria", None)
+    assert button["visible"] and button["value"] == "↻ Another greeting (1 of 2)" and index == 0
+    chatbot, index, button = tab.next_greeting("aria", None, index)
+    assert chatbot == [{"role": "assistant", "content": aria.alternate_greetings[0]}] and index == 1
+    assert button["value"] == "↻ Another greeting (2 of 2)"
+    assert tab.next_greeting("aria", None, index)[1] == 0  # and round again
+
+    fake_ollama.script("Tea it is.")
+    conversation_id = drain(tab.send("Hi!", "aria", None, 1))[-1][2]
+    first, said, reply = ctx.conversations.messages(conversation_id)
+    assert first.content == aria.alternate_greetings[0] and (said.content, reply.content) == ("Hi!", "Tea it is.")
+    assert fake_ollama.chat_requests()[-1].body["messages"][1]["content"] == aria.alternate_greetings[0]
+    assert tab.greeting_choice("aria", conversation_id)[0]["visible"] is False  # only before the first message
+    assert tab.greeting_choice("professor-quill", None)[0]["visible"] is False  # no alternates: no button

@@ -51,12 +51,21 @@ class ChatFlow:
         self.last_recall: dict[str, list[RecalledMemory]] = {}
         self.registry = registry or TurnRegistry()
 
-    def greeting(self, persona: Persona) -> str:
-        return apply_macros(persona.greeting, persona.name, self.profile.user_name())
+    def greetings(self, persona: Persona) -> list[str]:
+        """The greeting, then the alternate greetings (a card's "swipes"), macros filled; empty ones left out."""
+        user = self.profile.user_name()
+        texts = [persona.greeting, *persona.alternate_greetings]
+        return [apply_macros(text, persona.name, user) for text in texts if text.strip()]
 
-    def start_conversation(self, persona_id: str, *, memory_enabled: bool = True) -> str:
+    def greeting(self, persona: Persona, index: int = 0) -> str:
+        options = self.greetings(persona)
+        return options[index % len(options)] if options else ""
+
+    def start_conversation(self, persona_id: str, *, memory_enabled: bool = True, greeting_index: int = 0) -> str:
+        """A new conversation that opens with the greeting the person chose (the first one unless they swiped)."""
         persona = self.personas.get(persona_id)
-        return self.conversations.create(persona.id, greeting=self.greeting(persona), memory_enabled=memory_enabled).id
+        greeting = self.greeting(persona, greeting_index)
+        return self.conversations.create(persona.id, greeting=greeting, memory_enabled=memory_enabled).id
 
     def memory_enabled(self, conversation_id: str) -> bool:
         """The conversation's own memory switch (the persona's memory_policy is checked separately)."""

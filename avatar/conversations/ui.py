@@ -13,6 +13,7 @@ from avatar.context import AppContext
 from avatar.conversations.schemas import MessageOut, MessageStatus
 from avatar.core.errors import AvatarError
 from avatar.llm.base import ProviderError, ProviderHealth
+from avatar.personas.schemas import Persona
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +60,21 @@ class ChatTab:
             return []
         return [(c.title, c.id) for c in self.ctx.conversations.list(persona_id)]
 
-    def greeting_view(self, persona_id: str | None) -> ChatHistory:
-        if not persona_id:
-            return []
-        try:
-            persona = self.ctx.personas.get(persona_id)
-        except AvatarError:
-            return []
-        greeting = self.ctx.chat.greeting(persona)
+    def greeting_view(self, persona_id: str | None, index: int = 0) -> ChatHistory:
+        greeting = self.ctx.chat.greeting(persona, index) if (persona := self._persona(persona_id)) else ""
         return [{"role": "assistant", "content": greeting}] if greeting else []
+
+    def _persona(self, persona_id: str | None) -> Persona | None:
+        if not persona_id:
+            return None
+        try:
+            return self.ctx.personas.get(persona_id)
+        except AvatarError:
+            return None
+
+    def _greeting_count(self, persona_id: str | None) -> int:
+        persona = self._persona(persona_id)
+        return len(self.ctx.chat.greetings(persona)) if persona else 0
 
     def persona_blurb(self, persona_id: str | None) -> str:
         if not persona_id:
@@ -139,8 +146,28 @@ class ChatTab:
     def new_chat(self, persona_id: str | None) -> tuple[Any, ...]:
         return gr.update(value=None), None, self.greeting_view(persona_id), ""
 
+    def greeting_choice(self, persona_id: str | None, conversation_id: str | None) -> tuple[Any, int]:
+        """(the "another greeting" button, the greeting index). Offered on a new chat whose character
+        has alternate greetings, as character sites and SillyTavern do; the shown greeting is the first."""
+        count = 0 if conversation_id else self._greeting_count(persona_id)
+        return self._greeting_button(0, count), 0
+
+    def next_greeting(
+        self, persona_id: str | None, conversation_id: str | None, index: int | None
+    ) -> tuple[Any, int, Any]:
+        """(chatbot, greeting index, button): the next greeting, before anything is said."""
+        count = self._greeting_count(persona_id)
+        if conversation_id or count < 2:
+            return gr.update(), index or 0, self._greeting_button(0, 0)
+        index = ((index or 0) + 1) % count
+        return self.greeting_view(persona_id, index), index, self._greeting_button(index, count)
+
+    @staticmethod
+    def _greeting_button(index: int, count: int) -> Any:
+        return gr.update(visible=count > 1, value=f"↻ Another greeting ({index + 1} of {count})")
+
     async def send(
-        self, text: str, persona_id: str | None, conversation_id: str | None
+        self, text: str, persona_id: str | None, conversation_id: str | None, greeting_index: int | None = 0
     ) -> AsyncIterator[tuple[Any, ...]]:
         """Stream one reply. Yields (message box, chatbot, conversation id, conversation list, notice)."""
         if not text.strip():
@@ -151,7 +178,7 @@ class ChatTab:
             return
         try:
             if not conversation_id:
-                conversation_id = self.ctx.chat.start_conversation(persona_id)
+                conversation_id = self.ctx.chat.start_conversation(persona_id, greeting_index=greeting_index or 0)
             saved: ChatHistory = []
             box: Any = ""  # cleared once, when the message is saved: after that the person may be typing the next
             async for update in self.ctx.chat.send(persona_id, conversation_id, text):
@@ -228,7 +255,9 @@ class ChatTab:
         except AvatarError:
             return gr.update(value=True)
 
-    def set_memory(self, conversation_id: str | None, enabled: bool, persona_id: str | None) -> tuple[Any, ...]:
+    def set_memory(
+        self, conversation_id: str | None, enabled: bool, persona_id: str | None, greeting_index: int | None = 0
+    ) -> tuple[Any, ...]:
         """(notice, conversation id, conversation list). Switching memory off before the first message
         starts the conversation right away, so that even its first turn is neither recalled into nor stored."""
         listing = gr.update()
@@ -236,7 +265,9 @@ class ChatTab:
             if conversation_id:
                 self.ctx.conversations.set_memory_enabled(conversation_id, bool(enabled))
             elif not enabled and persona_id:
-                conversation_id = self.ctx.chat.start_conversation(persona_id, memory_enabled=False)
+                conversation_id = self.ctx.chat.start_conversation(
+                    persona_id, memory_enabled=False, greeting_index=greeting_index or 0
+                )
                 listing = gr.update(choices=self.conversation_choices(persona_id), value=conversation_id)
         except AvatarError as error:
             return error.message, conversation_id, listing
@@ -278,6 +309,7 @@ class ChatTab:
                 pull_button = gr.Button(f"Pull {self.ctx.provider.model}", visible=False, scale=0)
             pull_status = gr.Markdown()
             conversation_id = gr.State(None)
+            greeting_index = gr.State(0)  # which greeting a new chat opens with (0: the main one)
             with gr.Row():
                 with gr.Column(scale=1, min_width=240):
                     # Filled at build time too, so the list is usable before the page's load event returns.
@@ -305,6 +337,9 @@ class ChatTab:
                 with gr.Column(scale=3):
                     chatbot = gr.Chatbot(
                         type="messages", height=520, show_copy_button=True, elem_id="chatbot", label="Chat"
+                    )
+                    greeting_button = gr.Button(
+                        "↻ Another greeting", visible=False, size="sm", elem_id="another-greeting"
                     )
                     message_box = gr.Textbox(
                         placeholder="Message… (Enter to send, Shift+Enter for a new line)",
@@ -345,7 +380,7 @@ class ChatTab:
         )
 
         send_outputs = [message_box, chatbot, conversation_id, conversation_list, notice]
-        send_inputs = [message_box, persona_picker, conversation_id]
+        send_inputs = [message_box, persona_picker, conversation_id, greeting_index]
         submit_event = message_box.submit(self.send, send_inputs, send_outputs, show_progress="hidden", api_name=False)
         click_event = send_button.click(self.send, send_inputs, send_outputs, show_progress="hidden", api_name=False)
         regenerate_event = regenerate_button.click(
@@ -363,9 +398,26 @@ class ChatTab:
         conversation_id.change(
             self.memory_switch, [conversation_id], [memory_switch], show_progress="hidden", api_name=False
         )
+        # A new chat (by any route) starts again at the first greeting; the button shows only before the first message.
+        greeting_inputs = [persona_picker, conversation_id]
+        for greeting_reset in (conversation_id.change, persona_picker.change, new_button.click):
+            greeting_reset(
+                self.greeting_choice,
+                greeting_inputs,
+                [greeting_button, greeting_index],
+                show_progress="hidden",
+                api_name=False,
+            )
+        greeting_button.click(
+            self.next_greeting,
+            [persona_picker, conversation_id, greeting_index],
+            [chatbot, greeting_index, greeting_button],
+            show_progress="hidden",
+            api_name=False,
+        )
         memory_switch.input(
             self.set_memory,
-            [conversation_id, memory_switch, persona_picker],
+            [conversation_id, memory_switch, persona_picker, greeting_index],
             [notice, conversation_id, conversation_list],
             show_progress="hidden",
             api_name=False,
@@ -388,7 +440,10 @@ class ChatTab:
     def wire_load(self, demo: gr.Blocks) -> None:
         c = self.components
         demo.load(
-            self.load, [c["persona_picker"]], [c["persona_picker"], *c["after_select"]], show_progress="hidden",
+            self.load,
+            [c["persona_picker"]],
+            [c["persona_picker"], *c["after_select"]],
+            show_progress="hidden",
             api_name=False,
         )
         demo.load(self.status, None, [c["banner"], c["pull_button"]], show_progress="hidden", api_name=False)

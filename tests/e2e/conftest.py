@@ -8,6 +8,7 @@ where it needs one. The fake model server is shared too, and reset before each s
 
 from __future__ import annotations
 
+import re
 import shutil
 import wave
 from collections.abc import Iterator
@@ -243,9 +244,9 @@ def silence(seconds: float, rate: int = MIC_RATE) -> np.ndarray:
 
 
 def open_app(page, app_url: str) -> None:
-    """Load the page and wait until the Chat tab shows a conversation (Aria's greeting at least)."""
+    """Load the page and wait until the Chat tab shows a conversation (one of Aria's greetings at least)."""
     page.goto(app_url)
-    page.locator("#chatbot").get_by_text("How's your day been").wait_for()
+    page.locator("#chatbot").get_by_text(re.compile("How's your day been|There you are! Grab a drink")).first.wait_for()
 
 
 def new_chat(page) -> None:

@@ -79,3 +79,20 @@ def test_typing_the_next_message_while_a_reply_streams_keeps_it(app, model_serve
     page.locator("#chatbot").get_by_text("answer you in full.").wait_for()
     page.wait_for_timeout(300)  # the last updates of the finished turn
     assert page.locator("#message-box textarea").input_value() == "And of Spain?"
+
+
+def test_a_new_chat_can_open_with_another_greeting(app, model_server, browser_page):
+    page = browser_page
+    open_app(page, app.url)
+    new_chat(page)
+    chat, another = page.locator("#chatbot"), page.locator("#another-greeting")
+    another.get_by_text("(1 of 2)").wait_for()
+    another.click()
+    chat.get_by_text("There you are! Grab a drink").wait_for()
+    assert chat.get_by_text("How's your day been").count() == 0
+    model_server.script("A green tea for you, then.")
+    send(page, "Something warm, please.", "A green tea for you, then.")
+    another.wait_for(state="hidden")  # the greeting is part of the conversation now
+    page.reload()
+    page.locator("#chatbot").get_by_text("Something warm, please.").wait_for()
+    assert page.locator("#chatbot").get_by_text("There you are! Grab a drink").count() == 1
