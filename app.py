@@ -14,17 +14,17 @@ if "--offline" in sys.argv or os.environ.get("AVATAR_OFFLINE", "").lower() in ("
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
-import argparse  # noqa: E402
-import logging  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import logging
+from pathlib import Path
 
-from pydantic import ValidationError  # noqa: E402
+from pydantic import ValidationError
 
-from avatar.core import scratch  # noqa: E402
-from avatar.core.errors import AvatarError  # noqa: E402
-from avatar.core.logging import configure_logging  # noqa: E402
-from avatar.core.settings import Settings  # noqa: E402
-from avatar.voice import cli as voice_cli  # noqa: E402
+from avatar.core import scratch
+from avatar.core.errors import AvatarError
+from avatar.core.logging import configure_logging
+from avatar.core.settings import Settings
+from avatar.voice import cli as voice_cli
 
 log = logging.getLogger("avatar")
 
@@ -35,7 +35,9 @@ def common_flags() -> argparse.ArgumentParser:
     # default=SUPPRESS: a flag the user did not give leaves the AVATAR_* environment / default in force.
     s = argparse.SUPPRESS
     flags.add_argument("--port", type=int, default=s, help="port to serve on (default 7860)")
-    flags.add_argument("--data-dir", type=Path, default=s, help="where the database and your files live (default: data/ beside app.py)")
+    flags.add_argument(
+        "--data-dir", type=Path, default=s, help="where the database and your files live (default: data/ beside app.py)"
+    )
     flags.add_argument(
         "--ollama-host", default=s, help="Ollama server (default: $OLLAMA_HOST or http://127.0.0.1:11434)"
     )

@@ -32,18 +32,18 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
+import httpx
 
-from avatar.core.settings import Settings  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
-from tests.support.fake_model_server import FakeModelServer  # noqa: E402
+from avatar.core.settings import Settings
+from tests.conftest import free_port
+from tests.support.fake_model_server import FakeModelServer
 
 REPLY = "Sure! Here is a reply of a typical length, about twenty words, streamed one word at a time to you."
 
 
 def percentiles(samples_s: list[float]) -> str:
     ms = sorted(s * 1000 for s in samples_s)
-    p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
+    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
     return f"p50 {statistics.median(ms):6.1f} ms   p95 {p95:6.1f} ms   (n={len(ms)})"
 
 
@@ -156,7 +156,7 @@ def bench_cold_start(runs: int) -> None:
             samples.append(time.perf_counter() - start)
             process.terminate()
             process.wait()
-    print(f"cold start to first page: " + "  ".join(f"{s:.2f} s" for s in samples))
+    print("cold start to first page: " + "  ".join(f"{s:.2f} s" for s in samples))
 
 
 def main() -> None:

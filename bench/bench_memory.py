@@ -66,53 +66,126 @@ RNG = np.random.default_rng(7)
 
 # -- synthetic chat ------------------------------------------------------------------------------
 PEOPLE = [
-    "my sister Maya", "my brother Leo", "my mom", "my dad", "my friend Sam", "my boss Karen", "my roommate Jules",
-    "my grandmother", "my neighbour Mr. Ortiz", "my coworker Priya", "my cousin Noah", "my best friend Elena",
-    "my dentist", "my landlord", "my partner Alex", "my old teacher", "the new intern", "my aunt Rosa",
+    "my sister Maya",
+    "my brother Leo",
+    "my mom",
+    "my dad",
+    "my friend Sam",
+    "my boss Karen",
+    "my roommate Jules",
+    "my grandmother",
+    "my neighbour Mr. Ortiz",
+    "my coworker Priya",
+    "my cousin Noah",
+    "my best friend Elena",
+    "my dentist",
+    "my landlord",
+    "my partner Alex",
+    "my old teacher",
+    "the new intern",
+    "my aunt Rosa",
 ]
 PETS = ["my dog Biscuit", "my cat Mochi", "the neighbour's parrot", "my goldfish Bubbles", "my hamster Pip"]
 ACTIVITIES = [
-    "went hiking up the ridge trail", "baked sourdough bread", "practised the cello for an hour",
-    "played chess online", "watched an old horror movie", "cleaned out the garage", "planted tomatoes in the garden",
-    "went to the farmers market", "ran five kilometres along the river", "painted a watercolour of the harbour",
-    "tried the new ramen place downtown", "read three chapters of Dune", "fixed the leaking kitchen tap",
-    "went swimming at the lake", "visited the science museum", "cooked a Thai green curry", "went to a jazz concert",
-    "assembled a bookshelf", "took a pottery class", "walked around the botanical garden", "went bowling",
-    "studied for the nursing exam", "repainted the bedroom blue", "drove to the coast", "played board games",
-    "went to the dentist", "learned a song on the ukulele", "volunteered at the animal shelter",
-    "did a night shift at the hospital", "went camping by the lake", "wrote a short story", "went ice skating",
+    "went hiking up the ridge trail",
+    "baked sourdough bread",
+    "practised the cello for an hour",
+    "played chess online",
+    "watched an old horror movie",
+    "cleaned out the garage",
+    "planted tomatoes in the garden",
+    "went to the farmers market",
+    "ran five kilometres along the river",
+    "painted a watercolour of the harbour",
+    "tried the new ramen place downtown",
+    "read three chapters of Dune",
+    "fixed the leaking kitchen tap",
+    "went swimming at the lake",
+    "visited the science museum",
+    "cooked a Thai green curry",
+    "went to a jazz concert",
+    "assembled a bookshelf",
+    "took a pottery class",
+    "walked around the botanical garden",
+    "went bowling",
+    "studied for the nursing exam",
+    "repainted the bedroom blue",
+    "drove to the coast",
+    "played board games",
+    "went to the dentist",
+    "learned a song on the ukulele",
+    "volunteered at the animal shelter",
+    "did a night shift at the hospital",
+    "went camping by the lake",
+    "wrote a short story",
+    "went ice skating",
 ]
 EVENTS = [
-    "is getting married in June", "got a new job at the hospital", "broke an arm skiing", "adopted a puppy",
-    "is moving to Lisbon", "started a pottery business", "is expecting a baby", "lost their wallet on the bus",
-    "won a chess tournament", "is training for a marathon", "bought an old sailboat", "got into medical school",
-    "had surgery on their knee", "is learning Japanese", "opened a small bakery", "retired after thirty years",
+    "is getting married in June",
+    "got a new job at the hospital",
+    "broke an arm skiing",
+    "adopted a puppy",
+    "is moving to Lisbon",
+    "started a pottery business",
+    "is expecting a baby",
+    "lost their wallet on the bus",
+    "won a chess tournament",
+    "is training for a marathon",
+    "bought an old sailboat",
+    "got into medical school",
+    "had surgery on their knee",
+    "is learning Japanese",
+    "opened a small bakery",
+    "retired after thirty years",
 ]
 TIMES = [
-    "This morning", "Last night", "On Saturday", "After work", "Yesterday", "On Sunday afternoon", "Earlier today",
-    "Over the weekend", "Before breakfast", "Late last night",
+    "This morning",
+    "Last night",
+    "On Saturday",
+    "After work",
+    "Yesterday",
+    "On Sunday afternoon",
+    "Earlier today",
+    "Over the weekend",
+    "Before breakfast",
+    "Late last night",
 ]
 FEELINGS = [
-    "I felt really proud of myself.", "Honestly it was exhausting.", "It made my whole day.",
-    "I was so nervous about it.", "It was more fun than I expected.", "I'm still a bit sore.",
-    "I laughed the whole time.", "It reminded me of being a kid.",
+    "I felt really proud of myself.",
+    "Honestly it was exhausting.",
+    "It made my whole day.",
+    "I was so nervous about it.",
+    "It was more fun than I expected.",
+    "I'm still a bit sore.",
+    "I laughed the whole time.",
+    "It reminded me of being a kid.",
 ]
 REPLIES = [
-    "That sounds wonderful! How did {p} take it?", "Oh wow, I'd love to hear more about that.",
-    "I'm really glad you told me. How are you feeling now?", "That must have been a lot. Did {p} help?",
-    "Ha, I can picture it! Would you do it again?", "You always surprise me. What was the best part?",
-    "I remember you mentioned {p} before. How are they doing?", "That's a big deal! Are you celebrating?",
+    "That sounds wonderful! How did {p} take it?",
+    "Oh wow, I'd love to hear more about that.",
+    "I'm really glad you told me. How are you feeling now?",
+    "That must have been a lot. Did {p} help?",
+    "Ha, I can picture it! Would you do it again?",
+    "You always surprise me. What was the best part?",
+    "I remember you mentioned {p} before. How are they doing?",
+    "That's a big deal! Are you celebrating?",
 ]
 QUESTIONS = [
-    "What did I do with {p}?", "Do you remember when I {a}?", "What's the news about {p}?", "How is {p} doing?",
-    "When did I last {a2}?", "What did I tell you about {p}?", "Who {e}?", "Have I ever {a}?",
+    "What did I do with {p}?",
+    "Do you remember when I {a}?",
+    "What's the news about {p}?",
+    "How is {p} doing?",
+    "When did I last {a2}?",
+    "What did I tell you about {p}?",
+    "Who {e}?",
+    "Have I ever {a}?",
 ]
 
 
 def user_lines() -> list[str]:
-    lines = [
-        f"User: {t} I {a} with {p}." for t, a, p in itertools.product(TIMES, ACTIVITIES, PEOPLE + PETS)
-    ] + [f"User: {p.capitalize()} {e}. {f}" for p, e, f in itertools.product(PEOPLE, EVENTS, FEELINGS)]
+    lines = [f"User: {t} I {a} with {p}." for t, a, p in itertools.product(TIMES, ACTIVITIES, PEOPLE + PETS)] + [
+        f"User: {p.capitalize()} {e}. {f}" for p, e, f in itertools.product(PEOPLE, EVENTS, FEELINGS)
+    ]
     picks = RNG.choice(len(lines), size=min(2500, len(lines)), replace=False)
     return [lines[i] for i in picks]
 
@@ -236,7 +309,9 @@ def bulk_load(engine: Engine, pool: Pool, count: int, batch: int = 5000) -> floa
         # A little noise (cosine ~0.99 to the clean vector): no two memories share a vector exactly,
         # as 30k cards drawn from 800 template lines otherwise would.
         vectors = np.where(is_card[:, None], card_vectors, chunk_vectors)
-        vectors = normalise(vectors + RNG.standard_normal(vectors.shape).astype(np.float32) * NOISE / np.sqrt(EMBEDDING_DIM))
+        vectors = normalise(
+            vectors + RNG.standard_normal(vectors.shape).astype(np.float32) * NOISE / np.sqrt(EMBEDDING_DIM)
+        )
         rows, vector_rows = [], []
         for i in range(size):
             key = offset + i + 1
@@ -463,7 +538,10 @@ def bench_model(embedder: Embedder, pool: Pool, count: int) -> None:
         conversation_id = conversations.import_messages(
             "aria",
             "bench",
-            [("user" if i % 2 == 0 else "assistant", m, started + timedelta(minutes=i)) for i, m in enumerate(messages)],
+            [
+                ("user" if i % 2 == 0 else "assistant", m, started + timedelta(minutes=i))
+                for i, m in enumerate(messages)
+            ],
         ).id
         began = time.perf_counter()
         report = asyncio.run(service.remember("aria", conversation_id, final=True, distill=False))
@@ -489,9 +567,9 @@ def bench_model(embedder: Embedder, pool: Pool, count: int) -> None:
 def bench_conversations(embedder: Embedder) -> None:
     """Import bench/data/memory_sessions.json session by session through the transcript importer (chunks
     only), then ask its questions through recall() and report where the answer's excerpt ranks."""
+    from avatar.core.settings import PROJECT_ROOT
     from avatar.memory.importers import import_transcript, parse_transcript
     from avatar.personas.service import PersonaService
-    from avatar.core.settings import PROJECT_ROOT
 
     data = json.loads(SESSIONS_FILE.read_text())
     with tempfile.TemporaryDirectory(prefix="bench-memory-sessions-") as tmp:
@@ -504,7 +582,9 @@ def bench_conversations(embedder: Embedder) -> None:
         for session in data["sessions"]:
             day = datetime.fromisoformat(session["start"])
             lines = [
-                json.dumps({"role": role, "content": content, "timestamp": (day + timedelta(minutes=2 * i)).isoformat()})
+                json.dumps(
+                    {"role": role, "content": content, "timestamp": (day + timedelta(minutes=2 * i)).isoformat()}
+                )
                 for i, (role, content) in enumerate(session["turns"])
             ]
             report = asyncio.run(

@@ -11,7 +11,7 @@ from avatar.core.db import create_db_engine
 config = context.config
 
 
-def run_migrations(connection) -> None:  # noqa: ANN001
+def run_migrations(connection) -> None:
     # render_as_batch: SQLite cannot ALTER most things, Alembic's batch mode copies the table instead.
     context.configure(connection=connection, render_as_batch=True)
     with context.begin_transaction():

@@ -17,7 +17,7 @@ def drain(agen) -> list:
 
 
 def test_load_picks_a_persona_and_shows_its_greeting(ctx):
-    picker, blurb, listing, conversation_id, chatbot, title = ChatTab(ctx).load()
+    picker, _blurb, listing, conversation_id, chatbot, _title = ChatTab(ctx).load()
     assert picker["value"] == ctx.personas.default_id()
     assert [c[1] for c in picker["choices"]] == [p.id for p in ctx.personas.list()]
     assert conversation_id is None and listing["choices"] == []

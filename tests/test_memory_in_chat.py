@@ -16,7 +16,7 @@ def test_a_stored_memory_is_recalled_into_the_system_prompt(ctx, fake_ollama):
     final = asyncio.run(turn(ctx, "Do you remember what my dog is called?"))
     system = fake_ollama.chat_requests()[0].body["messages"][0]["content"]
     assert "Biscuit" in system
-    assert [r.memory.text for r in ctx.chat.last_recall[final.conversation_id]][0].endswith("named Biscuit.")
+    assert next(r.memory.text for r in ctx.chat.last_recall[final.conversation_id]).endswith("named Biscuit.")
 
 
 def test_injected_instructions_in_memories_stay_quoted_data(ctx, fake_ollama):

@@ -290,7 +290,7 @@ class ChatTab:
                 return (gr.update(visible=False), error.message, *self.select_persona(persona_id)[1:])
         return (gr.update(visible=False), "Conversation deleted.", *self.select_persona(persona_id)[1:])
 
-    async def pull(self, progress: gr.Progress = gr.Progress()) -> AsyncIterator[str]:
+    async def pull(self, progress: gr.Progress = gr.Progress()) -> AsyncIterator[str]:  # noqa: B008 (Gradio injects it)
         model = self.ctx.provider.model
         yield f"Downloading {model}…"
         try:
@@ -356,14 +356,14 @@ class ChatTab:
                     notice = gr.Markdown(elem_id="chat-notice")
 
         after_select = [persona_blurb, conversation_list, conversation_id, chatbot, title_box]
-        self.components = dict(
-            banner=banner,
-            pull_button=pull_button,
-            persona_picker=persona_picker,
-            after_select=after_select,
-            conversation_id=conversation_id,
-            memory_switch=memory_switch,
-        )
+        self.components = {
+            "banner": banner,
+            "pull_button": pull_button,
+            "persona_picker": persona_picker,
+            "after_select": after_select,
+            "conversation_id": conversation_id,
+            "memory_switch": memory_switch,
+        }
 
         persona_picker.input(
             self.select_persona, [persona_picker], after_select, show_progress="hidden", api_name=False

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
 
-def _prepare_connection(dbapi_connection, _connection_record) -> None:  # noqa: ANN001 (DBAPI types)
+def _prepare_connection(dbapi_connection, _connection_record) -> None:
     # sqlean.py instead of the stdlib sqlite3: many Python builds cannot load extensions.
     dbapi_connection.enable_load_extension(True)
     sqlite_vec.load(dbapi_connection)

@@ -150,7 +150,7 @@ class Embedder:
         log.warning("downloading the embedding model %s for memory (first use, ~130 MB)...", self.model_name)
         try:
             folder = download()  # tqdm shows the progress in the terminal
-        except Exception as error:  # noqa: BLE001 - connection, HTTP and disk errors all end the same way
+        except Exception as error:
             raise EmbeddingModelUnavailable(
                 f"Can't download the embedding model '{self.model_name}' for memory ({type(error).__name__}). "
                 "Check the internet connection (it is downloaded once), or point the embedding model setting "

@@ -18,9 +18,9 @@ Pinned memories are always recalled first (up to half of k): pinning means "alwa
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
-import hashlib
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -274,7 +274,9 @@ class MemoryService:
         with Session(self.engine) as session:
             if repository.get_meta(session, meta_name) == (fingerprint if texts else None):
                 return 0
-            existing = repository.list_memories(session, persona_id=persona_id, kind=MemoryKind.lore.value, limit=100_000)
+            existing = repository.list_memories(
+                session, persona_id=persona_id, kind=MemoryKind.lore.value, limit=100_000
+            )
             stale = [memory.id for memory in existing if memory.text not in texts]
             fresh = [text for text in texts if text not in {memory.text for memory in existing}]
         vectors = self.embed_passages(fresh) if fresh else []

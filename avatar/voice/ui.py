@@ -33,11 +33,11 @@ def _event_functions() -> dict[int, Any]:
     return root.default_config.fns if root is not None else {}
 
 
-
 SCROLL_TO_NEWEST = """() => {
   const wrap = document.querySelector('#voice-chatbot .bubble-wrap');
   if (wrap) requestAnimationFrame(() => wrap.scrollTo(0, wrap.scrollHeight));
 }"""
+
 
 class VoiceTab:
     """Shares the Chat tab's character picker and conversation state; built after the Chat tab."""

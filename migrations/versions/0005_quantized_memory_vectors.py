@@ -45,7 +45,9 @@ NEW_KIND_CHECK = "kind IN ('card', 'chunk', 'lore')"
 # A memory's owner as one FTS5 token: 'oprofile0' for user-global memories, else 'o' + hex(persona id)
 # + '0' (persona ids hold '-' and '_', which the tokenizer splits on; ending in a digit, no Porter
 # rule changes it). repository.owner_token() makes the same token in Python.
-OWNER_TOKEN_SQL = "CASE WHEN {row}.scope = 'profile' THEN 'oprofile0' ELSE 'o' || lower(hex({row}.persona_id)) || '0' END"
+OWNER_TOKEN_SQL = (
+    "CASE WHEN {row}.scope = 'profile' THEN 'oprofile0' ELSE 'o' || lower(hex({row}.persona_id)) || '0' END"
+)
 FTS_INSERT = (
     "INSERT INTO memories_fts(rowid, text, owner) VALUES (new.key, new.text, "
     + OWNER_TOKEN_SQL.format(row="new")
@@ -60,7 +62,9 @@ TOKENIZE = "tokenize='porter unicode61 remove_diacritics 2'"
 def _rebuild_memories(old_check: str, new_check: str) -> None:
     """Recreate `memories` with another kind CHECK: same DDL otherwise, same rows, same indexes."""
     bind = op.get_bind()
-    table_sql = bind.execute(sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'memories'")).scalar()
+    table_sql = bind.execute(
+        sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'memories'")
+    ).scalar()
     if table_sql is None or old_check not in table_sql:
         raise RuntimeError(f"unexpected memories table, {old_check!r} not found: {table_sql!r}")
     index_sql = [
@@ -72,7 +76,9 @@ def _rebuild_memories(old_check: str, new_check: str) -> None:
     for trigger in ("memories_after_insert", "memories_after_delete", "memories_after_update_text"):
         op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
     # After an ALTER TABLE RENAME, SQLite stores the name quoted: CREATE TABLE "memories".
-    new_sql = re.sub(r'^CREATE TABLE "?memories"?', "CREATE TABLE memories_new", table_sql.replace(old_check, new_check))
+    new_sql = re.sub(
+        r'^CREATE TABLE "?memories"?', "CREATE TABLE memories_new", table_sql.replace(old_check, new_check)
+    )
     op.execute(new_sql)
     op.execute("INSERT INTO memories_new SELECT * FROM memories")
     op.execute("DROP TABLE memories")

@@ -23,7 +23,9 @@ def test_a_valid_answer_gives_cards_and_the_request_carries_the_schema(fake_olla
 
 
 def test_invalid_json_is_asked_for_once_more(fake_ollama):
-    fake_ollama.script_structured("Sure! Here are the cards: {cards: [", cards_json(card("The user likes tea.", "preference")))
+    fake_ollama.script_structured(
+        "Sure! Here are the cards: {cards: [", cards_json(card("The user likes tea.", "preference"))
+    )
     cards = asyncio.run(distill_cards(fake_ollama.url, MODEL, "Sam: I like tea"))
     assert [c.text for c in cards] == ["The user likes tea."]
     _first, second = fake_ollama.structured_requests()
@@ -33,7 +35,9 @@ def test_invalid_json_is_asked_for_once_more(fake_ollama):
 
 
 def test_always_invalid_is_skipped_without_raising(fake_ollama):
-    fake_ollama.script_structured("not json", '{"cards": [{"type": "gossip", "text": "x"}]}', cards_json(card("never asked")))
+    fake_ollama.script_structured(
+        "not json", '{"cards": [{"type": "gossip", "text": "x"}]}', cards_json(card("never asked"))
+    )
     assert asyncio.run(distill_cards(fake_ollama.url, MODEL, "Sam: hi")) == []
     assert len(fake_ollama.structured_requests()) == 2  # one retry, no more
 

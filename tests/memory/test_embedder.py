@@ -42,7 +42,9 @@ def test_a_real_bge_model_folder_embeds_queries_with_the_instruction_and_others_
     bge = Embedder(bge_dir)
     question = "what is my dog called?"
     assert bge.is_bge and not embedder.is_bge
-    assert np.allclose(bge.embed_query(question), embedder.embed_documents([BGE_QUERY_INSTRUCTION + question])[0], atol=1e-5)
+    assert np.allclose(
+        bge.embed_query(question), embedder.embed_documents([BGE_QUERY_INSTRUCTION + question])[0], atol=1e-5
+    )
     assert np.allclose(bge.embed_documents([question])[0], embedder.embed_documents([question])[0], atol=1e-5)
     assert np.allclose(embedder.embed_query(question), embedder.embed_documents([question])[0], atol=1e-5)
     assert not np.allclose(bge.embed_query(question), embedder.embed_query(question), atol=1e-3)

@@ -13,9 +13,7 @@ from avatar.memory.models import Memory
 def store(engine, text: str, persona_id: str | None) -> int:
     vector = normalise(np.random.default_rng(len(text)).standard_normal(384))
     with Session(engine) as session:
-        memory = Memory(
-            kind="chunk", scope="persona" if persona_id else "profile", persona_id=persona_id, text=text
-        )
+        memory = Memory(kind="chunk", scope="persona" if persona_id else "profile", persona_id=persona_id, text=text)
         repository.insert_memory(session, memory, vector)
         session.commit()
         return memory.key

@@ -28,7 +28,9 @@ def test_an_imported_cards_lorebook_is_recalled_by_its_persona(ctx):
     stored = ctx.memory.list(persona_id=persona.id, kind=MemoryKind.lore)
     assert {m.reason for m in stored} == {LORE_REASON} and {m.scope.value for m in stored} == {"persona"}
 
-    recalled = [r.memory.text for r in ctx.memory.recall("Is anyone near the clearing?", persona.id, wait_for_model=True)]
+    recalled = [
+        r.memory.text for r in ctx.memory.recall("Is anyone near the clearing?", persona.id, wait_for_model=True)
+    ]
     assert recalled[0] == HONESTY  # constant in the card: pinned, always first
     assert GLADE in recalled  # found by its key word
     assert all(GLADE not in r.memory.text for r in ctx.memory.recall("the clearing", "aria", wait_for_model=True))
@@ -46,7 +48,10 @@ def test_deleted_lore_stays_deleted_until_the_card_changes(ctx, settings):
     extras.character_book["entries"][0]["content"] = "The glade moved north after the storm."
     sidecar.write_text(extras.model_dump_json())
     ctx.warm_up()
-    assert lore_of(ctx, persona.id) == {"The glade: The glade moved north after the storm. (keys: clearing)": False, HONESTY: True}
+    assert lore_of(ctx, persona.id) == {
+        "The glade: The glade moved north after the storm. (keys: clearing)": False,
+        HONESTY: True,
+    }
 
 
 def test_a_copy_gets_the_lore_and_deleting_the_persona_removes_it(ctx):

@@ -14,8 +14,9 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -216,7 +217,7 @@ class FakeModelServer:
         async def progress():
             total = 2_019_393_189
             yield json.dumps({"status": "pulling manifest"}) + "\n"
-            for step in range(0, 11):
+            for step in range(11):
                 await asyncio.sleep(0.01)
                 yield (
                     json.dumps(
