@@ -96,7 +96,7 @@ def test_voice_continues_the_text_chat_conversation(voice_app, ollama, speech: S
         box = session.component_id("message-box")
         picker = next(c["id"] for c in session.config["components"] if c.get("props", {}).get("label") == "Character")
         send = session.fn_index(box, "submit")
-        done = await session.call(send, ["I like kites", picker and "aria", None])
+        done = await session.call(send, ["I like kites", picker and "aria", None, 0])  # text, character, conversation, greeting
         assert done["success"], done
         ((typed_conversation, _),) = user_messages(voice_app, "i like kites")
         call = await VoiceCall(session, persona_id="aria").connect()
