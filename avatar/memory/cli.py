@@ -182,6 +182,11 @@ def _cards_decision(ctx: AppContext, policy: str, cards: bool) -> tuple[bool, st
             f"The model server at {ctx.settings.ollama_host} is not reachable, so no memory cards were "
             "distilled: imported as conversation chunks only."
         )
+    if not health.listed:
+        return False, (
+            f"The model server answered with an error ({health.detail}), so no memory cards were distilled: "
+            "imported as conversation chunks only."
+        )
     if not health.model_available:
         return False, (
             f"The model {health.model} is not on the model server, so no memory cards were distilled: "

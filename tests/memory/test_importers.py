@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from app import main
+from avatar.context import create_context
 from avatar.memory.cli import import_chat, import_chats
 from avatar.memory.exceptions import InvalidTranscript
 from avatar.memory.importers import parse_timestamp, parse_transcript, read_transcript
@@ -184,6 +185,21 @@ def test_plain_import_without_the_model_server_stores_chunks_only_and_says_so(ct
     [chunk] = ctx.memory.list(persona_id="captain-vega")
     assert "Pixel" in chunk.text and len(chunk.source_message_ids) == 4
     assert fake_ollama.structured_requests() == []
+
+
+def test_a_model_server_answering_with_errors_stores_chunks_only_and_says_so(
+    settings, embedder, fake_ollama, tmp_path, capsys
+):
+    # An address that answers, but not as Ollama (/api/tags is 404 there): no card is asked for.
+    wrong = create_context(settings.model_copy(update={"ollama_host": fake_ollama.url + "/v1"}), embedder=embedder)
+    try:
+        file = plain(tmp_path / "chat.jsonl")
+        assert import_chat(wrong, read_transcript(file), file, "captain-vega") == 0
+        err = capsys.readouterr().err
+        assert "answered with an error" in err and "chunks only" in err and len(err.strip().splitlines()) == 1
+        assert len(wrong.memory.list(persona_id="captain-vega")) == 1 and fake_ollama.structured_requests() == []
+    finally:
+        wrong.close()
 
 
 def test_no_cards_flag_and_memory_off_persona(ctx, fake_ollama, tmp_path, settings, capsys):
