@@ -73,8 +73,10 @@ def test_status_banner_when_ollama_is_down(settings):
     assert banner["visible"] and "ollama serve" in banner["value"] and settings.ollama_host in banner["value"]
     assert pull["visible"] is False
     yields = drain(tab.send("anyone?", "aria", None))
-    assert "ollama serve" in yields[-1][-1]
-    assert yields[-1][1][-2]["content"] == "anyone?"  # the user's message stays on screen (and in the DB)
+    said, no_reply = yields[-1][1][-2:]
+    assert said["content"] == "anyone?"  # the user's message stays on screen (and in the DB)
+    assert no_reply["metadata"]["title"] == "⚠️ No reply" and "ollama serve" in no_reply["content"]
+    assert yields[-1][-1] == ""  # said once, in the bubble (and the banner), not again under the box
 
 
 def test_missing_model_offers_pull_and_pull_fixes_it(settings, fake_ollama):

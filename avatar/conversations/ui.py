@@ -226,7 +226,8 @@ class ChatTab:
     @staticmethod
     def _notice(update: TurnUpdate) -> str:
         if update.error:
-            return update.error
+            # Said once: in the "No reply" bubble when nothing came back, here when a reply broke off midway.
+            return "" if update.done and update.reply_message_id is None else update.error
         if update.done and update.status is MessageStatus.partial:
             return "Stopped. The part of the reply you saw is saved."
         return ""
