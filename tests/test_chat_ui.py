@@ -79,6 +79,20 @@ def test_status_banner_when_ollama_is_down(settings):
     assert yields[-1][-1] == ""  # said once, in the bubble (and the banner), not again under the box
 
 
+def test_a_message_sent_while_the_server_was_down_is_answered_by_regenerate(ctx, fake_ollama):
+    tab = ChatTab(ctx)
+    fake_ollama.stop()
+    conversation_id = drain(tab.send("Are you there?", "aria", None))[-1][2]
+    assert (
+        "press **Regenerate** to try again" in drain(tab.send("Hello?", "aria", conversation_id))[-1][1][-1]["content"]
+    )
+    fake_ollama.start()  # Ollama is back
+    fake_ollama.script("Sorry, I was away. I'm here now!")
+    chat, notice = drain(tab.regenerate("aria", conversation_id))[-1]
+    assert [m["content"] for m in chat[-3:]] == ["Are you there?", "Hello?", "Sorry, I was away. I'm here now!"]
+    assert notice == ""
+
+
 def test_missing_model_offers_pull_and_pull_fixes_it(settings, fake_ollama):
     fake_ollama.models.clear()
     tab = ChatTab(create_context(settings))

@@ -30,9 +30,12 @@ def render_messages(messages: list[MessageOut]) -> ChatHistory:
     return [{"role": m.role.value, "content": m.content + STATUS_NOTES.get(m.status, "")} for m in messages]
 
 
+RETRY_HINT = "Your message is saved: press **Regenerate** to try again."
+
+
 def error_bubble(text: str) -> dict[str, Any]:
-    # Shown, never saved: the model failed, the user's own message is already stored.
-    return {"role": "assistant", "content": text, "metadata": {"title": "⚠️ No reply"}}
+    # Shown, never saved: the model failed, the user's own message is already stored (Regenerate answers it).
+    return {"role": "assistant", "content": f"{text}\n\n{RETRY_HINT}", "metadata": {"title": "⚠️ No reply"}}
 
 
 def banner_text(health: ProviderHealth, provider_name: str) -> str:

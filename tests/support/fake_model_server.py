@@ -108,7 +108,7 @@ class FakeModelServer:
     def start(self) -> FakeModelServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", self.port))  # 0 the first time; after stop(), the server comes back where it was
         self.port = sock.getsockname()[1]
         # "critical": a scripted crash is expected, its traceback is noise.
         config = uvicorn.Config(self._app(), log_level="critical", lifespan="off")
