@@ -123,3 +123,48 @@ def test_about_me_is_a_labelled_section_and_creator_notes_are_never_sent():
 def test_extra_sections_go_into_the_system_prompt_verbatim():
     text = system_prompt(PERSONA, user_name="Sam", extra_sections=["## Memories\n- {{user}} likes tea"])
     assert "## Memories\n- {{user}} likes tea" in text
+
+
+def chat_history(count: int, words: int = 1) -> list[HistoryItem]:
+    """`count` alternating messages, ending with the user's (the one to answer)."""
+    return [
+        HistoryItem("user" if (count - i) % 2 == 1 else "assistant", f"message number {i} " * words)
+        for i in range(count)
+    ]
+
+
+def test_character_note_sits_depth_messages_from_the_end_with_macros_filled():
+    history = chat_history(5)
+    note = {"character_note": "  {{char}} teases {{user}}.  ", "post_history_instructions": "Last word."}
+    for depth, at in ((0, 6), (1, 5), (4, 2), (5, 1), (100, 1)):
+        persona = PERSONA.model_copy(update={**note, "character_note_depth": depth})
+        built = build_prompt(persona, history, user_name="Sam", context_tokens=4096, reply_tokens=512)
+        messages = built.messages
+        assert (messages[at].role, messages[at].content) == ("system", "Tess teases Sam."), depth
+        assert [m.content for m in messages[1:at] + messages[at + 1 : -1]] == [h.content for h in history]
+        assert messages[-1].content == "Last word."  # the post-history instructions stay the last word
+        assert "teases" not in messages[0].content
+    empty = build_prompt(PERSONA.model_copy(update=note), [], user_name="Sam", context_tokens=4096, reply_tokens=512)
+    assert empty.messages[1].content == "Tess teases Sam."  # no history yet: still sent
+    plain = build_prompt(PERSONA, history, user_name="Sam", context_tokens=4096, reply_tokens=512)
+    assert len(plain.messages) == 1 + len(history)  # no empty note message without the field
+
+
+def test_character_note_survives_trimming_and_counts_in_the_budget():
+    persona = PERSONA.model_copy(update={"character_note": "Stay in voice, {{char}}. " * 40, "character_note_depth": 3})
+    history = chat_history(101, words=40)
+    built = build_prompt(persona, history, user_name="Sam", context_tokens=2048, reply_tokens=256)
+    notes = [i for i, m in enumerate(built.messages) if m.content.startswith("Stay in voice, Tess.")]
+    assert notes == [len(built.messages) - 4] and built.messages[notes[0]].role == "system"
+    assert built.messages[-1].content == history[-1].content
+    assert prompt_tokens(built.messages) <= 2048 - 256
+    assert built.estimated_tokens == prompt_tokens(built.messages)
+    plain = build_prompt(PERSONA, history, user_name="Sam", context_tokens=2048, reply_tokens=256)
+    assert built.dropped_messages > plain.dropped_messages  # the note took room from the history, not the reverse
+
+
+def test_a_huge_character_note_is_never_dropped():
+    persona = PERSONA.model_copy(update={"character_note": "y " * 5_000, "character_note_depth": 1})
+    history = [HistoryItem("user", "old question"), HistoryItem("assistant", "old answer"), HistoryItem("user", "hi")]
+    built = build_prompt(persona, history, user_name="Sam", context_tokens=1024, reply_tokens=256)
+    assert [m.content for m in built.messages[1:]] == ["y " * 4_999 + "y", "hi"]  # the note, then the newest

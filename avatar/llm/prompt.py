@@ -1,10 +1,14 @@
-"""The prompt for one turn: the persona as a system message, as much recent history as fits, then the
-persona's post-history instructions.
+"""The prompt for one turn: the persona as a system message, as much recent history as fits (with the
+persona's character note inside it), then the persona's post-history instructions.
 
-Budget: context_tokens - reply_tokens is what the prompt may use. The system prompt, the
-post-history instructions and the newest user message are never dropped; a newest message too long
-to fit is shortened in the middle (the saved message keeps every character). Older messages go
-first, oldest first.
+The character note (SillyTavern's "Character's Note", a card's extensions.depth_prompt) is a system
+message `character_note_depth` messages from the end of the history that was kept: 0 puts it after
+the newest message, a depth past the oldest kept message puts it first, right after the system prompt.
+
+Budget: context_tokens - reply_tokens is what the prompt may use. The system prompt, the character
+note, the post-history instructions and the newest user message are never dropped; a newest message
+too long to fit is shortened in the middle (the saved message keeps every character). Older messages
+go first, oldest first.
 """
 
 from __future__ import annotations
@@ -83,6 +87,11 @@ def post_history_text(persona: Persona, user_name: str) -> str:
     return apply_macros(persona.post_history_instructions.strip(), persona.name, user_name)
 
 
+def character_note_text(persona: Persona, user_name: str) -> str:
+    """The persona's character note with macros filled, or ""."""
+    return apply_macros(persona.character_note.strip(), persona.name, user_name)
+
+
 @dataclass(frozen=True)
 class HistoryItem:
     role: str  # "user" | "assistant"
@@ -107,15 +116,18 @@ def build_prompt(
     about_me: str = "",
     extra_sections: Sequence[str] = (),
 ) -> BuiltPrompt:
-    """System prompt, the newest history that fits, then the post-history instructions (if the persona
-    has any) as a last system message. `history` ends with the user message to answer."""
+    """System prompt, the newest history that fits with the character note placed inside it, then the
+    post-history instructions (if the persona has any) as a last system message. `history` ends with
+    the user message to answer."""
     system = ChatMessage(role="system", content=system_prompt(persona, user_name, about_me, extra_sections))
+    note_text = character_note_text(persona, user_name)
+    note = [ChatMessage(role="system", content=note_text)] if note_text else []
     after_text = post_history_text(persona, user_name)
     after = [ChatMessage(role="system", content=after_text)] if after_text else []
-    fixed_tokens = message_tokens(system.content) + sum(message_tokens(m.content) for m in after)
+    fixed_tokens = sum(message_tokens(m.content) for m in (system, *note, *after))
     budget = context_tokens - reply_tokens - fixed_tokens
     if not history:
-        return BuiltPrompt([system, *after], fixed_tokens, 0, False)
+        return BuiltPrompt([system, *note, *after], fixed_tokens, 0, False)
 
     newest = history[-1]
     newest_budget = max(budget, MIN_NEWEST_MESSAGE_TOKENS)
@@ -132,6 +144,9 @@ def build_prompt(
         used += cost
         kept += 1
     window.reverse()
+    # Placed in the kept window, not the whole history: trimming never pushes the note out.
+    at = max(len(window) - persona.character_note_depth, 0)
+    window[at:at] = note
     return BuiltPrompt(
         messages=[system, *window, *after],
         estimated_tokens=used + fixed_tokens,

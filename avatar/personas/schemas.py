@@ -7,6 +7,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 PERSONA_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+# SillyTavern's default for a Character's Note (a card's extensions.depth_prompt.depth).
+DEFAULT_CHARACTER_NOTE_DEPTH = 4
+MAX_CHARACTER_NOTE_DEPTH = 100
 
 
 class StyleRules(BaseModel):
@@ -36,6 +39,17 @@ class PersonaFile(BaseModel):
     system_prompt: str = ""
     post_history_instructions: str = Field(
         default="", description="sent after the conversation, every turn: the last word before the reply"
+    )
+    character_note: str = Field(
+        default="",
+        description="a reminder put into the conversation itself, character_note_depth messages from its end, "
+        "every turn (SillyTavern's Character's Note)",
+    )
+    character_note_depth: int = Field(
+        default=DEFAULT_CHARACTER_NOTE_DEPTH,
+        ge=0,
+        le=MAX_CHARACTER_NOTE_DEPTH,
+        description="how many messages from the end: 0 is after the newest message",
     )
     style: StyleRules = Field(default_factory=StyleRules)
     example_dialogues: list[str] = Field(
