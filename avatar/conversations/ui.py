@@ -366,6 +366,7 @@ class ChatTab:
             "persona_picker": persona_picker,
             "after_select": after_select,
             "conversation_id": conversation_id,
+            "greeting_index": greeting_index,
             "memory_switch": memory_switch,
         }
 

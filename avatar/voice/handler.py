@@ -11,6 +11,11 @@ A FastRTC `AsyncStreamHandler`, one copy per connection, all on the server's eve
   (worker thread) -> `Playback`, which `emit()` drains in real time.
 - The turn's reply stays "in progress" until its audio has been heard (`ChatFlow.send(until_heard=)`),
   so a barge-in at any moment saves exactly the words the user heard, with status "interrupted".
+- A call on a new chat opens as a call with the character would: once the page has said which
+  character and greeting it shows, the conversation is created with that greeting as its first
+  message and the greeting is spoken through the same `Playback` as replies (so talking over it
+  stops it). The greeting stays saved whole: it is the card's text, shown whole in the Chat tab,
+  not a model reply that was cut. An existing conversation is joined without a word.
 """
 
 from __future__ import annotations
@@ -58,20 +63,21 @@ class VoiceInputs:
 
     persona_id: str | None = None
     conversation_id: str | None = None
+    greeting_index: int = 0  # the greeting a new chat opens with (the Chat tab's "↻ Another greeting")
     mode: Mode = Mode.hands_free
     threshold: float | None = None
     silence_ms: int | None = None
     talking: bool = False  # push-to-talk: the Talk button is on
 
-    COUNT = 6
+    COUNT = 7
 
     @classmethod
     def from_args(cls, args: list[Any]) -> VoiceInputs:
-        # FastRTC prepends the WebRTC value (and a marker) to the inputs: ours are the last six.
+        # FastRTC prepends the WebRTC value (and a marker) to the inputs: ours are the last seven.
         values = list(args)[-cls.COUNT :] if len(args) >= cls.COUNT else []
         if not values:
             return cls()
-        persona_id, conversation_id, mode, threshold, silence_ms, talking = values
+        persona_id, conversation_id, greeting_index, mode, threshold, silence_ms, talking = values
         try:
             mode_value = Mode(mode)
         except ValueError:
@@ -79,6 +85,7 @@ class VoiceInputs:
         return cls(
             persona_id=persona_id or None,
             conversation_id=conversation_id or None,
+            greeting_index=greeting_index if isinstance(greeting_index, int) and greeting_index > 0 else 0,
             mode=mode_value,
             threshold=float(threshold) if threshold is not None else None,
             silence_ms=int(silence_ms) if silence_ms is not None else None,
@@ -138,6 +145,7 @@ class VoiceHandler(AsyncStreamHandler):
         self._turn_count = 0
         self._created: tuple[str, str] | None = None  # (persona, conversation) this connection started
         self._created_seen = False  # the page has reported that conversation back
+        self._greeting: int | None = None  # the Playback generation of the greeting being spoken
         self._status = ""
         self._broken: str | None = None
 
@@ -155,9 +163,11 @@ class VoiceHandler(AsyncStreamHandler):
 
     # -- FastRTC hooks --------------------------------------------------------------------------
     async def start_up(self) -> None:
+        # FastRTC runs this as its own task when the call starts, beside receive() and emit().
         self.models.warm_up_in_background()
         await self.fetch_args()  # the page answers with the persona/conversation (set_args)
         self._say(self.models.status if not self.models.ready else "Listening… talk whenever you like.")
+        await self.greet()
 
     async def receive(self, frame: tuple[int, np.ndarray]) -> None:
         if self._broken:
@@ -279,10 +289,14 @@ class VoiceHandler(AsyncStreamHandler):
                 self._say("Listening…")
 
     def replying(self) -> bool:
-        """Whether the avatar is working on or speaking a reply."""
+        """Whether the avatar is working on or speaking a reply (or its greeting)."""
         turn = self._turn
         working = turn is not None and turn.task is not None and not turn.task.done() and not turn.interrupted
-        return working or self.playback.busy()
+        return working or self._greeting_on() or self.playback.busy()
+
+    def _greeting_on(self) -> bool:
+        # A barge-in or a reply starts a new playback generation: the greeting is over then.
+        return self._greeting is not None and self._greeting == self.playback.generation
 
     def barge_in(self, reason: str = "speech") -> BargeIn:
         """Silence the avatar now and cancel its reply, keeping only the words the user heard."""
@@ -356,14 +370,20 @@ class VoiceHandler(AsyncStreamHandler):
                 latency.log()
                 self._post(VoiceEvent(latency_rows=[t.row() for t in reversed(self.latencies)]))
 
-    async def _target(self) -> tuple[str, str | None]:
-        """The persona and conversation chosen in the page (waiting briefly for the page to say)."""
+    async def _inputs_arrived(self) -> bool:
+        """Whether the page has said which persona/conversation it shows (asking it, waiting briefly)."""
         if not self.args_set.is_set():
             await self.fetch_args()
             try:
                 await asyncio.wait_for(self.args_set.wait(), ARGS_WAIT_S)
             except (asyncio.TimeoutError, TimeoutError):
-                log.info("voice: the page did not send its inputs; using the default character")
+                return False
+        return True
+
+    async def _target(self) -> tuple[str, str | None]:
+        """The persona and conversation chosen in the page (waiting briefly for the page to say)."""
+        if not await self._inputs_arrived():
+            log.info("voice: the page did not send its inputs; using the default character")
         persona_id = self.inputs.persona_id or self.ctx.personas.default_id()
         if not persona_id:
             raise AvatarError("Pick a character in the Chat tab first.")
@@ -378,6 +398,57 @@ class VoiceHandler(AsyncStreamHandler):
                 conversation_id = None  # deleted meanwhile: start a new one rather than fail every turn
         return persona_id, conversation_id
 
+    def _new_conversation(self, persona_id: str) -> str:
+        """The conversation this connection started for `persona_id` and the page has not shown yet,
+        else a new one opening with the greeting chosen in the page."""
+        created = self._created
+        if created is not None and not self._created_seen and created[0] == persona_id:
+            return created[1]
+        conversation_id = self.ctx.chat.start_conversation(persona_id, greeting_index=self.inputs.greeting_index)
+        self._created, self._created_seen = (persona_id, conversation_id), False
+        return conversation_id
+
+    # -- the greeting ---------------------------------------------------------------------------
+    async def greet(self) -> None:
+        """On a new chat, speak the greeting the page shows, creating the conversation with it (see above)."""
+        try:
+            if not await self._inputs_arrived():
+                return  # without the page's word it could be an existing conversation: say nothing
+            if self.inputs.conversation_id or self._created is not None or self._turn is not None:
+                return  # a conversation is going on (or the user is already talking): no hello again
+            persona_id = self.inputs.persona_id or self.ctx.personas.default_id()
+            persona = self.ctx.personas.get(persona_id) if persona_id else None
+            text = self.ctx.chat.greeting(persona, self.inputs.greeting_index) if persona else ""
+            if persona is None or not text:
+                return  # no greeting: the first utterance starts the conversation, as in text chat
+            if self._endpointer is not None and self._endpointer.in_speech:
+                return  # the user started talking first: the greeting would talk over them
+            conversation_id = self._new_conversation(persona.id)
+            self._post(VoiceEvent(conversation_id=conversation_id, persona_id=persona.id))
+            generation = self._greeting = self.playback.begin()
+            try:
+                tts, length_scale = await asyncio.to_thread(self.models.voice_for, persona)
+            except AvatarError as error:
+                self._say(error.message)  # the greeting is on the screen; replies come in text
+                return
+            if not self._greeting_on():
+                return  # talked over (or answered) while the voice loaded
+            self._say("Speaking… (talk over me to interrupt)")
+            splitter = SentenceSplitter()
+            sentences: asyncio.Queue[str | None] = asyncio.Queue()
+            for sentence in [*splitter.feed(text), *splitter.flush()]:
+                sentences.put_nowait(sentence)
+            sentences.put_nowait(None)
+            await self._speak(generation, tts, length_scale, sentences, stopped=lambda: not self._greeting_on())
+            if self._greeting_on():
+                self._say("Listening…" if self.models.ready else self.models.status)
+        except AvatarError as error:  # e.g. the character was deleted meanwhile
+            self._say(error.message)
+        except Exception:  # the call goes on without a greeting
+            log.exception("voice: the greeting failed")
+        finally:
+            self._greeting = None
+
     async def _reply(self, turn: Turn, text: str) -> None:
         latency = turn.latency
         persona_id, conversation_id = await self._target()
@@ -390,8 +461,7 @@ class VoiceHandler(AsyncStreamHandler):
         except AvatarError as error:
             voice_problem = error.message  # answer in text anyway, and say why it is silent
         if not conversation_id:
-            conversation_id = self.ctx.chat.start_conversation(persona_id)
-            self._created, self._created_seen = (persona_id, conversation_id), False
+            conversation_id = self._new_conversation(persona_id)
         turn.persona_id, turn.conversation_id = persona_id, conversation_id
         turn.generation = self.playback.begin()
 
@@ -405,7 +475,11 @@ class VoiceHandler(AsyncStreamHandler):
             sentences.put_nowait(None)
             await turn.heard.wait()
 
-        speaker = asyncio.get_running_loop().create_task(self._speak(turn, tts, length_scale, sentences))
+        async def speak() -> None:
+            await self._speak(turn.generation, tts, length_scale, sentences, stopped=lambda: turn.interrupted)
+            turn.heard.set()
+
+        speaker = asyncio.get_running_loop().create_task(speak())
         final = None
         reply_len = 0
         try:
@@ -453,13 +527,17 @@ class VoiceHandler(AsyncStreamHandler):
         self._post(VoiceEvent(conversation_id=conversation_id, persona_id=persona_id))
 
     async def _speak(
-        self, turn: Turn, tts: PiperTTS | None, length_scale: float | None, sentences: asyncio.Queue[str | None]
+        self,
+        generation: int,
+        tts: PiperTTS | None,
+        length_scale: float | None,
+        sentences: asyncio.Queue[str | None],
+        stopped: Callable[[], bool],
     ) -> None:
-        """Synthesize sentences as they come and queue their audio; set `turn.heard` once all was played."""
-        generation = turn.generation
+        """Synthesize sentences as they come and queue their audio; return once all was played (or stopped)."""
         while True:
             sentence = await sentences.get()
-            if sentence is None or turn.interrupted:
+            if sentence is None or stopped():
                 break
             index = self.playback.add_sentence(generation, sentence)
             text = speakable(sentence)
@@ -467,12 +545,11 @@ class VoiceHandler(AsyncStreamHandler):
             if text and tts is not None:
                 rate, spoken = await asyncio.to_thread(tts.synthesize, text, length_scale)
                 audio = resample(spoken, rate, OUTPUT_RATE)
-            if turn.interrupted:
+            if stopped():
                 break
             self.playback.add_audio(generation, index, audio)
-        while not turn.interrupted and self.playback.busy(generation):
+        while not stopped() and self.playback.busy(generation):
             await asyncio.sleep(0.02)
-        turn.heard.set()
 
     # -- telling the page -----------------------------------------------------------------------
     def _say(self, status: str) -> None:

@@ -157,7 +157,8 @@ class VoiceTab:
         before = set(_event_functions())
         webrtc.stream(
             self.handler,
-            inputs=[webrtc, persona_picker, conversation_id, mode, threshold, silence, talking],
+            # The order of VoiceInputs. The greeting index: a new chat's call opens with the greeting shown.
+            inputs=[webrtc, persona_picker, conversation_id, chat["greeting_index"], mode, threshold, silence, talking],
             outputs=[webrtc],
             concurrency_limit=MAX_CALLS,
             time_limit=None,

@@ -20,6 +20,7 @@ class Harness:
         self.events: list[VoiceEvent] = []
         self.cleared: list[float] = []
         self._drain: asyncio.Task | None = None
+        self._start_up: asyncio.Task | None = None
 
     async def __aenter__(self) -> Harness:  # noqa: PYI034
         h = self.handler
@@ -31,6 +32,9 @@ class Harness:
     async def __aexit__(self, *exc: object) -> None:
         if self._drain is not None:
             self._drain.cancel()
+        if self._start_up is not None:
+            self._start_up.cancel()
+            await asyncio.gather(self._start_up, return_exceptions=True)
         turn = self.handler._turn
         if turn is not None and turn.task is not None:
             turn.task.cancel()
@@ -48,10 +52,21 @@ class Harness:
             else:
                 self.events.append(out.args[0])
 
+    def start(self) -> None:
+        """The call starts: FastRTC runs the handler's start_up() as a task of its own (the greeting)."""
+        self._start_up = asyncio.create_task(self.handler.start_up())
+
+    async def started(self, timeout_s: float = 20) -> None:
+        """Wait until start_up() is over: the greeting spoken (or stopped), or nothing to say."""
+        assert self._start_up is not None, "start() first"
+        await asyncio.wait_for(asyncio.shield(self._start_up), timeout_s)
+        await self.until(lambda: not self.handler._outputs, what="its events to reach the page")
+
     async def page(
         self,
         persona: str | None = "aria",
         conversation: str | None = None,
+        greeting: int = 0,
         mode: str = "Hands-free",
         threshold: float = 0.5,
         silence_ms: int = 600,
@@ -59,7 +74,7 @@ class Harness:
     ) -> None:
         """What the page sends (FastRTC's set_input: its own marker and the WebRTC id come first)."""
         self.handler.set_args(
-            ["__webrtc_value__", "webrtc-id", persona, conversation, mode, threshold, silence_ms, talking]
+            ["__webrtc_value__", "webrtc-id", persona, conversation, greeting, mode, threshold, silence_ms, talking]
         )
         await asyncio.sleep(0.01)
 

@@ -288,9 +288,10 @@ class VoiceCall:
         receiver._handle_rtp_packet = tapped  # type: ignore[method-assign]
 
     async def send_inputs(self) -> None:
-        # The tick event's inputs: [webrtc, persona, conversation (State: null), mode, threshold, silence, talking].
+        # The tick event's inputs: [webrtc, persona, conversation, greeting index, mode, threshold, silence,
+        # talking]; the States (null here) are the session's own, as the page's are.
         await self.session.call(
-            self.tick, [self.webrtc_id, self.persona_id, None, self.mode, self.threshold, self.silence_ms, None]
+            self.tick, [self.webrtc_id, self.persona_id, None, None, self.mode, self.threshold, self.silence_ms, None]
         )
         self.inputs_sent += 1
 

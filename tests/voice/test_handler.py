@@ -12,6 +12,7 @@ import pytest
 
 from avatar.context import AppContext
 from avatar.conversations.schemas import MessageStatus
+from avatar.personas.schemas import PersonaFile
 from avatar.voice.handler import Mode, VoiceHandler, VoiceInputs
 from avatar.voice.models import VoiceModels
 from tests.support.fake_model_server import FakeModelServer
@@ -37,10 +38,11 @@ def handler(voice_ctx: AppContext, voice_models: VoiceModels) -> VoiceHandler:
 
 
 def test_inputs_come_after_fastrtcs_own_values():
-    args = ["__webrtc_value__", "abc123", "aria", "conv-1", "Push to talk", 0.6, 800, True]
-    assert VoiceInputs.from_args(args) == VoiceInputs("aria", "conv-1", Mode.push_to_talk, 0.6, 800, True)
+    args = ["__webrtc_value__", "abc123", "aria", "conv-1", 1, "Push to talk", 0.6, 800, True]
+    assert VoiceInputs.from_args(args) == VoiceInputs("aria", "conv-1", 1, Mode.push_to_talk, 0.6, 800, True)
     assert VoiceInputs.from_args(["__webrtc_value__", "abc"]) == VoiceInputs()
-    assert VoiceInputs.from_args(["x", "y", "", None, "nonsense", None, None, None]).mode is Mode.hands_free
+    odd = VoiceInputs.from_args(["x", "y", "", None, None, "nonsense", None, None, None])
+    assert odd.mode is Mode.hands_free and odd.greeting_index == 0
 
 
 def test_a_spoken_question_is_saved_and_answered_aloud(handler, voice_ctx, fake_ollama, speech: Speech, caplog):
@@ -302,15 +304,21 @@ def test_a_missing_voice_still_answers_in_text_and_says_why(voice_ctx, voice_mod
 
     async def scenario() -> Harness:
         async with Harness(handler) as h:
+            h.start()
             await h.page()
+            await h.started()  # the greeting could not be spoken: the call goes on
+            assert h.conversation_id() and h.statuses()[-1].startswith("Voice file not found")
             await h.say(speech.at("Can you hear me?"))
             await h.until(lambda: h.handler.latencies, what="the turn")
             await h.idle()
             return h
 
     h = asyncio.run(scenario())
-    assert any("Voice file not found: /nowhere/voice.onnx" in s for s in h.statuses())
-    assert messages(voice_ctx, h.conversation_id())[-1][1:] == ("You will read this.", MessageStatus.complete)
+    # Said for the greeting, and again for the reply.
+    assert sum("Voice file not found: /nowhere/voice.onnx" in s for s in h.statuses()) == 2
+    saved = messages(voice_ctx, h.conversation_id())
+    assert saved[0] == ("assistant", voice_ctx.chat.greeting(voice_ctx.personas.get("aria")), MessageStatus.complete)
+    assert saved[-1][1:] == ("You will read this.", MessageStatus.complete) and len(saved) == 3
     assert h.audio_seconds() == 0
 
 
@@ -404,3 +412,96 @@ def test_voice_detection_that_cannot_load_is_said_once(handler, monkeypatch):
 
     h = asyncio.run(scenario())
     assert h.statuses() == ["The Silero VAD model is missing; reinstall silero-vad."]
+
+
+# -- the greeting: a call on a new chat opens with the character speaking ------------------------------
+
+
+def test_a_call_on_a_new_chat_opens_with_the_chosen_greeting(handler, voice_ctx, fake_ollama, speech: Speech):
+    fake_ollama.script("A drink sounds lovely.")
+    chosen = voice_ctx.chat.greeting(voice_ctx.personas.get("aria"), 1)  # the alternate greeting, picked in Chat
+    assert chosen != voice_ctx.chat.greeting(voice_ctx.personas.get("aria"), 0)
+
+    async def scenario() -> tuple[Harness, float, list[str]]:
+        async with Harness(handler) as h:
+            h.start()
+            await h.page(persona="aria", greeting=1)
+            await h.started()  # all of the greeting played, nobody said a word
+            greeted_s, opening = h.audio_seconds(), h.statuses()
+            await h.say(speech.at("Hello there."))
+            await h.until(lambda: h.handler.latencies, what="the answer")
+            await h.idle()
+            return h, greeted_s, opening
+
+    h, greeted_s, opening = asyncio.run(scenario())
+    # The whole greeting was heard: as long as the test voice takes to say its sentences.
+    said_s = sum(
+        speech.raw(s)[1].size / speech.raw(s)[0] for s in ("There you are!", "Grab a drink and tell me everything.")
+    )
+    assert 0.7 * said_s < greeted_s < 1.3 * said_s + 0.1, (greeted_s, said_s)
+    assert "Speaking… (talk over me to interrupt)" in opening and opening[-1] == "Listening…"
+    conversation_id = h.conversation_id()
+    saved = messages(voice_ctx, conversation_id)
+    assert saved[0] == ("assistant", chosen, MessageStatus.complete)
+    assert words(saved[1][1]) == ["hello", "there"] and saved[2][1] == "A drink sounds lovely."
+    assert len(saved) == 3 and not h.handler.barge_ins
+    assert [c.id for c in voice_ctx.conversations.list("aria")] == [conversation_id]  # one, not one per greeting
+    sent = [(m["role"], m["content"]) for m in fake_ollama.chat_requests()[-1].body["messages"]]
+    assert ("assistant", chosen) in sent  # the model knows what it said first
+    assert h.handler.latencies[0].number == 1  # the table times replies, not the greeting
+
+
+def test_talking_over_the_greeting_stops_it(handler, voice_ctx, fake_ollama, speech: Speech):
+    fake_ollama.script("Coffee first, then.")
+    greeting = voice_ctx.chat.greeting(voice_ctx.personas.get("captain-vega"))
+
+    async def scenario() -> tuple[Harness, float]:
+        async with Harness(handler) as h:
+            h.start()
+            await h.page(persona="captain-vega")
+            await h.until(lambda: h.audio_seconds() > 1.0, what="the greeting")
+            onset = await h.say(speech.at(INTERRUPTION, before_s=0), realtime=True)
+            await h.until(lambda: h.handler.latencies, what="the interruption answered")
+            await h.idle()
+            return h, onset
+
+    h, onset = asyncio.run(scenario())
+    (barge_in,) = h.handler.barge_ins
+    assert h.cleared and not barge_in.stopped_generation  # no model was writing: the greeting is the card's
+    heard = words(barge_in.spoken_text)
+    assert heard and heard == words(greeting)[: len(heard)] and len(heard) < len(words(greeting))
+    # The greeting went quiet while the user was still talking (the answer comes after their pause).
+    talking_s = speech.at(INTERRUPTION, before_s=0, after_s=0).size / 16_000
+    greeting_audio = [t for t, c in h.audio if t < onset + talking_s + 0.5 and np.abs(c).max() > 0.001]
+    assert max(greeting_audio) - onset < talking_s
+    saved = messages(voice_ctx, h.conversation_id())
+    assert saved[0] == ("assistant", greeting, MessageStatus.complete)  # saved whole: it is the card's text
+    assert words(saved[1][1]) == words(INTERRUPTION)
+    assert saved[2] == ("assistant", "Coffee first, then.", MessageStatus.complete) and len(saved) == 3
+
+
+def test_no_greeting_when_the_conversation_exists_or_the_character_has_none(handler, voice_ctx, fake_ollama):
+    existing = voice_ctx.chat.start_conversation("aria")
+    quiet = voice_ctx.personas.create(PersonaFile(name="Quiet One", description="Says little."))
+
+    async def call(persona: str, conversation: str | None, mode: str = Mode.hands_free.value) -> Harness:
+        async with Harness(handler) as h:
+            h.start()
+            await h.page(persona=persona, conversation=conversation, mode=mode)
+            await h.started()  # the handler has decided
+            await h.idle()
+            return h
+
+    async def scenario() -> list[Harness]:
+        return [
+            await call("aria", existing),
+            await call("aria", existing, Mode.push_to_talk.value),
+            await call(quiet.id, None),
+        ]
+
+    for h in asyncio.run(scenario()):
+        assert h.audio_seconds() == 0 and h.conversation_id() is None
+        assert not any(s.startswith("Speaking") for s in h.statuses())
+    assert [c.id for c in voice_ctx.conversations.list("aria")] == [existing]
+    assert len(voice_ctx.conversations.messages(existing)) == 1
+    assert voice_ctx.conversations.list(quiet.id) == []

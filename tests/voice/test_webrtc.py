@@ -45,6 +45,13 @@ async def wait_until(predicate, timeout_s: float, what: str, step_s: float = 0.0
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
+async def say(call: VoiceCall, audio) -> float:
+    """Speak into the microphone; returns once all of it was sent. A new chat's call opens with the
+    greeting, which the words talk over: what the avatar says after this moment is its answer."""
+    await call.play_and_wait(audio)
+    return time.monotonic()
+
+
 def user_messages(app, text_fragment: str) -> list:
     service = conversations(app)
     found = []
@@ -55,6 +62,42 @@ def user_messages(app, text_fragment: str) -> list:
     return found
 
 
+def listed_conversation(call: VoiceCall) -> str | None:
+    """The conversation the Chat tab's list was last set to by the call."""
+    listed = [o[5]["value"] for o in call.outputs if isinstance(o[5], dict) and o[5].get("value")]
+    return listed[-1] if listed else None
+
+
+def test_a_new_chat_opens_with_the_greeting_heard_and_a_second_call_does_not(voice_app, ollama):
+    async def scenario():
+        session = GradioSession(voice_app.url)  # one browser tab: the second call is in the same chat
+        call = await VoiceCall(session, persona_id="aria").connect()
+        try:
+            await wait_until(lambda: call.inputs_sent, 10, "the page to send its inputs")
+            await wait_until(lambda: call.audio_heard_since(0) > 1.0, 30, "the greeting")
+            conversation_id = await wait_until(lambda: listed_conversation(call), 10, "the Chat tab's list")
+        finally:
+            await call.close()  # hanging up in the middle of the greeting
+        again = await VoiceCall(session, persona_id="aria").connect()
+        try:
+            await wait_until(lambda: again.inputs_sent, 10, "the page to send its inputs")
+            await wait_until(lambda: again.statuses(), 10, "the call's first status")
+            await asyncio.sleep(2.0)  # the first call's greeting was heard well within this
+            return call, again, conversation_id
+        finally:
+            await again.close()
+            await session.close()
+
+    call, again, conversation_id = run(scenario())
+    assert [s for s in call.statuses() if s.startswith("Speaking")]
+    (greeting,) = conversations(voice_app).messages(conversation_id)  # shown in the Chat tab's list, as a chat
+    assert greeting.role.value == "assistant" and greeting.content.startswith("Hey you! I was just sketching")
+    assert greeting.status is MessageStatus.complete  # saved whole though the call hung up over it
+    # The second call continues that conversation: nobody says hello again.
+    assert again.audio_heard_since(0) == 0 and not [s for s in again.statuses() if s.startswith("Speaking")]
+    assert len(conversations(voice_app).messages(conversation_id)) == 1
+
+
 def test_spoken_question_is_saved_and_answered_with_audio(voice_app, ollama, speech: Speech):
     ollama.script("Paris is the capital of France. It is a beautiful city.")
 
@@ -63,7 +106,7 @@ def test_spoken_question_is_saved_and_answered_with_audio(voice_app, ollama, spe
         call = await VoiceCall(session, persona_id="aria").connect()
         try:
             await wait_until(lambda: call.inputs_sent, 10, "the page to send its inputs")
-            said_at = await call.play_and_wait(speech.at(QUESTION, 48_000))
+            said_at = await say(call, speech.at(QUESTION, 48_000))
             await wait_until(lambda: call.audio_heard_since(said_at) > 1.0, 30, "the avatar's voice")
             found = await wait_until(lambda: user_messages(voice_app, "capital of france"), 10, "the transcript")
             await wait_until(lambda: call.latency_rows(), 15, "the latency table")
@@ -96,7 +139,9 @@ def test_voice_continues_the_text_chat_conversation(voice_app, ollama, speech: S
         box = session.component_id("message-box")
         picker = next(c["id"] for c in session.config["components"] if c.get("props", {}).get("label") == "Character")
         send = session.fn_index(box, "submit")
-        done = await session.call(send, ["I like kites", picker and "aria", None, 0])  # text, character, conversation, greeting
+        done = await session.call(
+            send, ["I like kites", picker and "aria", None, 0]
+        )  # text, character, conversation, greeting
         assert done["success"], done
         ((typed_conversation, _),) = user_messages(voice_app, "i like kites")
         call = await VoiceCall(session, persona_id="aria").connect()
@@ -130,7 +175,7 @@ def test_barge_in_stops_the_audio_and_the_model(voice_app, ollama, speech: Speec
         call = await VoiceCall(session, persona_id="captain-vega").connect()
         try:
             await wait_until(lambda: call.inputs_sent, 10, "the page to send its inputs")
-            said_at = await call.play_and_wait(speech.at("Tell me a long story.", 48_000))
+            said_at = await say(call, speech.at("Tell me a long story.", 48_000))
             await wait_until(lambda: call.audio_heard_since(said_at) > 1.5, 30, "the avatar to be talking")
             talk_from = time.monotonic()
             talking_s = speech.at(INTERRUPTION, 48_000, before_s=0.0, after_s=0.0).size / 48_000
@@ -154,7 +199,7 @@ def test_barge_in_stops_the_audio_and_the_model(voice_app, ollama, speech: Speec
     conversation_id = found[0][0]
     messages = conversations(voice_app).messages(conversation_id)
     interrupted = [m for m in messages if m.status is MessageStatus.interrupted]
-    assert len(interrupted) == 1
+    assert len(interrupted) == 1  # the reply; the greeting it opened with is the card's text, saved whole
     heard = interrupted[0].content
     assert heard and LONG_REPLY.startswith(heard) and len(heard) < len(LONG_REPLY) / 4, heard
 
@@ -187,7 +232,7 @@ def test_odd_microphones_still_work(voice_app, ollama, speech: Speech, name, rat
             await call.play_and_wait(np.concatenate([np.zeros(rate // 2, np.float32), noise]))
             if frame_samples == 1:
                 microphone.frame_samples = rate // 50  # the sentence itself in ordinary frames
-            said_at = await call.play_and_wait(resampled(speech.at(sentence), rate))
+            said_at = await say(call, resampled(speech.at(sentence), rate))
             await wait_until(lambda: call.audio_heard_since(said_at) > 0.5, 30, "the avatar's voice")
             return await wait_until(lambda: user_messages(voice_app, marker[name]), 10, "the transcript")
         finally:
