@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from avatar.conversations.schemas import MessageStatus
-from tests.e2e.conftest import conversations, screenshot, start_talking, wait_for_voice_from_app
+from tests.e2e.conftest import RECEIVED_AUDIO, conversations, screenshot, start_talking, wait_for_voice_from_app
 from tests.voice.conftest import INTERRUPTION, QUESTION
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -21,10 +21,15 @@ def test_talking_in_the_voice_tab(app, model_server, talking_page):
     page = talking_page(app.url, (QUESTION, 6.0))
     start_talking(page, app.url)
     voice_chat = page.locator("#voice-chatbot")
+    # A new chat: the call opens with Aria's greeting (spoken, and shown), which the question talks over.
+    voice_chat.get_by_text("I was just sketching", exact=False).wait_for(timeout=30_000)
     voice_chat.get_by_text(QUESTION).wait_for(timeout=30_000)
+    greeted = page.evaluate(RECEIVED_AUDIO)
     voice_chat.get_by_text("Paris is the capital of France.").wait_for(timeout=30_000)
     page.locator("#voice-latency").get_by_text("complete").first.wait_for(timeout=30_000)
     wait_for_voice_from_app(page)
+    # The answer was heard too, not only the greeting.
+    page.wait_for_function(f"({RECEIVED_AUDIO})().then(r => r.energy > {greeted['energy']})", timeout=30_000)
     # Nor does the page's side of the call ask a STUN or TURN server anywhere for its address.
     ice_servers = page.evaluate("window.__peerConnections.map(pc => pc.getConfiguration().iceServers || [])")
     assert ice_servers and all(servers == [] for servers in ice_servers), ice_servers
