@@ -9,6 +9,9 @@ Mapping, card -> persona file:
       alternate_greetings, tags  -> same names (creator_notes is never put in a prompt)
   first_mes -> greeting;  mes_example -> example_dialogues (one block per <START>)
   extensions.local_avatar -> tagline, style, boundaries, voice, memory_policy (our own fields)
+  extensions.depth_prompt (SillyTavern's Character's Note) -> character_note, character_note_depth;
+      its role is always system here (a user/assistant role is imported as system, with a warning)
+      and those fields are what export writes back (a depth_prompt left in an older sidecar never wins)
   creator, character_version, the other extensions, character_book and the V3-only fields ->
       CardExtras, saved beside the persona as <id>.card.json: never put in a prompt, given back
       unchanged on export (the spec forbids destroying unknown extensions)
@@ -27,6 +30,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import re
 import stat
 import struct
@@ -45,7 +49,7 @@ from avatar.core.errors import AvatarError, InvalidInputError
 from avatar.core.files import atomic_write_bytes
 from avatar.personas.files import safe_persona_id
 from avatar.personas.repository import _describe_validation_error, persona_image_path, save_persona, used_stems
-from avatar.personas.schemas import PersonaFile
+from avatar.personas.schemas import DEFAULT_CHARACTER_NOTE_DEPTH, MAX_CHARACTER_NOTE_DEPTH, PersonaFile
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,7 @@ LONG_PERSONA_CHARS = 16_000  # about 4k tokens: warn that little context is left
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EXTENSION_KEY = "local_avatar"  # our namespace inside data.extensions, as the V2 spec asks
+NOTE_EXTENSION_KEY = "depth_prompt"  # SillyTavern's Character's Note: {"prompt", "depth", "role"}
 EXTRAS_SUFFIX = "card.json"  # <id>.card.json beside <id>.yaml
 
 _CARD_KEYWORDS = ("ccv3", "chara")  # in order of preference
@@ -283,6 +288,7 @@ def _persona_from_card(data: dict[str, Any], spec: str, warnings: list[str]) -> 
         )
     extensions = _object(data, "extensions")
     ours = extensions.pop(EXTENSION_KEY, None)
+    note_fields = _character_note(extensions, warnings)
     fields: dict[str, Any] = {
         "name": name,
         "description": _prompt_text(data, "description"),
@@ -295,6 +301,7 @@ def _persona_from_card(data: dict[str, Any], spec: str, warnings: list[str]) -> 
         "alternate_greetings": [_convert_macros(text) for text in _text_list(data, "alternate_greetings")],
         "tags": [tag.strip() for tag in _text_list(data, "tags", MAX_TAG_CHARS) if tag.strip()],
         "creator_notes": _creator_notes(data),
+        **note_fields,
         **_our_fields(ours, warnings),
     }
     try:
@@ -309,8 +316,15 @@ def _persona_from_card(data: dict[str, Any], spec: str, warnings: list[str]) -> 
         character_book=_character_book(data),
         v3=_v3_fields(data, warnings) if spec == "chara_card_v3" else {},
     )
-    prompt_keys = ("description", "personality", "scenario", "system_prompt", "post_history_instructions")
-    prompt_chars = sum(len(fields[key]) for key in prompt_keys)
+    prompt_keys = (
+        "description",
+        "personality",
+        "scenario",
+        "system_prompt",
+        "post_history_instructions",
+        "character_note",
+    )
+    prompt_chars = sum(len(fields.get(key, "")) for key in prompt_keys)
     prompt_chars += sum(len(block) for block in fields["example_dialogues"])
     if prompt_chars > LONG_PERSONA_CHARS:
         warnings.append(
@@ -402,6 +416,51 @@ def _our_fields(value: Any, warnings: list[str]) -> dict[str, Any]:
         # likely fail, or make the app fetch a model the user never chose.
         warnings.append(f"The card was made with the model {str(value['model'])[:80]!r}; the app's model is used.")
     return fields
+
+
+def _character_note(extensions: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
+    """character_note and character_note_depth from extensions.depth_prompt, which is taken out of
+    `extensions`: the persona's fields hold it from now on. A depth_prompt we cannot read stays there,
+    unused, and is given back on export as it came."""
+    where = f"extensions.{NOTE_EXTENSION_KEY}"
+    value = extensions.get(NOTE_EXTENSION_KEY)
+    if value is None:
+        return {}
+    prompt = value.get("prompt") if isinstance(value, dict) else None
+    if not isinstance(prompt, str):
+        warnings.append(f"The card's Character's Note ({where}) has no text to use; it was not imported.")
+        return {}
+    del extensions[NOTE_EXTENSION_KEY]
+    note = _convert_macros(_check_length(_clean(prompt), f"{where}.prompt", MAX_TEXT_CHARS)).strip()
+    depth = _note_depth(value.get("depth"), warnings)
+    role = value.get("role", "system")
+    if note and role not in ("system", None):
+        shown = repr(role) if isinstance(role, str) and len(role) <= 20 else "an unknown role"
+        warnings.append(
+            f"The card's Character's Note is meant to be sent as {shown}; it is sent as a system instruction."
+        )
+    return {"character_note": note, "character_note_depth": depth}
+
+
+def _note_depth(value: Any, warnings: list[str]) -> int:
+    """The note's depth as a whole number of messages in 0..MAX_CHARACTER_NOTE_DEPTH (SillyTavern's 4 if unusable)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())  # some editors write numbers as text
+    if value is None:
+        return DEFAULT_CHARACTER_NOTE_DEPTH
+    usable = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value) and value.is_integer())
+    if isinstance(value, bool) or not usable or value < 0:
+        warnings.append(
+            f"The card's Character's Note has an unusable depth; the default {DEFAULT_CHARACTER_NOTE_DEPTH} is used."
+        )
+        return DEFAULT_CHARACTER_NOTE_DEPTH
+    if value > MAX_CHARACTER_NOTE_DEPTH:
+        warnings.append(
+            f"The card's Character's Note goes {int(value):,} messages deep; "
+            f"at most {MAX_CHARACTER_NOTE_DEPTH} is used here."
+        )
+        return MAX_CHARACTER_NOTE_DEPTH
+    return int(value)
 
 
 def _check_nested_size(value: Any, where: str) -> None:
@@ -631,7 +690,12 @@ def card_v2(persona: PersonaFile, extras: CardExtras | None = None) -> dict[str,
     data["tags"] = list(persona.tags)
     data["creator"] = extras.creator
     data["character_version"] = extras.character_version
-    data["extensions"] = {**copy.deepcopy(extras.extensions), EXTENSION_KEY: _our_extension(persona)}
+    extensions = copy.deepcopy(extras.extensions)
+    # The persona's fields are the note. A depth_prompt left in the extras (one we could not read, or
+    # a sidecar from before the fields) goes out only when the persona has no note of its own.
+    extensions.update(_note_extension(persona))
+    extensions[EXTENSION_KEY] = _our_extension(persona)
+    data["extensions"] = extensions
     return {"spec": "chara_card_v2", "spec_version": "2.0", "data": data}
 
 
@@ -647,6 +711,14 @@ def card_v3(persona: PersonaFile, extras: CardExtras | None = None) -> dict[str,
             data[key] = copy.deepcopy(extras.v3[key])
     data["modification_date"] = int(time.time())
     return {"spec": "chara_card_v3", "spec_version": "3.0", "data": data}
+
+
+def _note_extension(persona: PersonaFile) -> dict[str, Any]:
+    """{"depth_prompt": ...} as SillyTavern writes it, or nothing for a persona without a note (at the default depth)."""
+    if not persona.character_note and persona.character_note_depth == DEFAULT_CHARACTER_NOTE_DEPTH:
+        return {}
+    note = {"prompt": persona.character_note, "depth": persona.character_note_depth, "role": "system"}
+    return {NOTE_EXTENSION_KEY: note}
 
 
 def _our_extension(persona: PersonaFile) -> dict[str, Any]:
@@ -758,6 +830,30 @@ def read_card_extras(persona_dir: Path, persona_id: str) -> CardExtras | None:
     except (OSError, ValidationError) as error:
         log.warning("ignoring %s: %s", path.name, str(error).splitlines()[0])
         return None
+
+
+def legacy_character_note(extras: CardExtras) -> tuple[CardExtras, dict[str, Any]]:
+    """(the extras without their depth_prompt, the persona fields it holds) for a sidecar written when
+    the Character's Note was kept only there; ({}, the extras as they are) when there is none to read."""
+    if NOTE_EXTENSION_KEY not in extras.extensions:
+        return extras, {}
+    extensions = copy.deepcopy(extras.extensions)
+    try:
+        fields = _character_note(extensions, [])
+    except CardError:
+        return extras, {}  # too long to be a note: it stays where it is, unused
+    return extras.model_copy(update={"extensions": extensions}), fields
+
+
+def sidecar_without_note(raw: bytes) -> bytes:
+    """<id>.card.json's bytes without a readable depth_prompt: once the persona file has been saved with
+    its own character note fields, a copy left in the sidecar could only bring a cleared note back."""
+    try:
+        extras = CardExtras.model_validate_json(raw)
+    except ValidationError:
+        return raw  # a hand edit broke it: leave it for the user to see, as read_card_extras does
+    stripped, fields = legacy_character_note(extras)
+    return stripped.model_dump_json(indent=2).encode("utf-8") if fields else raw
 
 
 def read_lore(persona_dir: Path, persona_id: str) -> list[LoreEntry]:

@@ -19,11 +19,13 @@ from avatar.personas.cards import (
     CardExtras,
     LoreEntry,
     export_card,
+    legacy_character_note,
     parse_card,
     read_card_extras,
     read_card_file,
     read_lore,
     save_card,
+    sidecar_without_note,
 )
 from avatar.personas.exceptions import BuiltinPersonaError, PersonaNotFound
 from avatar.personas.files import safe_persona_id
@@ -88,7 +90,7 @@ class PersonaService:
                 log.error("persona file skipped: %s", loaded.message)
                 errors.append(loaded)
             else:
-                personas[loaded.id] = _with_legacy_creator_notes(loaded, path.parent)
+                personas[loaded.id] = _with_legacy_card_fields(loaded, path.parent)
         self._personas = dict(sorted(personas.items(), key=lambda item: item[1].name.lower()))
         self._errors = errors
         # Files that changed while they were read (caught half-saved, deleted, added) are read again next time.
@@ -173,8 +175,12 @@ class PersonaService:
             else:
                 image_name = current.image
             extras = source / f"{persona_id}.{EXTRAS_SUFFIX}"
-            if current.builtin and extras.is_file():
-                attachments[EXTRAS_SUFFIX] = extras.read_bytes()
+            if extras.is_file():
+                raw = extras.read_bytes()
+                # The form showed (and now saves) the note an old sidecar held; the sidecar lets go of it.
+                kept = sidecar_without_note(raw)
+                if current.builtin or kept != raw:
+                    attachments[EXTRAS_SUFFIX] = kept
             saved = persona.model_copy(update={"image": image_name})
             self._write(persona_id, saved, attachments, replace=True)
             # Only a picture named after this persona is its own; a hand-edited file may share another's.
@@ -194,7 +200,7 @@ class PersonaService:
             attachments["png"] = normalise_image(image.read_bytes())
         extras = self.directory_of(original) / f"{original.id}.{EXTRAS_SUFFIX}"
         if extras.is_file():
-            attachments[EXTRAS_SUFFIX] = extras.read_bytes()
+            attachments[EXTRAS_SUFFIX] = sidecar_without_note(extras.read_bytes())  # the copy's file has the note
         duplicate = self._save_new(copy, attachments)
         self._lore_changed(duplicate.id)
         return duplicate
@@ -268,11 +274,21 @@ class PersonaService:
             self._fingerprint = ()  # re-read on the next call even if the clock did not move
 
 
-def _with_legacy_creator_notes(persona: Persona, directory: Path) -> Persona:
-    """Creator notes from a card imported before personas had the field: they sat in <id>.card.json."""
-    if persona.creator_notes or not (directory / f"{persona.id}.{EXTRAS_SUFFIX}").is_file():
+def _with_legacy_card_fields(persona: Persona, directory: Path) -> Persona:
+    """Creator notes and the Character's Note of a card imported before personas had those fields:
+    they sat in <id>.card.json (the note as extensions.depth_prompt)."""
+    if persona.creator_notes and persona.character_note:
+        return persona
+    if not (directory / f"{persona.id}.{EXTRAS_SUFFIX}").is_file():
         return persona
     extras = read_card_extras(directory, persona.id)
-    if extras is None or not extras.creator_notes:
+    if extras is None:
         return persona
-    return persona.model_copy(update={"creator_notes": extras.creator_notes})
+    update: dict[str, object] = {}
+    if not persona.creator_notes and extras.creator_notes:
+        update["creator_notes"] = extras.creator_notes
+    if not persona.character_note:
+        _, note_fields = legacy_character_note(extras)
+        if note_fields.get("character_note"):
+            update |= note_fields
+    return persona.model_copy(update=update) if update else persona

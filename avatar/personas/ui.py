@@ -16,7 +16,7 @@ from avatar.core import scratch
 from avatar.core.errors import AvatarError
 from avatar.personas.cards import join_examples, split_examples
 from avatar.personas.images import preview_of
-from avatar.personas.schemas import Persona, PersonaFile
+from avatar.personas.schemas import DEFAULT_CHARACTER_NOTE_DEPTH, MAX_CHARACTER_NOTE_DEPTH, Persona, PersonaFile
 from avatar.personas.service import Deleted
 from avatar.profile.ui import ProfileSection
 
@@ -37,6 +37,8 @@ FORM_FIELDS = (
     "example_dialogues",
     "system_prompt",
     "post_history_instructions",
+    "character_note",
+    "character_note_depth",
     "boundaries",
     "voice_id",
     "voice_rate",
@@ -61,6 +63,8 @@ FIELD_LABELS = {
     "example_dialogues": "Example dialogues",
     "system_prompt": "System prompt",
     "post_history_instructions": "Post-history instructions",
+    "character_note": "Character's note",
+    "character_note_depth": "Note depth",
     "boundaries": "Boundaries",
     "voice.id": "Voice id",
     "voice.rate": "Speaking rate",
@@ -115,6 +119,7 @@ def validation_message(error: ValidationError) -> str:
 def persona_from_form(values: dict[str, Any]) -> PersonaFile:
     """The form's values as a persona file (without its picture); ValidationError names the field."""
     rate = values.get("voice_rate")
+    depth = values.get("character_note_depth")
     return PersonaFile.model_validate(
         {
             "name": (values.get("name") or "").strip(),
@@ -124,6 +129,8 @@ def persona_from_form(values: dict[str, Any]) -> PersonaFile:
             "scenario": (values.get("scenario") or "").strip(),
             "system_prompt": (values.get("system_prompt") or "").strip(),
             "post_history_instructions": (values.get("post_history_instructions") or "").strip(),
+            "character_note": (values.get("character_note") or "").strip(),
+            "character_note_depth": DEFAULT_CHARACTER_NOTE_DEPTH if depth is None or depth == "" else depth,
             "style": {"do": lines(values.get("style_do")), "dont": lines(values.get("style_dont"))},
             "example_dialogues": split_examples(values.get("example_dialogues") or ""),
             "greeting": (values.get("greeting") or "").strip(),
@@ -163,7 +170,11 @@ class PersonasTab:
     def form_values(self, persona: Persona | None) -> list[Any]:
         """The editor's values for `persona` (a blank form for None), in FORM_FIELDS order."""
         if persona is None:
-            values: dict[str, Any] = {"voice_rate": DEFAULT_RATE, "memory_policy": "strict"}
+            values: dict[str, Any] = {
+                "voice_rate": DEFAULT_RATE,
+                "memory_policy": "strict",
+                "character_note_depth": DEFAULT_CHARACTER_NOTE_DEPTH,
+            }
         else:
             image = self.ctx.personas.image_path(persona)
             values = {
@@ -180,6 +191,8 @@ class PersonasTab:
                 "example_dialogues": join_examples(persona.example_dialogues).strip(),
                 "system_prompt": persona.system_prompt,
                 "post_history_instructions": persona.post_history_instructions,
+                "character_note": persona.character_note,
+                "character_note_depth": persona.character_note_depth,
                 "boundaries": "\n".join(persona.boundaries),
                 "voice_id": persona.voice.id or "",
                 "voice_rate": persona.voice.rate,
@@ -536,6 +549,27 @@ class PersonasTab:
                 max_lines=8,
                 info="Sent after the conversation on every turn: the last thing the model reads.",
             )
+            with gr.Row():
+                f["character_note"] = gr.Textbox(
+                    label="Character's note",
+                    lines=2,
+                    max_lines=8,
+                    scale=4,
+                    info="A reminder put into the conversation itself on every turn, to keep the voice "
+                    "(SillyTavern's Character's Note).",
+                    elem_id="persona-character-note",
+                )
+                f["character_note_depth"] = gr.Number(
+                    label="Note depth",
+                    value=DEFAULT_CHARACTER_NOTE_DEPTH,
+                    minimum=0,
+                    maximum=MAX_CHARACTER_NOTE_DEPTH,
+                    precision=0,
+                    scale=1,
+                    min_width=120,
+                    info="Messages from the end; 0 is after your newest.",
+                    elem_id="persona-character-note-depth",
+                )
             f["boundaries"] = gr.Textbox(label="Boundaries", lines=2, max_lines=8, info="One per line.")
         with gr.Accordion("Voice, model and memory", open=False):
             with gr.Row():

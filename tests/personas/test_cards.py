@@ -56,6 +56,8 @@ def full_persona() -> PersonaFile:
         scenario="{{user}} limps into the infirmary.",
         system_prompt="Keep it short.",
         post_history_instructions="Never give real medical advice.",
+        character_note="{{char}} is calm, whatever {{user}} says.",
+        character_note_depth=2,
         style=StyleRules(do=["Ask how {{user}} feels."], dont=["Lecture."]),
         example_dialogues=["{{user}}: Ow.\n{{char}}: Sit. Let me look.", "{{user}}: Thanks.\n{{char}}: Anytime."],
         greeting="What did you break this time, {{user}}?",
@@ -89,12 +91,13 @@ def test_v2_json_card_maps_to_persona_fields():
     assert persona.system_prompt == "Write one vivid paragraph per reply."
     assert persona.post_history_instructions == "Stay in the first person; never speak for {{user}}."
     assert persona.creator_notes == "Works best with a warm, descriptive model."
+    assert (persona.character_note, persona.character_note_depth) == ("Be gentle.", 4)  # extensions.depth_prompt
     assert card.image is None
     extras = card.extras
     assert extras.spec == "chara_card_v2"
     assert extras.creator_notes == ""  # in the persona now, not in the sidecar
     assert (extras.creator, extras.character_version) == ("cardmaker", "1.2")
-    assert extras.extensions == v2_card()["data"]["extensions"]
+    assert extras.extensions == {"talkativeness": "0.5"}  # depth_prompt lives in the persona's fields now
 
 
 def test_post_history_instructions_reach_the_prompt_and_creator_notes_do_not():

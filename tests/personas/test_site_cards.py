@@ -182,8 +182,10 @@ def test_a_site_v2_png_card_imports_with_one_click_and_chats_in_character(ctx, s
     request = fake_ollama.chat_requests()[-1]
     assert request.body["model"] == settings.model
     messages = request.body["messages"]
-    assert [m["role"] for m in messages] == ["system", "assistant", "user"]
-    assert messages[1]["content"] == greeting.content and messages[2]["content"] == "Hi! Where do I start?"
+    assert [m["role"] for m in messages] == ["system", "system", "assistant", "user"]
+    # The card's Character's Note (depth 4, deeper than this short chat): at the start of the conversation.
+    assert messages[1]["content"] == "Elara swears mildly and often."
+    assert messages[2]["content"] == greeting.content and messages[3]["content"] == "Hi! Where do I start?"
     system = messages[0]["content"]
     for expected in (
         "You are Elara Voss.",
@@ -197,8 +199,9 @@ def test_a_site_v2_png_card_imports_with_one_click_and_chats_in_character(ctx, s
     ):
         assert expected in system, expected
     # Never in a prompt: macros, separators, creator notes, other apps' data, a disabled lore entry.
-    for unexpected in ("{{", "<START>", "Slow burn", "gearhead", "swears mildly", "Captain Oduya", "talkativeness"):
+    for unexpected in ("{{", "<START>", "Slow burn", "gearhead", "Captain Oduya", "talkativeness"):
         assert unexpected not in system, unexpected
+    assert "swears mildly" not in system  # the note is its own message, not a part of the system prompt
 
 
 def test_the_voice_tab_speaks_with_the_persona_voice(ctx, settings, tmp_path):
