@@ -40,12 +40,14 @@ async def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str) ->
 
 
 async def spoken_turn(session: GradioSession, audio_48k: np.ndarray, persona_id: str = "aria") -> VoiceCall:
-    """Connect, say `audio_48k`, and hang up once the reply has been heard and the turn is complete."""
+    """Connect, say `audio_48k`, and hang up once the answer has been heard and the turn is complete."""
     call = await VoiceCall(session, persona_id=persona_id).connect()
     try:
         await wait_for(lambda: call.inputs_sent, 10, "the page to send its inputs")
-        said_at = await call.play_and_wait(audio_48k)
-        await wait_for(lambda: call.audio_heard_since(said_at) > 0.5, 60, "the avatar's voice")
+        await call.play_and_wait(audio_48k)
+        # A new chat's call opens with the greeting (talked over by the question): what comes after is the answer.
+        said_at = time.monotonic()
+        await wait_for(lambda: call.audio_heard_since(said_at) > 0.5, 60, "the avatar's answer")
         await wait_for(call.latency_rows, 30, "the turn to complete")
     finally:
         await call.close()
