@@ -190,7 +190,10 @@ def test_more_speech_while_transcribing_joins_the_same_utterance(handler, voice_
     h = asyncio.run(scenario())
     users = [m for m in messages(voice_ctx, h.conversation_id()) if m[0] == "user"]
     assert len(users) == 1
-    assert {"like", "coffee"} <= set(words(users[0][1]))
+    said = set(words(users[0][1]))
+    # Both parts in one message. (tiny.en dropped "like" once on a loaded machine, where the silence joined
+    # between the parts is longer: any word of the first part shows it was kept.)
+    assert "coffee" in said and said & {"would", "like"}, said
 
 
 def test_odd_audio_never_breaks_the_session(handler, voice_ctx, fake_ollama, speech: Speech):
