@@ -44,6 +44,12 @@ def build_app(settings: Settings, ctx: AppContext | None = None) -> gr.Blocks:
         chat_tab.wire_load(demo)
         personas_tab.wire_load(demo)
         personas_tab.wire_persona_refresh(chat_tab.components["persona_picker"])
+        # Your name can be given in the Chat tab (first run) or under About you: each refreshes the other.
+        for name_saved in chat_tab.components["name_saved"]:
+            personas_tab.profile_section.reload_after(name_saved)
+        personas_tab.profile_section.saved.then(
+            chat_tab.name_prompt, None, [chat_tab.components["name_row"]], show_progress="hidden", api_name=False
+        )
         register_api(ctx)
     demo.avatar_context = ctx  # type: ignore[attr-defined]  (tests and benchmarks reach the services)
     return demo

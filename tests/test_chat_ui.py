@@ -156,3 +156,18 @@ def test_a_new_chat_can_open_with_an_alternate_greeting(ctx, fake_ollama):
     assert fake_ollama.chat_requests()[-1].body["messages"][1]["content"] == aria.alternate_greetings[0]
     assert tab.greeting_choice("aria", conversation_id)[0]["visible"] is False  # only before the first message
     assert tab.greeting_choice("professor-quill", None)[0]["visible"] is False  # no alternates: no button
+
+
+def test_first_run_asks_what_to_call_you_and_the_greeting_uses_it(ctx):
+    tab = ChatTab(ctx)
+    assert tab.name_prompt()["visible"] is True  # no name yet: characters say "User"
+    assert "User" in tab.greeting_view("aria")[0]["content"]
+    row, chatbot, notice = tab.save_name("  ", "aria", None)
+    assert notice.startswith("Type your name first") and ctx.profile.get().name == ""
+    ctx.profile.save("", "I climb on Sundays.")
+    row, chatbot, notice = tab.save_name("Sam", "aria", None)
+    assert row["visible"] is False and notice.startswith("Nice to meet you, Sam.")
+    assert "Sam" in chatbot[0]["content"] and "User" not in chatbot[0]["content"]  # the new chat's greeting
+    assert (ctx.profile.get().name, ctx.profile.about_me()) == ("Sam", "I climb on Sundays.")  # about me kept
+    assert tab.name_prompt()["visible"] is False
+    assert tab.save_name("x" * 500, "aria", None)[2].startswith("Your name:")  # the profile's own check

@@ -149,6 +149,26 @@ class ChatTab:
     def new_chat(self, persona_id: str | None) -> tuple[Any, ...]:
         return gr.update(value=None), None, self.greeting_view(persona_id), ""
 
+    def name_prompt(self) -> Any:
+        """The "what should they call you?" row: shown until the profile has a name (Character.ai asks first too)."""
+        return gr.update(visible=not self.ctx.profile.get().name)
+
+    def save_name(self, name: str, persona_id: str | None, conversation_id: str | None) -> tuple[Any, Any, str]:
+        """(the row, chatbot, notice): the name goes into the profile, and a new chat's greeting uses it."""
+        if not (name or "").strip():
+            return (
+                gr.update(),
+                gr.update(),
+                f"Type your name first (until then they call you {self.ctx.profile.default_name}).",
+            )
+        try:
+            profile = self.ctx.profile.save(name, self.ctx.profile.about_me())
+        except AvatarError as error:
+            return gr.update(), gr.update(), error.message
+        chatbot = gr.update() if conversation_id else self.greeting_view(persona_id)  # saved greetings stay as said
+        notice = f"Nice to meet you, {profile.name}. Change it any time under Personas → About you."
+        return gr.update(visible=False), chatbot, notice
+
     def greeting_choice(self, persona_id: str | None, conversation_id: str | None) -> tuple[Any, int]:
         """(the "another greeting" button, the greeting index). Offered on a new chat whose character
         has alternate greetings, as character sites and SillyTavern do; the shown greeting is the first."""
@@ -339,6 +359,18 @@ class ChatTab:
                         delete_button = gr.Button("Delete conversation", variant="stop")
                         confirm_delete = gr.Button("Yes, delete it", variant="stop", visible=False)
                 with gr.Column(scale=3):
+                    with gr.Column(visible=not self.ctx.profile.get().name, elem_id="ask-name") as name_row:
+                        gr.Markdown("**What should the characters call you?**")
+                        with gr.Row(equal_height=True):
+                            name_box = gr.Textbox(
+                                placeholder="Your name (optional; you can change it under Personas → About you)",
+                                show_label=False,
+                                container=False,
+                                max_lines=1,
+                                scale=4,
+                                elem_id="ask-name-box",
+                            )
+                            name_button = gr.Button("That's me", scale=1, elem_id="ask-name-save")
                     chatbot = gr.Chatbot(
                         type="messages", height=520, show_copy_button=True, elem_id="chatbot", label="Chat"
                     )
@@ -367,6 +399,7 @@ class ChatTab:
             "after_select": after_select,
             "conversation_id": conversation_id,
             "greeting_index": greeting_index,
+            "name_row": name_row,
             "memory_switch": memory_switch,
         }
 
@@ -413,6 +446,12 @@ class ChatTab:
                 show_progress="hidden",
                 api_name=False,
             )
+        name_inputs = [name_box, persona_picker, conversation_id]
+        name_outputs = [name_row, chatbot, notice]
+        for name_event in (name_box.submit, name_button.click):
+            self.components.setdefault("name_saved", []).append(
+                name_event(self.save_name, name_inputs, name_outputs, show_progress="hidden", api_name=False)
+            )
         greeting_button.click(
             self.next_greeting,
             [persona_picker, conversation_id, greeting_index],
@@ -452,3 +491,4 @@ class ChatTab:
             api_name=False,
         )
         demo.load(self.status, None, [c["banner"], c["pull_button"]], show_progress="hidden", api_name=False)
+        demo.load(self.name_prompt, None, [c["name_row"]], show_progress="hidden", api_name=False)

@@ -51,7 +51,12 @@ class ProfileSection:
             save = gr.Button("Save profile", elem_id="profile-save")
             status = gr.Markdown(elem_id="profile-status")
         self.components = {"name": name, "about_me": about_me, "status": status}
-        save.click(self.save, [name, about_me], [name, about_me, status], api_name=False)
+        self.saved = save.click(self.save, [name, about_me], [name, about_me, status], api_name=False)
+
+    def reload_after(self, event: Any) -> None:
+        """Show the profile anew after `event` (the Chat tab saved the name): a stale form would save it away."""
+        c = self.components
+        event.then(self.load, None, [c["name"], c["about_me"], c["status"]], show_progress="hidden", api_name=False)
 
     def wire_load(self, demo: gr.Blocks) -> None:
         c = self.components

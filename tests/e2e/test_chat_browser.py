@@ -96,3 +96,20 @@ def test_a_new_chat_can_open_with_another_greeting(app, model_server, browser_pa
     page.reload()
     page.locator("#chatbot").get_by_text("Something warm, please.").wait_for()
     assert page.locator("#chatbot").get_by_text("There you are! Grab a drink").count() == 1
+
+
+def test_first_run_asks_your_name_and_the_characters_use_it(app, browser_page):
+    page = browser_page
+    open_app(page, app.url)
+    new_chat(page)
+    page.locator("#ask-name-box textarea, #ask-name-box input").first.fill("Sam")
+    page.locator("#ask-name-save").click()
+    page.locator("#chatbot").get_by_text("How's your day been, Sam?").wait_for()
+    page.locator("#ask-name").wait_for(state="hidden")
+    screenshot(page, "chat-name-given")
+    page.get_by_role("tab", name="Personas").click()
+    page.locator("#profile").get_by_role("button", name="About you").click()
+    assert page.locator("#profile-name").get_by_role("textbox").input_value() == "Sam"  # the other place agrees
+    page.reload()
+    open_app(page, app.url)
+    assert page.locator("#ask-name").is_hidden()
