@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["HF_HUB_OFFLINE"] = "1"
+# Gradio, imported by the tests themselves, reads its temp folder on import: one of this run's own, not the
+# shared /tmp/gradio (the app under test moves it into its data dir; see avatar/core/scratch.py).
+_GRADIO_TEMP = tempfile.mkdtemp(prefix="local-avatar-tests-")
+os.environ["GRADIO_TEMP_DIR"] = _GRADIO_TEMP
+atexit.register(shutil.rmtree, _GRADIO_TEMP, True)
 
 
 def packaged_embedding_model_dir() -> str:
