@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import partial
 
@@ -13,6 +14,7 @@ from avatar.core.db import open_database
 from avatar.core.settings import Settings
 from avatar.llm.base import ChatProvider
 from avatar.llm.factory import make_provider
+from avatar.llm.model_choice import ModelChoice, startup_model
 from avatar.memory.distill import CardDistiller
 from avatar.memory.embedder import Embedder
 from avatar.memory.service import MemoryService
@@ -30,6 +32,16 @@ class AppContext:
     provider: ChatProvider
     memory: MemoryService
     chat: ChatFlow
+    model_choice: ModelChoice
+
+    def use_model(self, model: str) -> None:
+        """The Chat tab's model picker: the following turns (and memory cards) use `model`, except for
+        characters with a model of their own; remembered for the next start. AvatarError: it could not
+        be remembered (it is still used until the app stops)."""
+        self.provider.model = model
+        if self.memory.distiller is not None:
+            self.memory.distiller = dataclasses.replace(self.memory.distiller, model=model)
+        self.model_choice.save(self.settings.provider, model)
 
     def warm_up(self) -> None:
         """Load the heavy models in the background (after the first page is served, never before)."""
@@ -50,10 +62,12 @@ def create_context(settings: Settings, embedder: Embedder | None = None) -> AppC
     profile = ProfileService.for_data_dir(settings.data_dir, settings.user_name)
     conversations = ConversationService(engine)
     provider = make_provider(settings)
+    model_choice = ModelChoice.for_data_dir(settings.data_dir)
+    provider.model = startup_model(settings, model_choice)
     embedder = embedder or Embedder(settings.embedding_model, cache_dir=settings.models_dir / "embeddings")
     # Cards are distilled with Ollama's structured output; other providers get raw chunks only.
     distiller = (
-        CardDistiller(settings.ollama_host, settings.model, settings.request_timeout_s)
+        CardDistiller(settings.ollama_host, provider.model, settings.request_timeout_s)
         if settings.provider == "ollama"
         else None
     )
@@ -62,4 +76,4 @@ def create_context(settings: Settings, embedder: Embedder | None = None) -> AppC
         lambda persona_id: memory.schedule_lore_sync(persona_id, partial(personas.lore, persona_id))
     )
     chat = ChatFlow(settings, personas, profile, conversations, provider, memory)
-    return AppContext(settings, engine, personas, profile, conversations, provider, memory, chat)
+    return AppContext(settings, engine, personas, profile, conversations, provider, memory, chat, model_choice)

@@ -6,6 +6,7 @@ import asyncio
 
 from avatar.context import create_context
 from avatar.conversations.ui import ChatTab
+from avatar.core.settings import Settings
 from tests.conftest import free_port
 
 
@@ -69,9 +70,10 @@ def test_stop_button_saves_partial_and_marks_it(ctx, fake_ollama):
 def test_status_banner_when_ollama_is_down(settings):
     settings = settings.model_copy(update={"ollama_host": f"http://127.0.0.1:{free_port()}"})
     tab = ChatTab(create_context(settings))
-    banner, pull = asyncio.run(tab.status())
+    banner, pull, picker = asyncio.run(tab.status("llama3.2:3b"))
     assert banner["visible"] and "ollama serve" in banner["value"] and settings.ollama_host in banner["value"]
     assert pull["visible"] is False
+    assert "value" not in picker and "choices" not in picker  # the Model list keeps what it shows
     yields = drain(tab.send("anyone?", "aria", None))
     said, no_reply = yields[-1][1][-2:]
     assert said["content"] == "anyone?"  # the user's message stays on screen (and in the DB)
@@ -96,18 +98,18 @@ def test_a_message_sent_while_the_server_was_down_is_answered_by_regenerate(ctx,
 def test_missing_model_offers_pull_and_pull_fixes_it(settings, fake_ollama):
     fake_ollama.models.clear()
     tab = ChatTab(create_context(settings))
-    banner, pull = asyncio.run(tab.status())
+    banner, pull, _picker = asyncio.run(tab.status())
     assert banner["visible"] and "llama3.2:3b" in banner["value"] and pull["visible"] is True
     messages = drain(tab.pull())
     assert messages[-1] == "llama3.2:3b is ready."
     assert [r.path for r in fake_ollama.requests].count("/api/pull") == 1
-    banner, pull = asyncio.run(tab.status())
+    banner, pull, _picker = asyncio.run(tab.status())
     assert banner["visible"] is False and pull["visible"] is False
 
 
 def test_broken_persona_file_is_reported_in_the_banner(ctx, settings):
     (settings.user_personas_dir / "broken.yaml").write_text("name: Broken\nvoice: {speed: 2}\n")
-    banner, _ = asyncio.run(ChatTab(ctx).status())
+    banner, _, _ = asyncio.run(ChatTab(ctx).status())
     assert "broken.yaml" in banner["value"] and "voice.speed" in banner["value"]
     assert len(ctx.personas.list()) >= 3
 
@@ -132,7 +134,7 @@ def test_rename_regenerate_and_delete(ctx, fake_ollama):
 def test_banner_when_the_openai_server_refuses_the_key(settings, fake_ollama):
     fake_ollama.openai_api_key = "sk-local-123"
     settings = settings.model_copy(update={"provider": "openai", "openai_base_url": fake_ollama.url + "/v1"})
-    banner, pull = asyncio.run(ChatTab(create_context(settings)).status())
+    banner, pull, _picker = asyncio.run(ChatTab(create_context(settings)).status())
     assert banner["visible"] and "not reachable" not in banner["value"]
     assert "refused" in banner["value"] and "AVATAR_OPENAI_API_KEY" in banner["value"]
     assert pull["visible"] is False
@@ -171,3 +173,72 @@ def test_first_run_asks_what_to_call_you_and_the_greeting_uses_it(ctx):
     assert (ctx.profile.get().name, ctx.profile.about_me()) == ("Sam", "I climb on Sundays.")  # about me kept
     assert tab.name_prompt()["visible"] is False
     assert tab.save_name("x" * 500, "aria", None)[2].startswith("Your name:")  # the profile's own check
+
+
+# -- the Model list ------------------------------------------------------------------------------
+
+
+def test_picking_an_installed_model_clears_the_banner_and_is_used_and_remembered(settings, fake_ollama, embedder):
+    """Someone with llama3.1:8b but not the default model picks theirs instead of a 2 GB download."""
+    fake_ollama.models[:] = ["llama3.1:8b", "qwen2.5:0.5b"]
+    ctx = create_context(settings, embedder=embedder)
+    tab = ChatTab(ctx)
+    banner, pull, picker = asyncio.run(tab.status("llama3.2:3b"))
+    assert "Model missing" in banner["value"] and "**Model** list" in banner["value"] and pull["visible"]
+    assert picker["choices"] == [
+        ("llama3.2:3b (not installed)", "llama3.2:3b"),
+        ("llama3.1:8b", "llama3.1:8b"),
+        ("qwen2.5:0.5b", "qwen2.5:0.5b"),
+    ]
+    assert "value" not in picker  # already shown
+
+    banner, pull, picker, notice = asyncio.run(tab.choose_model("llama3.1:8b", "aria"))
+    assert banner["visible"] is False and pull["visible"] is False and notice == ""
+    assert [c[1] for c in picker["choices"]] == ["llama3.1:8b", "qwen2.5:0.5b"]
+    fake_ollama.script("Hi from the bigger model.")
+    assert drain(tab.send("hello", "aria", None))[-1][1][-1]["content"] == "Hi from the bigger model."
+    assert fake_ollama.chat_requests()[-1].body["model"] == "llama3.1:8b"
+    ctx.close()
+
+    # A restart on the same data directory, without --model: the choice stands.
+    restarted = create_context(Settings(data_dir=settings.data_dir, ollama_host=fake_ollama.url), embedder=embedder)
+    assert restarted.provider.model == "llama3.1:8b"
+    assert asyncio.run(ChatTab(restarted).status("llama3.1:8b"))[0]["visible"] is False
+    restarted.close()
+    # With --model given (explicit, even if it is the default), the flag wins.
+    flagged = create_context(settings, embedder=embedder)
+    assert flagged.provider.model == "llama3.2:3b"
+    assert "--model" in ChatTab(flagged).model_info()
+    flagged.close()
+
+
+def test_a_characters_own_model_still_wins_over_the_picked_one(ctx, settings, fake_ollama):
+    (settings.user_personas_dir / "picky.yaml").write_text("name: Picky\nmodel: qwen2.5:0.5b\n")
+    fake_ollama.models[:] = ["llama3.2:3b", "llama3.1:8b", "qwen2.5:0.5b"]
+    tab = ChatTab(ctx)
+    *_, notice = asyncio.run(tab.choose_model("llama3.1:8b", "picky"))
+    assert notice == "Picky keeps its own model, qwen2.5:0.5b; the other characters use llama3.1:8b."
+    drain(tab.send("hi", "picky", None))
+    drain(tab.send("hi", "aria", None))
+    assert [r.body["model"] for r in fake_ollama.chat_requests()] == ["qwen2.5:0.5b", "llama3.1:8b"]
+
+
+def test_model_list_of_an_openai_compatible_server(settings, fake_ollama, embedder):
+    fake_ollama.models[:] = ["llama3.2:3b", "mistral-7b-instruct"]
+    settings = settings.model_copy(update={"provider": "openai", "openai_base_url": fake_ollama.url + "/v1"})
+    ctx = create_context(settings, embedder=embedder)
+    tab = ChatTab(ctx)
+    _, pull, picker = asyncio.run(tab.status("llama3.2:3b"))
+    assert [c[1] for c in picker["choices"]] == ["llama3.2:3b", "mistral-7b-instruct"] and picker["interactive"]
+    asyncio.run(tab.choose_model("mistral-7b-instruct", "aria"))
+    drain(tab.send("hello", "aria", None))
+    assert fake_ollama.chat_requests()[-1].path == "/v1/chat/completions"
+    assert fake_ollama.chat_requests()[-1].body["model"] == "mistral-7b-instruct"
+    # Remembered per provider: an Ollama start on the same data directory keeps its own default.
+    assert ctx.model_choice.get("openai") == "mistral-7b-instruct" and ctx.model_choice.get("ollama") is None
+
+    fake_ollama.models.clear()  # a server that lists nothing answers under any name: nothing to pick
+    banner, pull, picker = asyncio.run(tab.status("mistral-7b-instruct"))
+    assert banner["visible"] is False and pull["visible"] is False
+    assert picker["interactive"] is False and "lists no models" in picker["info"]
+    ctx.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import app as app_module
+from avatar.llm.model_choice import ModelChoice, startup_model
 
 
 def test_defaults_bind_loopback(monkeypatch):
@@ -38,3 +39,22 @@ def test_openai_provider_flags():
 def test_invalid_setting_is_a_clear_error(capsys):
     assert app_module.main(["--context-tokens", "10"]) == 2
     assert "context_tokens" in capsys.readouterr().err
+
+
+def test_model_flag_or_environment_wins_over_the_model_picked_in_the_chat_tab(monkeypatch, tmp_path):
+    monkeypatch.delenv("AVATAR_MODEL", raising=False)
+    remembered = ModelChoice.for_data_dir(tmp_path)
+    remembered.save("ollama", "llama3.1:8b")
+
+    def model_at_start(*argv: str) -> str:
+        settings = app_module.settings_from_args(app_module.parse_args(["--data-dir", str(tmp_path), *argv]))
+        return startup_model(settings, remembered)
+
+    assert model_at_start() == "llama3.1:8b"
+    assert model_at_start("--model", "llama3.2:3b") == "llama3.2:3b"  # given explicitly, even the default wins
+    assert model_at_start("--provider", "openai") == "llama3.2:3b"  # remembered per provider
+    monkeypatch.setenv("AVATAR_MODEL", "qwen2.5:0.5b")
+    assert model_at_start() == "qwen2.5:0.5b"
+    monkeypatch.delenv("AVATAR_MODEL")
+    (tmp_path / "model_choice.yaml").write_text("ollama: [unclosed\n")  # damaged by hand: the default, no crash
+    assert model_at_start() == "llama3.2:3b"

@@ -1,4 +1,4 @@
-"""The Chat tab: persona picker, conversation list, streaming chat, Stop, Regenerate, model status."""
+"""The Chat tab: persona picker, model picker, conversation list, streaming chat, Stop, Regenerate, model status."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from avatar.chat.schemas import TurnUpdate
 from avatar.context import AppContext
 from avatar.conversations.schemas import MessageOut, MessageStatus
 from avatar.core.errors import AvatarError
-from avatar.llm.base import ProviderError, ProviderHealth
+from avatar.llm.base import ProviderError, ProviderHealth, listed_name
 from avatar.personas.schemas import Persona
 
 log = logging.getLogger(__name__)
@@ -38,14 +38,51 @@ def error_bubble(text: str) -> dict[str, Any]:
     return {"role": "assistant", "content": f"{text}\n\n{RETRY_HINT}", "metadata": {"title": "⚠️ No reply"}}
 
 
+MODEL_INFO = (
+    "Used from the next message on, and remembered. A character with its own model "
+    "(set under Personas) keeps using that one."
+)
+MODEL_INFO_FLAG = MODEL_INFO + " At the next start, --model / AVATAR_MODEL decides again."
+
+
 def banner_text(health: ProviderHealth, provider_name: str) -> str:
     if not health.reachable:
         return f"**Model server not reachable.** {health.detail}"
     if not health.listed:
         return f"**The model server answered with an error.** {health.detail}"
     if not health.model_available:
-        return f"**Model missing.** {health.detail}"
+        if not health.models:
+            return f"**Model missing.** {health.detail}"
+        # Most people already have a model or two: picking one beats a download of gigabytes.
+        pull = ", or download it with the Pull button" if health.can_pull else ""
+        return (
+            f"**Model missing.** The model server has no '{health.model}'. Pick one of your "
+            f"{len(health.models)} installed models in the **Model** list on the left{pull}."
+        )
     return ""
+
+
+def model_picker_update(health: ProviderHealth, shown: str | None, info: str) -> Any:
+    """The Model dropdown for what the server lists. `shown`: the value the page shows now; the value
+    is sent only when it changes (sent with the choices, it makes Gradio filter the open list to it)."""
+    model = health.model
+    if not health.reachable or not health.listed:
+        # Nothing to choose from while the server is down: keep the list, show the model in use.
+        return gr.update() if shown == model else gr.update(choices=[model], value=model)
+    if not health.models:
+        # An OpenAI-compatible server that lists nothing usually answers under any name.
+        why = "Download one with the Pull button." if health.can_pull else "Set the model with --model / AVATAR_MODEL."
+        info = f"The model server lists no models. {why}"
+        return gr.update(choices=[model], value=model, interactive=False, info=info)
+    value = listed_name(model, health.models)
+    choices: list[tuple[str, str]] = [(m, m) for m in health.models]
+    if value is None:
+        value = model
+        choices.insert(0, (f"{model} (not installed)", model))
+    update: dict[str, Any] = {"choices": choices, "interactive": True, "info": info}
+    if shown != value:
+        update["value"] = value
+    return gr.update(**update)
 
 
 class ChatTab:
@@ -101,14 +138,36 @@ class ChatTab:
             return self.greeting_view(persona_id)
         return render_messages(self.ctx.conversations.messages(conversation_id))
 
+    def model_info(self) -> str:
+        return MODEL_INFO_FLAG if "model" in self.ctx.settings.model_fields_set else MODEL_INFO
+
     # -- handlers --------------------------------------------------------------------------
-    async def status(self) -> tuple[Any, Any]:
+    async def status(self, shown_model: str | None = None) -> tuple[Any, Any, Any]:
+        """(banner, Pull button, Model dropdown) from what the model server says now."""
         health = await self.ctx.provider.health()
         text = banner_text(health, self.ctx.provider.name)
         persona_problems = self.persona_errors_text()
         full = "\n\n".join(t for t in (text, persona_problems) if t)
         show_pull = health.reachable and not health.model_available and health.can_pull
-        return gr.update(value=full, visible=bool(full)), gr.update(visible=show_pull)
+        return (
+            gr.update(value=full, visible=bool(full)),
+            gr.update(visible=show_pull, value=f"Pull {health.model}"),
+            model_picker_update(health, shown_model, self.model_info()),
+        )
+
+    async def choose_model(self, model: str | None, persona_id: str | None) -> tuple[Any, ...]:
+        """(banner, Pull button, Model dropdown, notice): the following turns use `model`."""
+        notice = ""
+        if model and listed_name(self.ctx.provider.model, [model]) is None:
+            log.info("model chosen in the Chat tab: %s", model)
+            try:
+                self.ctx.use_model(model)
+            except AvatarError as error:  # not remembered, but used until the app stops
+                notice = error.message
+        persona = self._persona(persona_id)
+        if not notice and persona is not None and persona.model:
+            notice = f"{persona.name} keeps its own model, {persona.model}; the other characters use {model}."
+        return (*(await self.status(model)), notice)
 
     def load(self, current: str | None = None) -> tuple[Any, ...]:
         """Page load: the current character list, keeping the selection the page was built with."""
@@ -330,7 +389,7 @@ class ChatTab:
         with gr.Tab("Chat", id="chat"):
             with gr.Row(equal_height=True):
                 banner = gr.Markdown(visible=False, elem_id="status-banner")
-                pull_button = gr.Button(f"Pull {self.ctx.provider.model}", visible=False, scale=0)
+                pull_button = gr.Button(f"Pull {self.ctx.provider.model}", visible=False, scale=0, elem_id="pull")
             pull_status = gr.Markdown()
             conversation_id = gr.State(None)
             greeting_index = gr.State(0)  # which greeting a new chat opens with (0: the main one)
@@ -345,6 +404,15 @@ class ChatTab:
                         filterable=False,
                     )
                     persona_blurb = gr.Markdown()
+                    # The list is filled on page load (one request to the model server), never at build time.
+                    model_picker = gr.Dropdown(
+                        label="Model",
+                        choices=[self.ctx.provider.model],
+                        value=self.ctx.provider.model,
+                        interactive=True,
+                        info=self.model_info(),
+                        elem_id="model-picker",
+                    )
                     new_button = gr.Button("+ New chat")
                     conversation_list = gr.Radio(label="Conversations", choices=[], elem_id="conversation-list")
                     memory_switch = gr.Checkbox(
@@ -395,6 +463,7 @@ class ChatTab:
         self.components = {
             "banner": banner,
             "pull_button": pull_button,
+            "model_picker": model_picker,
             "persona_picker": persona_picker,
             "after_select": after_select,
             "conversation_id": conversation_id,
@@ -428,8 +497,16 @@ class ChatTab:
             show_progress="hidden",
             api_name=False,
         )
+        status_outputs = [banner, pull_button, model_picker]
         for event in (submit_event, click_event, regenerate_event):
-            event.then(self.status, None, [banner, pull_button], show_progress="hidden", api_name=False)
+            event.then(self.status, [model_picker], status_outputs, show_progress="hidden", api_name=False)
+        model_picker.input(
+            self.choose_model,
+            [model_picker, persona_picker],
+            [*status_outputs, notice],
+            show_progress="hidden",
+            api_name=False,
+        )
         stop_button.click(self.stop, [conversation_id], [notice], show_progress="hidden", api_name=False)
 
         # Whatever changes the conversation shown (picking one, New chat, sending, deleting, the Voice tab).
@@ -478,7 +555,7 @@ class ChatTab:
             api_name=False,
         )
         pull_button.click(self.pull, None, [pull_status], api_name=False).then(
-            self.status, None, [banner, pull_button], api_name=False
+            self.status, [model_picker], status_outputs, api_name=False
         )
 
     def wire_load(self, demo: gr.Blocks) -> None:
@@ -490,5 +567,11 @@ class ChatTab:
             show_progress="hidden",
             api_name=False,
         )
-        demo.load(self.status, None, [c["banner"], c["pull_button"]], show_progress="hidden", api_name=False)
+        demo.load(
+            self.status,
+            [c["model_picker"]],
+            [c["banner"], c["pull_button"], c["model_picker"]],
+            show_progress="hidden",
+            api_name=False,
+        )
         demo.load(self.name_prompt, None, [c["name_row"]], show_progress="hidden", api_name=False)

@@ -48,6 +48,14 @@ class ProviderHealth(BaseModel):
     detail: str = ""
 
 
+def listed_name(model: str, listed: list[str]) -> str | None:
+    """The name under which the server lists `model`, if it does: Ollama lists 'llama3.2:latest' for 'llama3.2'."""
+    if model in listed:
+        return model
+    tagged = model if ":" in model else f"{model}:latest"
+    return tagged if tagged in listed else None
+
+
 class ProviderError(AvatarError):
     """The model server failed; the message says what the user can do."""
 

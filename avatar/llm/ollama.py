@@ -18,6 +18,7 @@ from avatar.llm.base import (
     ProviderHealth,
     ProviderUnavailable,
     PullProgress,
+    listed_name,
 )
 from avatar.llm.loop_clients import PerLoopClient
 
@@ -48,7 +49,7 @@ class OllamaProvider:
         return ModelNotFound(
             model,
             f"The model '{model}' is not downloaded in Ollama yet. Use the Pull button "
-            f"(or run `ollama pull {model}`), or choose another model with --model.",
+            f"(or run `ollama pull {model}`), or choose another model in the Chat tab's Model list or with --model.",
         )
 
     def not_ollama(self) -> ProviderError:
@@ -124,14 +125,8 @@ class OllamaProvider:
             return ProviderHealth(reachable=False, model=model, detail=error.message)
         except ProviderError as error:  # it answered, but with an error (a proxy refusing us, a server fault)
             return ProviderHealth(reachable=True, listed=False, model=model, detail=error.message)
-        available = model_is_listed(model, models)
+        available = listed_name(model, models) is not None
         detail = "" if available else self.model_not_found(model).message
         return ProviderHealth(
             reachable=True, model=model, model_available=available, models=models, can_pull=True, detail=detail
         )
-
-
-def model_is_listed(model: str, listed: list[str]) -> bool:
-    """Ollama lists 'llama3.2:latest' for a model asked for as 'llama3.2'."""
-    wanted = model if ":" in model else f"{model}:latest"
-    return model in listed or wanted in listed
