@@ -113,3 +113,46 @@ def test_first_run_asks_your_name_and_the_characters_use_it(app, browser_page):
     page.reload()
     open_app(page, app.url)
     assert page.locator("#ask-name").is_hidden()
+
+
+def pick_model(page, name: str) -> None:
+    """Choose in the Chat tab's Model list (once the page's load events have filled it)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(3):
+        page.get_by_role("listbox", name="Model", exact=True).click()
+        try:
+            page.get_by_role("option", name=name, exact=True).click(timeout=2_000)
+            return
+        except PlaywrightTimeout:
+            page.locator("#chatbot").click()  # a re-render closed it: close, then open it again
+    raise AssertionError(f"could not pick {name} in the Model list")
+
+
+def test_a_missing_model_is_replaced_by_an_installed_one_from_the_model_list(app, model_server, browser_page):
+    """Someone with llama3.1:8b but not the default model picks theirs instead of downloading 2 GB."""
+    model_server.models[:] = ["llama3.1:8b"]
+    page, banner = browser_page, browser_page.locator("#status-banner")
+    try:
+        open_app(page, app.url)
+        banner.get_by_text("Pick one of your 1 installed models in the Model list").wait_for()
+        pick_model(page, "llama3.1:8b")
+        banner.wait_for(state="hidden")
+        page.locator("#pull").wait_for(state="hidden")
+        new_chat(page)
+        model_server.script("Running on the model you already had.")
+        send(page, "Which model is this?", "Running on the model you already had.")
+        assert model_server.chat_requests()[-1].body["model"] == "llama3.1:8b"
+        screenshot(page, "chat-model-picked")
+    finally:
+        # The app is shared by the other scenarios: give it back its default model.
+        model_server.models[:] = ["llama3.2:3b", "llama3.1:8b"]
+        page.reload()
+        open_app(page, app.url)
+        pick_model(page, "llama3.2:3b")
+        remembered = app.data_dir / "model_choice.yaml"  # written once the app has switched back
+        for _ in range(50):
+            if "ollama: llama3.2:3b" in remembered.read_text():
+                break
+            page.wait_for_timeout(100)
+        assert "ollama: llama3.2:3b" in remembered.read_text()
