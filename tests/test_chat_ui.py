@@ -103,8 +103,9 @@ def test_missing_model_offers_pull_and_pull_fixes_it(settings, fake_ollama):
     messages = drain(tab.pull())
     assert messages[-1] == "llama3.2:3b is ready."
     assert [r.path for r in fake_ollama.requests].count("/api/pull") == 1
-    banner, pull, _picker = asyncio.run(tab.status())
+    banner, pull, picker = asyncio.run(tab.status("llama3.2:3b"))
     assert banner["visible"] is False and pull["visible"] is False
+    assert picker["choices"] == [("llama3.2:3b", "llama3.2:3b")]  # the Model list shows the download too
 
 
 def test_broken_persona_file_is_reported_in_the_banner(ctx, settings):
