@@ -580,8 +580,8 @@ class PersonasTab:
             f["model"] = gr.Textbox(
                 label="Model override",
                 max_lines=1,
-                placeholder=self.ctx.settings.model,
-                info="Leave empty to use the app's model.",
+                placeholder="e.g. qwen2.5:7b",
+                info="Leave empty to use the model picked in the Chat tab's Model list.",
             )
             f["memory_policy"] = gr.Radio(label="Memory", choices=MEMORY_CHOICES, value="strict")
         with gr.Accordion("Creator notes", open=False):
