@@ -192,6 +192,40 @@ def test_openai_provider_pointed_at_a_web_page_is_a_clear_error(web_page_url):
     assert health.reachable and not health.listed and "not OpenAI-compatible" in health.detail
 
 
+def test_openai_chat_against_a_web_page_says_so_instead_of_an_empty_reply(web_page_url):
+    provider = OpenAICompatibleProvider(web_page_url + "/v1", "m")
+    with pytest.raises(ProviderError, match="not OpenAI-compatible") as error:
+        asyncio.run(collect(provider.stream_chat(HELLO, GenerationOptions())))
+    assert "--openai-base-url" in error.value.message
+
+
+class UnstreamedCompletion(http.server.BaseHTTPRequestHandler):
+    """A server that ignores "stream": true and answers with one whole chat completion."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = b'{"object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "Whole at once."}}]}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_openai_server_that_does_not_stream_still_gets_its_reply_read():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), UnstreamedCompletion)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        provider = OpenAICompatibleProvider(f"http://127.0.0.1:{server.server_port}/v1", "m")
+        assert asyncio.run(collect(provider.stream_chat(HELLO, GenerationOptions()))) == ["Whole at once."]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_ollama_host_pointed_at_another_server_is_a_clear_error(web_page_url, fake_ollama):
     for host in (web_page_url, fake_ollama.url + "/v1"):  # a web page; an address where /api/tags is 404
         provider = OllamaProvider(host, "llama3.2:3b")

@@ -20,6 +20,8 @@ from avatar.llm.base import (
 from avatar.llm.loop_clients import PerLoopClient
 
 log = logging.getLogger(__name__)
+# A reply that is not a stream is read whole, up to this size (a chat completion; a web page is refused).
+MAX_UNSTREAMED_CHARS = 1_000_000
 
 
 class OpenAICompatibleProvider:
@@ -65,6 +67,15 @@ class OpenAICompatibleProvider:
             )
         return ProviderError(f"The model server answered {status}: {detail}")
 
+    def _whole_reply(self, body: str) -> str:
+        try:
+            reply = json.loads(body)["choices"][0]["message"]["content"]
+        except (json.JSONDecodeError, KeyError, IndexError, TypeError):
+            raise self._not_openai("a reply") from None
+        if not isinstance(reply, str):
+            raise self._not_openai("a reply")
+        return reply
+
     def _not_openai(self, what: str) -> ProviderError:
         return ProviderError(
             f"The server at {self.base_url} sent {what} that is not OpenAI-compatible JSON. "
@@ -87,9 +98,14 @@ class OpenAICompatibleProvider:
                 if response.status_code >= 400:
                     body = (await response.aread()).decode("utf-8", "replace")
                     raise self._http_error(response, body, model)
+                streamed = False
+                other: list[str] = []  # what was not an SSE data line, in case the whole reply is one
                 async for line in response.aiter_lines():
                     if not line.startswith("data:"):
+                        if not streamed and sum(map(len, other)) < MAX_UNSTREAMED_CHARS:
+                            other.append(line)
                         continue  # SSE comments, event names and keep-alive blank lines
+                    streamed = True
                     data = line[len("data:") :].strip()
                     if data == "[DONE]":
                         return
@@ -103,6 +119,9 @@ class OpenAICompatibleProvider:
                         piece = (choice.get("delta") or {}).get("content") or ""
                         if piece:
                             yield piece
+                if not streamed:
+                    # Not a stream: a server that ignores "stream" sends one completion; a web page is no server.
+                    yield self._whole_reply("\n".join(other))
         except (httpx.ConnectError, httpx.ConnectTimeout):
             raise self.unavailable() from None
         except httpx.TransportError as error:
