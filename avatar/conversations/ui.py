@@ -12,6 +12,7 @@ from avatar.chat.schemas import TurnUpdate
 from avatar.context import AppContext
 from avatar.conversations.schemas import MessageOut, MessageStatus
 from avatar.core.errors import AvatarError
+from avatar.core.wording import counted
 from avatar.llm.base import ProviderError, ProviderHealth, listed_name
 from avatar.personas.schemas import Persona
 
@@ -57,7 +58,7 @@ def banner_text(health: ProviderHealth, provider_name: str) -> str:
         pull = ", or download it with the Pull button" if health.can_pull else ""
         return (
             f"**Model missing.** The model server has no '{health.model}'. Pick one of your "
-            f"{len(health.models)} installed models in the **Model** list on the left{pull}."
+            f"{counted(len(health.models), 'installed model')} in the **Model** list on the left{pull}."
         )
     return ""
 

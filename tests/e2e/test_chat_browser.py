@@ -135,7 +135,7 @@ def test_a_missing_model_is_replaced_by_an_installed_one_from_the_model_list(app
     page, banner = browser_page, browser_page.locator("#status-banner")
     try:
         open_app(page, app.url)
-        banner.get_by_text("Pick one of your 1 installed models in the Model list").wait_for()
+        banner.get_by_text("Pick one of your 1 installed model in the Model list").wait_for()
         pick_model(page, "llama3.1:8b")
         banner.wait_for(state="hidden")
         page.locator("#pull").wait_for(state="hidden")
