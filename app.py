@@ -16,6 +16,7 @@ if "--offline" in sys.argv or os.environ.get("AVATAR_OFFLINE", "").lower() in ("
 
 import argparse
 import logging
+import warnings
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -27,6 +28,9 @@ from avatar.core.settings import Settings
 from avatar.voice import cli as voice_cli
 
 log = logging.getLogger("avatar")
+# Gradio 5.50 warns at every start that api_name=False goes away in Gradio 6, whose replacement does not exist
+# in 5; FastRTC keeps us on 5 (see pyproject). Nothing a user can act on.
+warnings.filterwarnings("ignore", message="Setting 'api_name=False'", category=DeprecationWarning)
 
 
 def common_flags() -> argparse.ArgumentParser:
@@ -107,7 +111,16 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging("WARNING", settings.log_prompts)
         return args.run(settings, args)
     configure_logging(settings.log_level, settings.log_prompts)
-    scratch.use_data_dir(settings.data_dir)  # before Gradio is imported: its temp files go there
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        scratch.use_data_dir(settings.data_dir)  # before Gradio is imported: its temp files go there
+    except OSError as error:  # a file, a read-only disk, no permission: one line, not a traceback
+        why = "it is a file" if settings.data_dir.is_file() else (error.strerror or str(error))
+        print(
+            f"Cannot use the data directory {settings.data_dir} ({why}). Choose another with --data-dir.",
+            file=sys.stderr,
+        )
+        return 2
 
     from avatar.app import build_app, launch
     from avatar.privacy.lan import prepare_lan

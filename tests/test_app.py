@@ -13,6 +13,7 @@ from gradio_client import Client
 from avatar.conversations.service import ConversationService
 from avatar.core.db import open_database
 from avatar.core.settings import PROJECT_ROOT
+from tests.conftest import free_port
 
 
 def chat(client: Client, message: str, persona_id: str, conversation_id: str = "") -> list[dict]:
@@ -122,3 +123,21 @@ def test_help_lists_the_flags():
         "--log-prompts",
     ):
         assert flag in result.stdout
+
+
+def test_a_data_dir_that_cannot_be_used_is_one_line_and_exit_2(tmp_path):
+    not_a_folder = tmp_path / "data"
+    not_a_folder.write_text("a file where the data folder should be")
+    result = subprocess.run(
+        [sys.executable, "app.py", "--data-dir", str(not_a_folder), "--port", str(free_port())],
+        check=False,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert (
+        result.stderr.strip()
+        == f"Cannot use the data directory {not_a_folder} (it is a file). Choose another with --data-dir."
+    )
