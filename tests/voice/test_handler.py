@@ -483,6 +483,25 @@ def test_talking_over_the_greeting_stops_it(handler, voice_ctx, fake_ollama, spe
     assert saved[2] == ("assistant", "Coffee first, then.", MessageStatus.complete) and len(saved) == 3
 
 
+def test_in_mute_mode_the_greeting_plays_to_the_end_over_what_the_mic_hears(handler, voice_ctx, speech: Speech):
+    """With speakers that echo, the mic is muted while the avatar speaks: its greeting too."""
+    greeting = voice_ctx.chat.greeting(voice_ctx.personas.get("captain-vega"))
+
+    async def scenario() -> Harness:
+        async with Harness(handler) as h:
+            h.start()
+            await h.page(persona="captain-vega", mode="Mute mic while the avatar speaks")
+            await h.until(lambda: h.audio_seconds() > 1.0, what="the greeting")
+            await h.say(speech.at(INTERRUPTION, before_s=0, after_s=0), realtime=True)  # the echo, say
+            await h.started()
+            await h.idle()
+            return h
+
+    h = asyncio.run(scenario())
+    assert h.handler.barge_ins == [] and not h.cleared
+    assert messages(voice_ctx, h.conversation_id()) == [("assistant", greeting, MessageStatus.complete)]  # no echo
+
+
 def test_no_greeting_when_the_conversation_exists_or_the_character_has_none(handler, voice_ctx, fake_ollama):
     existing = voice_ctx.chat.start_conversation("aria")
     quiet = voice_ctx.personas.create(PersonaFile(name="Quiet One", description="Says little."))
