@@ -526,10 +526,11 @@ class ChatTab:
             )
         name_inputs = [name_box, persona_picker, conversation_id]
         name_outputs = [name_row, chatbot, notice]
-        for name_event in (name_box.submit, name_button.click):
-            self.components.setdefault("name_saved", []).append(
-                name_event(self.save_name, name_inputs, name_outputs, show_progress="hidden", api_name=False)
-            )
+        # The app wires About you (Personas tab) to follow these.
+        self.components["name_saved"] = [
+            name_event(self.save_name, name_inputs, name_outputs, show_progress="hidden", api_name=False)
+            for name_event in (name_box.submit, name_button.click)
+        ]
         greeting_button.click(
             self.next_greeting,
             [persona_picker, conversation_id, greeting_index],

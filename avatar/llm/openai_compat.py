@@ -100,10 +100,12 @@ class OpenAICompatibleProvider:
                     raise self._http_error(response, body, model)
                 streamed = False
                 other: list[str] = []  # what was not an SSE data line, in case the whole reply is one
+                other_chars = 0
                 async for line in response.aiter_lines():
                     if not line.startswith("data:"):
-                        if not streamed and sum(map(len, other)) < MAX_UNSTREAMED_CHARS:
+                        if not streamed and other_chars < MAX_UNSTREAMED_CHARS:
                             other.append(line)
+                            other_chars += len(line)
                         continue  # SSE comments, event names and keep-alive blank lines
                     streamed = True
                     data = line[len("data:") :].strip()
