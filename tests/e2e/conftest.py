@@ -203,9 +203,16 @@ RECEIVED_AUDIO = """async () => {
 }"""
 
 
-def wait_for_voice_from_app(page) -> None:
-    """The avatar's voice came back over WebRTC and was played: audio packets, with sound in them."""
-    page.wait_for_function(f"({RECEIVED_AUDIO})().then(r => r.packets > 50 && r.energy > 0)", timeout=30_000)
+def received_energy(page) -> float:
+    """The sound received from the app so far (to tell a later answer from the greeting a call opens with)."""
+    return page.evaluate(RECEIVED_AUDIO)["energy"]
+
+
+def wait_for_voice_from_app(page, more_than: float = 0.0) -> None:
+    """The avatar's voice came back over WebRTC and was played: audio packets, with more sound in them
+    than `more_than` (what had come before, e.g. the greeting)."""
+    check = f"({RECEIVED_AUDIO})().then(r => r.packets > 50 && r.energy > {more_than})"
+    page.wait_for_function(check, timeout=30_000)
     assert page.locator("#voice-webrtc audio").count() >= 1
 
 
@@ -255,20 +262,24 @@ def new_chat(page) -> None:
     page.locator("#conversation-list input:checked").wait_for(state="detached")
 
 
-def pick_persona(page, name: str) -> None:
-    """Choose a character in the Chat tab's dropdown. Gradio's dropdown can re-render while the page's
-    load events are still arriving and close itself; a person would click again, so do we."""
+def pick(page, listbox: str, option: str) -> None:
+    """Choose `option` in a Chat tab dropdown. Gradio's dropdown can re-render while the page's load
+    events are still arriving and close itself; a person would click again, so do we."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     for _ in range(5):
-        page.get_by_role("listbox", name="Character", exact=True).click()
+        page.get_by_role("listbox", name=listbox, exact=True).click()
         try:
-            page.get_by_role("option", name=name).click(timeout=2_000)
+            page.get_by_role("option", name=option, exact=True).click(timeout=2_000)
             return
         except PlaywrightTimeout:
             page.locator("#chatbot").click()  # close it; focus elsewhere so the next click opens it again
             page.wait_for_timeout(300)
-    raise AssertionError(f"could not pick {name} in the Character dropdown")
+    raise AssertionError(f"could not pick {option} in the {listbox} dropdown")
+
+
+def pick_persona(page, name: str) -> None:
+    pick(page, "Character", name)
 
 
 def wait_for_memory(page, text: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import new_chat, open_app, pick_persona, screenshot, send
+from tests.e2e.conftest import new_chat, open_app, pick, pick_persona, screenshot, send
 
 pytestmark = pytest.mark.e2e
 
@@ -115,20 +115,6 @@ def test_first_run_asks_your_name_and_the_characters_use_it(app, browser_page):
     assert page.locator("#ask-name").is_hidden()
 
 
-def pick_model(page, name: str) -> None:
-    """Choose in the Chat tab's Model list (once the page's load events have filled it)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    for _ in range(3):
-        page.get_by_role("listbox", name="Model", exact=True).click()
-        try:
-            page.get_by_role("option", name=name, exact=True).click(timeout=2_000)
-            return
-        except PlaywrightTimeout:
-            page.locator("#chatbot").click()  # a re-render closed it: close, then open it again
-    raise AssertionError(f"could not pick {name} in the Model list")
-
-
 def test_a_missing_model_is_replaced_by_an_installed_one_from_the_model_list(app, model_server, browser_page):
     """Someone with llama3.1:8b but not the default model picks theirs instead of downloading 2 GB."""
     model_server.models[:] = ["llama3.1:8b"]
@@ -136,7 +122,7 @@ def test_a_missing_model_is_replaced_by_an_installed_one_from_the_model_list(app
     try:
         open_app(page, app.url)
         banner.get_by_text("Pick one of your 1 installed model in the Model list").wait_for()
-        pick_model(page, "llama3.1:8b")
+        pick(page, "Model", "llama3.1:8b")
         banner.wait_for(state="hidden")
         page.locator("#pull").wait_for(state="hidden")
         new_chat(page)
@@ -149,7 +135,7 @@ def test_a_missing_model_is_replaced_by_an_installed_one_from_the_model_list(app
         model_server.models[:] = ["llama3.2:3b", "llama3.1:8b"]
         page.reload()
         open_app(page, app.url)
-        pick_model(page, "llama3.2:3b")
+        pick(page, "Model", "llama3.2:3b")
         remembered = app.data_dir / "model_choice.yaml"  # written once the app has switched back
         for _ in range(50):
             if "ollama: llama3.2:3b" in remembered.read_text():

@@ -7,7 +7,13 @@ import pytest
 from playwright.sync_api import expect
 
 from avatar.conversations.schemas import MessageStatus
-from tests.e2e.conftest import RECEIVED_AUDIO, conversations, screenshot, start_talking, wait_for_voice_from_app
+from tests.e2e.conftest import (
+    conversations,
+    received_energy,
+    screenshot,
+    start_talking,
+    wait_for_voice_from_app,
+)
 from tests.voice.conftest import INTERRUPTION, QUESTION
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -24,12 +30,10 @@ def test_talking_in_the_voice_tab(app, model_server, talking_page):
     # A new chat: the call opens with Aria's greeting (spoken, and shown), which the question talks over.
     voice_chat.get_by_text("I was just sketching", exact=False).wait_for(timeout=30_000)
     voice_chat.get_by_text(QUESTION).wait_for(timeout=30_000)
-    greeted = page.evaluate(RECEIVED_AUDIO)
+    greeted = received_energy(page)
     voice_chat.get_by_text("Paris is the capital of France.").wait_for(timeout=30_000)
     page.locator("#voice-latency").get_by_text("complete").first.wait_for(timeout=30_000)
-    wait_for_voice_from_app(page)
-    # The answer was heard too, not only the greeting.
-    page.wait_for_function(f"({RECEIVED_AUDIO})().then(r => r.energy > {greeted['energy']})", timeout=30_000)
+    wait_for_voice_from_app(page, more_than=greeted)  # the answer was heard too, not only the greeting
     # Nor does the page's side of the call ask a STUN or TURN server anywhere for its address.
     ice_servers = page.evaluate("window.__peerConnections.map(pc => pc.getConfiguration().iceServers || [])")
     assert ice_servers and all(servers == [] for servers in ice_servers), ice_servers
@@ -56,12 +60,10 @@ def test_talking_over_a_reply_interrupts_it(app, model_server, talking_page):
 
     assert model_server.wait_for_event("chat_closed_by_client", 5), "the model's stream was not closed"
     service = conversations(app)
-    interrupted = [
-        message
-        for conversation in service.list()
-        for message in service.messages(conversation.id)
-        if message.status is MessageStatus.interrupted
-    ]
+    # This scenario's conversation (the app is shared): the one the long reply went to.
+    every = [service.messages(conversation.id) for conversation in service.list()]
+    [messages] = [said for said in every if any(m.content.startswith("Here is sentence number 0") for m in said)]
+    interrupted = [message for message in messages if message.status is MessageStatus.interrupted]
     assert len(interrupted) == 1
     heard = interrupted[0].content
     # What was saved is what the person heard before talking: the start of the reply, not all of it.
