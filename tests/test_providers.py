@@ -232,6 +232,42 @@ def test_openai_server_that_does_not_stream_still_gets_its_reply_read():
         assert asyncio.run(collect(provider.stream_chat(HELLO, GenerationOptions()))) == ["Whole at once."]
 
 
+class ClosesIdleConnections(http.server.BaseHTTPRequestHandler):
+    """An Ollama /api/tags that keeps each connection alive after its first answer, then drops it without a
+    word when a second request comes on it: what a client meets when the server closed an idle connection."""
+
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        self.answered = 0
+
+    def do_GET(self) -> None:
+        if self.answered:
+            self.close_connection = True
+            return
+        self.answered += 1
+        body = b'{"models": [{"name": "llama3.2:3b", "model": "llama3.2:3b"}]}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_connection_the_server_closed_meanwhile_does_not_fail_the_status_check():
+    with serving(ClosesIdleConnections) as url:
+        provider = OllamaProvider(url, "llama3.2:3b")
+
+        async def twice() -> list[list[str]]:
+            return [await provider.list_models(), await provider.list_models()]  # the second reuses the connection
+
+        assert asyncio.run(twice()) == [["llama3.2:3b"], ["llama3.2:3b"]]
+
+
 def test_ollama_host_pointed_at_another_server_is_a_clear_error(web_page_url, fake_ollama):
     for host in (web_page_url, fake_ollama.url + "/v1"):  # a web page; an address where /api/tags is 404
         provider = OllamaProvider(host, "llama3.2:3b")

@@ -101,7 +101,12 @@ class OllamaProvider:
 
     async def list_models(self) -> list[str]:
         try:
-            listing = await self._clients.get().list()
+            try:
+                listing = await self._clients.get().list()
+            except httpx.RemoteProtocolError:
+                # A kept-alive connection the server had closed meanwhile (Ollama closes idle ones): a GET is
+                # safe to send again, once. Otherwise the status banner said "broke off" until the next event.
+                listing = await self._clients.get().list()
         except CLIENT_ERRORS as error:
             if isinstance(error, ollama.ResponseError) and error.status_code == 404:
                 raise self.not_ollama() from None  # every Ollama has /api/tags: this is another server
