@@ -446,7 +446,8 @@ def test_a_call_on_a_new_chat_opens_with_the_chosen_greeting(handler, voice_ctx,
     conversation_id = h.conversation_id()
     saved = messages(voice_ctx, conversation_id)
     assert saved[0] == ("assistant", chosen, MessageStatus.complete)
-    assert words(saved[1][1]) == ["hello", "there"] and saved[2][1] == "A drink sounds lovely."
+    # (tiny.en once heard "Below there": the words are whisper's; that the turn was answered is the handler's.)
+    assert saved[1][0] == "user" and "there" in words(saved[1][1]) and saved[2][1] == "A drink sounds lovely."
     assert len(saved) == 3 and not h.handler.barge_ins
     assert [c.id for c in voice_ctx.conversations.list("aria")] == [conversation_id]  # one, not one per greeting
     sent = [(m["role"], m["content"]) for m in fake_ollama.chat_requests()[-1].body["messages"]]
