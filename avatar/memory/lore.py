@@ -1,0 +1,88 @@
+"""A character card's lorebook as lore memories that follow the card."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+
+from sqlmodel import Session
+
+from avatar.memory import repository
+from avatar.memory.core import MAX_MEMORY_CHARS, MemoryCore
+from avatar.memory.models import Memory
+from avatar.memory.schemas import (
+    MemoryKind,
+    MemoryScope,
+)
+from avatar.personas.cards import LoreEntry
+
+log = logging.getLogger(__name__)
+
+LORE_REASON = "From the character card's lorebook."
+LORE_IMPORTANCE = 0.8
+
+
+def lore_text(entry: LoreEntry) -> str:
+    """A lorebook entry as memory text: its name as a title, and its trigger words when the text lacks
+    them (keyword recall then finds the entry by them, as a lorebook would)."""
+    body = f"{entry.name}: {entry.content}" if entry.name else entry.content
+    missing = [key for key in entry.keys if key.lower() not in body.lower()]
+    body = f"{body} (keys: {', '.join(missing)})" if missing else body
+    return body[:MAX_MEMORY_CHARS]
+
+
+class LoreSync(MemoryCore):
+    def sync_lore(self, persona_id: str, entries: Sequence[LoreEntry]) -> int:
+        """Make the persona's lore memories follow its card's lorebook; returns how many were added or removed.
+
+        Only when the lorebook differs from the one last synced (a fingerprint in memory_meta), so the
+        user's edits, pins and deletions of lore memories stay until the card itself changes. Entries
+        the card marks `constant` are pinned (always recalled); the others come back when relevant.
+        No entries (a persona deleted, or a card without a lorebook) removes them all.
+        """
+        texts = {lore_text(entry): entry.constant for entry in entries}
+        fingerprint = hashlib.sha256(json.dumps(sorted(texts.items())).encode()).hexdigest()
+        meta_name = f"lore:{persona_id}"
+        with Session(self.engine) as session:
+            if repository.get_meta(session, meta_name) == (fingerprint if texts else None):
+                return 0
+            existing = repository.list_memories(
+                session, persona_id=persona_id, kind=MemoryKind.lore.value, limit=100_000
+            )
+            stale = [memory.id for memory in existing if memory.text not in texts]
+            fresh = [text for text in texts if text not in {memory.text for memory in existing}]
+        vectors = self.embed_passages(fresh) if fresh else []
+        with Session(self.engine) as session:
+            for memory_id in stale:
+                if (gone := repository.get_memory(session, memory_id)) is not None:
+                    repository.delete_memory(session, gone)
+            for text, vector in zip(fresh, vectors):
+                memory = Memory(
+                    kind=MemoryKind.lore.value,
+                    scope=MemoryScope.persona.value,
+                    persona_id=persona_id,
+                    text=text,
+                    reason=LORE_REASON,
+                    importance=LORE_IMPORTANCE,
+                    pinned=texts[text],
+                )
+                repository.insert_memory(session, memory, vector)
+            if texts:
+                repository.set_meta(session, meta_name, fingerprint)
+                self._record_model(session)
+            else:
+                repository.delete_meta(session, meta_name)
+            session.commit()
+        if stale or fresh:
+            log.info("memory: persona=%s lore +%d -%d", persona_id, len(fresh), len(stale))
+        return len(stale) + len(fresh)
+
+    def schedule_lore_sync(self, persona_id: str, entries: Callable[[], Sequence[LoreEntry]]) -> bool:
+        """sync_lore() in the background (it embeds); `entries` is read when the job runs, so the newest card wins."""
+
+        async def job() -> int:
+            return self.sync_lore(persona_id, entries())
+
+        return self.writer.submit(("lore", persona_id), job)

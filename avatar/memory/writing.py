@@ -1,0 +1,232 @@
+"""Writing memories off the reply path: raw chunks of what was said, and the cards distilled from them."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+import numpy as np
+from sqlmodel import Session
+
+from avatar.core.ids import utcnow
+from avatar.core.logging import private
+from avatar.memory import repository
+from avatar.memory.chunking import MIN_TURNS, PlannedChunk, TurnText, plan_chunks, render
+from avatar.memory.core import MemoryCore
+from avatar.memory.distill import CardDraft
+from avatar.memory.filters import filter_sensitive
+from avatar.memory.models import Memory
+from avatar.memory.ranking import as_utc
+from avatar.memory.schemas import (
+    MemoryKind,
+    MemoryPolicy,
+    MemoryScope,
+    WriteReport,
+)
+
+log = logging.getLogger(__name__)
+
+CHUNK_IMPORTANCE = 0.3  # raw excerpts rank a little under distilled cards of default importance
+CHUNK_REASON = "What was said in a conversation."
+PERSONA_ONLY_CARD_TYPES = {"self", "relationship"}
+
+
+def tail_chunk(
+    turns: Sequence[TurnText], last_chunked: str | None, user_name: str, persona_name: str
+) -> list[PlannedChunk]:
+    """The messages left after the last chunk (fewer than MIN_TURNS), with enough before them to make one."""
+    usable = [turn for turn in turns if turn.content.strip()]
+    ids = [turn.id for turn in usable]
+    start = ids.index(last_chunked) + 1 if last_chunked in ids else 0
+    if start >= len(usable):
+        return []
+    window = usable[max(0, min(start, len(usable) - MIN_TURNS)) :]
+    return [PlannedChunk(message_ids=[t.id for t in window], text=render(window, user_name, persona_name))]
+
+
+class MemoryWriting(MemoryCore):
+    def schedule_write(
+        self,
+        persona_id: str,
+        conversation_id: str,
+        *,
+        policy: MemoryPolicy = "strict",
+        persona_name: str = "Character",
+        user_name: str = "User",
+        final: bool = False,
+    ) -> bool:
+        """Queue remember() for this conversation and return at once (False: one is already queued)."""
+        return self.writer.submit(
+            ("remember", conversation_id, final),
+            lambda: self.remember(
+                persona_id,
+                conversation_id,
+                policy=policy,
+                persona_name=persona_name,
+                user_name=user_name,
+                final=final,
+            ),
+        )
+
+    def wait_for_writes(self, timeout_s: float | None = None) -> bool:
+        return self.writer.wait_idle(timeout_s)
+
+    def close(self) -> None:
+        self.writer.close()
+
+    async def remember(
+        self,
+        persona_id: str,
+        conversation_id: str,
+        *,
+        policy: MemoryPolicy = "strict",
+        persona_name: str = "Character",
+        user_name: str = "User",
+        final: bool = False,
+        distill: bool = True,
+        keep_tail: bool = False,
+    ) -> WriteReport:
+        """Turn the conversation's new messages into chunks and cards. Meant for the writer thread:
+        it blocks its event loop while embedding. Each memory is dated by the newest message it
+        comes from (an imported transcript keeps its own dates). distill=False: chunks only.
+        keep_tail (with final: a transcript that will never go on): the last one or two messages,
+        too few for a chunk of their own, are kept in a last chunk that repeats the messages before them."""
+        report = WriteReport(conversation_id=conversation_id)
+        with Session(self.engine) as session:
+            progress = repository.get_progress(session, conversation_id)
+            messages = repository.messages_after(
+                session, conversation_id, progress.last_message_id if progress else None
+            )
+            report.messages_seen = len(messages)
+            if not repository.conversation_memory_enabled(session, conversation_id):
+                policy = "off"  # switched off in the Chat tab, maybe after this write was queued
+            if policy == "off":
+                # Seen but not kept: turning memory on later must not reach back into this.
+                if messages:
+                    repository.set_progress(session, conversation_id, messages[-1].id, utcnow())
+                    session.commit()
+                return report
+            turns = [TurnText(id=m.id, role=m.role, content=m.content) for m in messages]
+            said_at = {m.id: as_utc(m.created_at) for m in messages}
+
+        plan = plan_chunks(turns, user_label=user_name, persona_label=persona_name, final=final)
+        chunks = list(plan.chunks)
+        if final and keep_tail:
+            chunks += tail_chunk(turns, plan.last_message_id, user_name, persona_name)
+        for chunk in chunks:
+            filtered = filter_sensitive(chunk.text, policy)
+            report.redactions += sum(filtered.redacted.values())
+            vector = self.embed_passages([filtered.text])[0]
+            when = max(said_at[i] for i in chunk.message_ids)
+            with Session(self.engine) as session:
+                memory = Memory(
+                    kind=MemoryKind.chunk.value,
+                    scope=MemoryScope.persona.value,
+                    persona_id=persona_id,
+                    conversation_id=conversation_id,
+                    text=filtered.text,
+                    source_message_ids=repository.encode_ids(chunk.message_ids),
+                    reason=CHUNK_REASON,
+                    importance=CHUNK_IMPORTANCE,
+                    created_at=when,
+                    updated_at=when,
+                )
+                repository.insert_memory(session, memory, vector)
+                repository.set_progress(session, conversation_id, chunk.message_ids[-1], utcnow())
+                self._record_model(session)
+                session.commit()
+            report.chunks_added += 1
+            if self.distiller is not None and distill:
+                drafts = await self.distiller.distill(filtered.text, persona_name)
+                self._store_cards(drafts, persona_id, conversation_id, chunk.message_ids, policy, report, when)
+        if chunks:
+            log.info(
+                "memory: conversation=%s chunks+%d cards+%d updated %d skipped %d redactions %d",
+                conversation_id,
+                report.chunks_added,
+                report.cards_added,
+                report.cards_updated,
+                report.cards_skipped,
+                report.redactions,
+            )
+        return report
+
+    def _store_cards(
+        self,
+        drafts: Sequence[CardDraft],
+        persona_id: str,
+        conversation_id: str,
+        source_ids: Sequence[str],
+        policy: MemoryPolicy,
+        report: WriteReport,
+        when: datetime | None = None,
+    ) -> None:
+        accepted: list[tuple[CardDraft, MemoryScope, str, str]] = []
+        for draft in drafts:
+            scope = MemoryScope.persona if draft.type in PERSONA_ONLY_CARD_TYPES else MemoryScope(draft.scope)
+            if scope is MemoryScope.profile and policy != "strict" and filter_sensitive(draft.text, "strict").changed:
+                scope = MemoryScope.persona  # contact details a permissive persona may keep stay with it
+            filtered = filter_sensitive(draft.text, policy)
+            if filtered.changed or not filtered.text.strip():
+                report.cards_skipped += 1
+                report.redactions += sum(filtered.redacted.values())
+                log.info("memory: card dropped, it held %s", ", ".join(filtered.redacted) or "nothing")
+                continue
+            reason = filter_sensitive(draft.reason, policy)
+            accepted.append((draft, scope, filtered.text, "" if reason.changed else reason.text))
+        if not accepted:
+            return
+        vectors = self.embedder.embed_documents([text for _, _, text, _ in accepted])
+        for (draft, scope, text, reason), vector in zip(accepted, vectors):
+            with Session(self.engine) as session:
+                owner = repository.owner_of(scope.value, persona_id)
+                nearest = repository.knn(session, vector, [owner], 1, kind=MemoryKind.card.value)
+                existing = None
+                if nearest and 1.0 - nearest[0][1] >= self.dedupe_threshold:
+                    existing = repository.memories_by_key(session, [nearest[0][0]]).get(nearest[0][0])
+                if existing is not None:
+                    self._refresh_card(session, existing, draft, text, reason, vector, source_ids)
+                    report.cards_updated += 1
+                else:
+                    memory = Memory(
+                        kind=MemoryKind.card.value,
+                        scope=scope.value,
+                        persona_id=persona_id if scope is MemoryScope.persona else None,
+                        conversation_id=conversation_id,
+                        text=text,
+                        card_type=draft.type,
+                        source_message_ids=repository.encode_ids(source_ids),
+                        reason=reason,
+                        importance=draft.importance,
+                        created_at=when or utcnow(),
+                        updated_at=when or utcnow(),
+                    )
+                    repository.insert_memory(session, memory, vector)
+                    report.cards_added += 1
+                session.commit()
+            log.debug("memory card: %s", private(text))
+
+    @staticmethod
+    def _refresh_card(
+        session: Session,
+        card: Memory,
+        draft: CardDraft,
+        text: str,
+        reason: str,
+        vector: np.ndarray,
+        source_ids: Sequence[str],
+    ) -> None:
+        """A near-duplicate arrived: the newer wording wins (unless the user pinned the card)."""
+        if not card.pinned and card.text != text:
+            card.text = text
+            card.card_type = draft.type
+            session.add(card)
+            session.flush()
+            repository.replace_vector(session, card, vector)
+        card.importance = max(card.importance, draft.importance)
+        card.reason = reason or card.reason
+        card.source_message_ids = repository.encode_ids([*json.loads(card.source_message_ids), *source_ids])
+        card.updated_at = utcnow()
+        session.add(card)
