@@ -87,7 +87,8 @@ class RunningApp:
         scheme = "https" if "--lan" in args else "http"
         self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.args = args
-        self.env = {**os.environ, **(env or {})}
+        # A test's conversation is over in a second: its memory cards are made then (the app waits 2 minutes).
+        self.env = {**os.environ, "AVATAR_CARD_IDLE_S": "1", **(env or {})}
         self.process: subprocess.Popen | None = None
         self.lines: list[str] = []
         self._drain: threading.Thread | None = None

@@ -24,12 +24,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from tests.support.model_costs import CacheUse, ModelMemory, Rates, count_tokens, render_chat
+
 DEFAULT_REPLY = "Hello! It is lovely to hear from you."
 
 
 def tokenize(text: str) -> list[str]:
     """Word-sized pieces that concatenate back to exactly `text`."""
     return re.findall(r"\s*\S+|\s+", text) or [""]
+
+
+def is_warm_up(body: dict[str, Any]) -> bool:
+    """A request for one token (or none: Ollama's load request) is the app warming the server up."""
+    limit = body.get("max_tokens") or (body.get("options") or {}).get("num_predict")
+    return not body.get("messages") or limit == 1
 
 
 @dataclass
@@ -60,6 +68,18 @@ class FakeModelServer:
     # Set: the OpenAI-compatible routes want `Authorization: Bearer <key>`, as a server started with
     # --api-key does (llama.cpp server, vLLM); Ollama's own routes never ask for one.
     openai_api_key: str | None = None
+    # Time charged as a real server would (model_costs.py); zero by default: tests stay fast.
+    rates: Rates = field(default_factory=Rates)
+    # KV-cache slots (Ollama: 1 by default; llama.cpp server -np N, vLLM: many). Requests beyond them wait.
+    slots: int = 1
+    # How Ollama's prompt_eval_count counts: "evaluated" (what it evaluated, the cache left out, as older
+    # versions did) or "whole" (the whole prompt, with prompt_eval_cached_count beside it, as newer ones do).
+    ollama_counts: str = "evaluated"
+    # Every chat request's cache use, in order (tests assert prefix reuse on it).
+    cache_log: list[CacheUse] = field(default_factory=list)
+    # Charge loading and prompt evaluation on paper (CacheUse.charged_s) instead of sleeping: benches add it
+    # to what they measure, and run in minutes what would take an hour at laptop-CPU rates.
+    virtual_time: bool = False
 
     def __post_init__(self) -> None:
         self._replies: deque[Reply] = deque()
@@ -69,6 +89,12 @@ class FakeModelServer:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
+        self.memory = ModelMemory(self.slots)
+        self._busy: asyncio.Semaphore | None = None  # made in the server's loop
+
+    def chat_uses(self) -> list[CacheUse]:
+        """Cache use of the conversation requests (memory-card requests and warm-ups left out)."""
+        return [use for use in self.cache_log if not use.structured and not use.warm_up]
 
     # -- test API ---------------------------------------------------------------------------
     def script(self, *replies: str | Reply) -> None:
@@ -89,10 +115,19 @@ class FakeModelServer:
         return f"http://127.0.0.1:{self.port}"
 
     def chat_requests(self) -> list[RecordedRequest]:
-        """Conversation requests (structured-output ones, such as memory distillation, excluded)."""
+        """Conversation requests (structured-output ones, such as memory distillation, and warm-ups excluded)."""
         return [
-            r for r in self.requests if r.path in ("/api/chat", "/v1/chat/completions") and not r.body.get("format")
+            r
+            for r in self.requests
+            if r.path in ("/api/chat", "/v1/chat/completions")
+            and not r.body.get("format")
+            and r.body.get("messages")
+            and not is_warm_up(r.body)
         ]
+
+    def warm_ups(self) -> list[RecordedRequest]:
+        """Requests that load the model or put a prompt into its cache, without a reply anyone reads."""
+        return [r for r in self.requests if r.path in ("/api/chat", "/v1/chat/completions") and is_warm_up(r.body)]
 
     def event_names(self) -> list[str]:
         return [name for name, _ in self.events]
@@ -171,14 +206,17 @@ class FakeModelServer:
         error = {"code": 401, "message": "Invalid API Key", "type": "authentication_error"}
         return JSONResponse({"error": error}, status_code=401)
 
-    async def _tokens(self, reply: Reply):
+    async def _tokens(self, reply: Reply, limit: int | None = None):
         pieces = tokenize(reply.text)
+        if limit is not None and limit > 0:
+            pieces = pieces[:limit]  # the reply stops at the token limit, as num_predict / max_tokens make it
         for index, piece in enumerate(pieces):
             if reply.fail_after_tokens is not None and index >= reply.fail_after_tokens:
                 self.events.append(("chat_crashed", time.perf_counter()))
                 raise ConnectionResetError("fake server crash (scripted)")
-            if self.token_delay_s:
-                await asyncio.sleep(self.token_delay_s)
+            delay = self.token_delay_s + self.rates.decode_s_per_token
+            if delay:
+                await asyncio.sleep(delay)
             yield piece
 
     async def _tags(self, request: Request) -> Response:
@@ -237,6 +275,110 @@ class FakeModelServer:
 
         return StreamingResponse(progress(), media_type="application/x-ndjson")
 
+    # -- what a request costs ----------------------------------------------------------------
+    def _slot_lock(self) -> asyncio.Semaphore:
+        if self._busy is None:
+            self._busy = asyncio.Semaphore(self.slots)
+        return self._busy
+
+    @staticmethod
+    async def _spend(seconds: float, request: Request | None) -> None:
+        """Work for `seconds`; a client that hangs up stops it, as a real server aborts the request."""
+        deadline = time.perf_counter() + seconds
+        while (left := deadline - time.perf_counter()) > 0:
+            await asyncio.sleep(min(left, 0.02))
+            if request is not None and await request.is_disconnected():
+                raise asyncio.CancelledError("the client went away")
+
+    async def _prefill(
+        self, body: dict[str, Any], structured: bool, request: Request | None
+    ) -> tuple[list[str], int, CacheUse]:
+        """Load the model if needed and evaluate the prompt past the cached prefix: (tokens, slot, use)."""
+        model = body.get("model", "")
+        num_ctx = (body.get("options") or {}).get("num_ctx")
+        loaded = self.memory.load(model, num_ctx)
+        tokens = count_tokens(render_chat(body.get("messages") or []))
+        slot, cached = self.memory.take_slot(tokens)
+        use = CacheUse(model, len(tokens), cached, slot, loaded, structured, warm_up=is_warm_up(body))
+        self.cache_log.append(use)
+        self.memory.store(slot, tokens[:cached])  # evaluating overwrites the slot from the first difference
+        cost = (self.rates.load_s if loaded else 0.0) + use.evaluated_tokens * self.rates.prefill_s_per_token
+        if self.virtual_time:
+            use.charged_s = cost
+        else:
+            await self._spend(cost, request)
+        return tokens, slot, use
+
+    def _figures(self, use: CacheUse, generated: int, started: float, first_at: float | None) -> dict[str, Any]:
+        """Ollama's timing fields (nanoseconds) for a reply, counted as this server's `ollama_counts` says."""
+        ns = 1_000_000_000
+        end = time.perf_counter()
+        prompt_s = use.evaluated_tokens * self.rates.prefill_s_per_token
+        figures: dict[str, Any] = {
+            "total_duration": int((end - started) * ns),
+            "load_duration": int((self.rates.load_s if use.loaded else 0.0) * ns) + 1_000,
+            "prompt_eval_count": use.evaluated_tokens,
+            "prompt_eval_duration": int(prompt_s * ns) + 1_000,
+            "eval_count": generated,
+            "eval_duration": int(max(end - (first_at or end), 0.0) * ns) + 1_000,
+        }
+        if self.ollama_counts == "whole":
+            figures["prompt_eval_count"] = use.prompt_tokens
+            if use.cached_tokens:
+                figures["prompt_eval_cached_count"] = use.cached_tokens
+        return figures
+
+    async def _generate(
+        self,
+        body: dict[str, Any],
+        reply: Reply,
+        structured: bool,
+        report: dict[str, Any],
+        request: Request | None = None,
+    ):
+        """The reply's pieces, charged and cached as a real server does; `report` gets the figures at the end
+        (also when the client goes away mid-reply: the slot then holds what was generated so far).
+        `request`: a reply that is not streamed, whose client hanging up is noticed while working."""
+        async with self._slot_lock():
+            started = time.perf_counter()
+            tokens, slot, use = await self._prefill(body, structured, request)
+            generated: list[str] = []
+            first_at: float | None = None
+            try:
+                limit = body.get("max_tokens") or (body.get("options") or {}).get("num_predict")
+                async for piece in self._tokens(reply, limit if isinstance(limit, int) else None):
+                    first_at = first_at or time.perf_counter()
+                    generated.append(piece)
+                    yield piece
+            finally:
+                self.memory.store(slot, tokens + count_tokens("".join(generated)))
+                self.memory.keep(body.get("keep_alive"))
+                report.update(self._figures(use, len(generated), started, first_at))
+                report["use"] = use
+
+    async def _load_only(self, body: dict[str, Any]) -> Response:
+        """Ollama's answer to a request without messages: load the model (or unload it, keep_alive 0)."""
+        name = body.get("model", "")
+        keep_alive = body.get("keep_alive")
+        if keep_alive in (0, "0", "0s", "0m"):
+            self.memory.unload()
+            reason = "unload"
+        else:
+            async with self._slot_lock():
+                loaded = self.memory.load(name, (body.get("options") or {}).get("num_ctx"))
+                if loaded and self.rates.load_s and not self.virtual_time:
+                    await asyncio.sleep(self.rates.load_s)
+                self.memory.keep(keep_alive)
+            reason = "load"
+        data = {
+            "model": name,
+            "created_at": "2026-11-24T10:00:00.000000Z",
+            "message": {"role": "assistant", "content": ""},
+            "done_reason": reason,
+            "done": True,
+        }
+        return Response(json.dumps(data) + "\n", media_type="application/json")
+
     async def _chat(self, request: Request) -> Response:
         body = await self._record(request)
         if self.on_chat_request is not None:
@@ -244,9 +386,13 @@ class FakeModelServer:
         name = body.get("model", "")
         if not self._has_model(name):
             return self._not_found(name)
-        reply = self._next_reply(structured=bool(body.get("format")))
+        if not body.get("messages"):
+            return await self._load_only(body)
+        structured = bool(body.get("format"))
+        # A warm-up never takes a reply a test scripted for a conversation.
+        reply = Reply(self.default_reply) if is_warm_up(body) else self._next_reply(structured=structured)
 
-        def chunk(content: str, done: bool, count: int = 0) -> str:
+        def chunk(content: str, done: bool, figures: dict[str, Any] | None = None) -> str:
             data: dict[str, Any] = {
                 "model": name,
                 "created_at": "2026-11-24T10:00:00.000000Z",
@@ -254,30 +400,25 @@ class FakeModelServer:
                 "done": done,
             }
             if done:
-                data.update(
-                    done_reason="stop",
-                    total_duration=1_000_000,
-                    load_duration=1_000,
-                    prompt_eval_count=10,
-                    prompt_eval_duration=1_000,
-                    eval_count=count,
-                    eval_duration=1_000_000,
-                )
+                data.update(done_reason="stop", **{k: v for k, v in (figures or {}).items() if k != "use"})
             return json.dumps(data) + "\n"
 
+        report: dict[str, Any] = {}
         if body.get("stream") is False:
-            text = "".join([piece async for piece in self._tokens(reply)])
-            return Response(chunk(text, True, len(tokenize(text))), media_type="application/json")
+            try:
+                text = "".join([piece async for piece in self._generate(body, reply, structured, report, request)])
+            except asyncio.CancelledError:
+                self.events.append(("chat_closed_by_client", time.perf_counter()))
+                return Response(status_code=499)  # nobody is listening any more
+            return Response(chunk(text, True, report), media_type="application/json")
 
         async def stream():
             self.events.append(("chat_started", time.perf_counter()))
-            count = 0
             finished = False
             try:
-                async for piece in self._tokens(reply):
-                    count += 1
+                async for piece in self._generate(body, reply, structured, report):
                     yield chunk(piece, False)
-                yield chunk("", True, count)
+                yield chunk("", True, report)
                 finished = True
                 self.events.append(("chat_finished", time.perf_counter()))
             finally:
@@ -315,26 +456,41 @@ class FakeModelServer:
                 },
                 status_code=404,
             )
-        reply = self._next_reply()
+        reply = Reply(self.default_reply) if is_warm_up(body) else self._next_reply()
+        report: dict[str, Any] = {}
+        usage_wanted = bool((body.get("stream_options") or {}).get("include_usage"))
 
-        def event(delta: dict[str, Any], finish: str | None) -> str:
-            data = {
+        def event(delta: dict[str, Any] | None, finish: str | None, usage: dict[str, Any] | None = None) -> str:
+            data: dict[str, Any] = {
                 "id": "chatcmpl-1",
                 "object": "chat.completion.chunk",
                 "created": 1764000000,
                 "model": name,
                 "system_fingerprint": "fp_ollama",
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}],
             }
+            if usage is not None:
+                data["usage"] = usage
             return f"data: {json.dumps(data)}\n\n"
+
+        def usage() -> dict[str, Any]:
+            use: CacheUse = report["use"]
+            return {
+                "prompt_tokens": use.prompt_tokens,
+                "completion_tokens": report["eval_count"],
+                "total_tokens": use.prompt_tokens + report["eval_count"],
+                "prompt_tokens_details": {"cached_tokens": use.cached_tokens},
+            }
 
         async def stream():
             self.events.append(("chat_started", time.perf_counter()))
             finished = False
             try:
-                async for piece in self._tokens(reply):
+                async for piece in self._generate(body, reply, False, report):
                     yield event({"role": "assistant", "content": piece}, None)
                 yield event({"role": "assistant", "content": ""}, "stop")
+                if usage_wanted:
+                    yield event(None, None, usage())
                 yield "data: [DONE]\n\n"
                 finished = True
                 self.events.append(("chat_finished", time.perf_counter()))
