@@ -50,6 +50,17 @@ def common_flags() -> argparse.ArgumentParser:
     flags.add_argument("--openai-base-url", default=s, help="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")
     flags.add_argument("--context-tokens", type=int, default=s, help="model context size in tokens (8192)")
     flags.add_argument(
+        "--keep-alive",
+        default=s,
+        help="how long Ollama keeps the model loaded after each request: 1h (default), 30m, -1 for ever, 0 to unload",
+    )
+    flags.add_argument(
+        "--card-idle-s",
+        type=float,
+        default=s,
+        help="memory cards are made once a conversation has been quiet this long, in seconds (default 120)",
+    )
+    flags.add_argument(
         "--log-prompts", action="store_true", default=s, help="allow message text in the logs (off by default)"
     )
     flags.add_argument(

@@ -15,6 +15,7 @@ from avatar.core.settings import Settings
 from avatar.llm.base import ChatProvider
 from avatar.llm.factory import make_provider
 from avatar.llm.model_choice import ModelChoice, startup_model
+from avatar.memory.card_schedule import CardSchedule
 from avatar.memory.distill import CardDistiller
 from avatar.memory.embedder import Embedder
 from avatar.memory.service import MemoryService
@@ -33,6 +34,7 @@ class AppContext:
     memory: MemoryService
     chat: ChatFlow
     model_choice: ModelChoice
+    cards: CardSchedule
 
     def use_model(self, model: str) -> None:
         """The Chat tab's model picker: the following turns (and memory cards) use `model`, except for
@@ -46,11 +48,15 @@ class AppContext:
     def warm_up(self) -> None:
         """Load the heavy models in the background (after the first page is served, never before)."""
         self.memory.embedder.start_warm_up()
+        # Memory cards a stop or a crash left pending are made when the model server is free.
+        self.cards.catch_up()
+        self.cards.start()
         # Cards imported by `app.py import-card` (no memory there) or edited by hand: lore catches up.
         for persona in self.personas.list():
             self.memory.schedule_lore_sync(persona.id, partial(self.personas.lore, persona.id))
 
     def close(self) -> None:
+        self.cards.close()
         self.memory.close()
 
 
@@ -67,7 +73,13 @@ def create_context(settings: Settings, embedder: Embedder | None = None) -> AppC
     embedder = embedder or Embedder(settings.embedding_model, cache_dir=settings.models_dir / "embeddings")
     # Cards are distilled with Ollama's structured output; other providers get raw chunks only.
     distiller = (
-        CardDistiller(settings.ollama_host, provider.model, settings.request_timeout_s)
+        CardDistiller(
+            settings.ollama_host,
+            provider.model,
+            settings.request_timeout_s,
+            num_ctx=settings.context_tokens,
+            keep_alive=settings.keep_alive,
+        )
         if settings.provider == "ollama"
         else None
     )
@@ -76,4 +88,9 @@ def create_context(settings: Settings, embedder: Embedder | None = None) -> AppC
         lambda persona_id: memory.schedule_lore_sync(persona_id, partial(personas.lore, persona_id))
     )
     chat = ChatFlow(settings, personas, profile, conversations, provider, memory)
-    return AppContext(settings, engine, personas, profile, conversations, provider, memory, chat, model_choice)
+    chat.cards = CardSchedule(
+        memory, chat.card_job, chat.registry.any_active, idle_s=settings.card_idle_s, after_batch=chat.rewarm
+    )
+    return AppContext(
+        settings, engine, personas, profile, conversations, provider, memory, chat, model_choice, chat.cards
+    )

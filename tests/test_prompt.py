@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from avatar.llm.prompt import HistoryItem, apply_macros, build_prompt, system_prompt
 from avatar.llm.tokens import estimate_tokens, message_tokens
+from avatar.llm.window import window_start
 from avatar.personas.schemas import Persona
 
 PERSONA = Persona(
@@ -86,8 +87,8 @@ def test_system_prompt_is_never_dropped_even_when_huge():
 
 
 def test_post_history_instructions_come_last_with_macros_and_count_in_the_budget():
-    persona = PERSONA.model_copy(update={"post_history_instructions": "Reply as {{char}}, never as {{user}}. " * 20})
-    history = [HistoryItem("user" if i % 2 == 0 else "assistant", f"message number {i} " * 40) for i in range(101)]
+    persona = PERSONA.model_copy(update={"post_history_instructions": "Reply as {{char}}, never as {{user}}. " * 60})
+    history = [HistoryItem("user" if i % 2 == 0 else "assistant", f"message number {i} " * 4) for i in range(101)]
     built = build_prompt(persona, history, user_name="Sam", context_tokens=2048, reply_tokens=256)
     system, *window, last = built.messages
     assert system.role == "system" and "Reply as" not in system.content  # not in the system prompt
@@ -120,9 +121,24 @@ def test_about_me_is_a_labelled_section_and_creator_notes_are_never_sent():
     assert all("Secret note" not in m.content for m in built.messages)
 
 
-def test_extra_sections_go_into_the_system_prompt_verbatim():
-    text = system_prompt(PERSONA, user_name="Sam", extra_sections=["## Memories\n- {{user}} likes tea"])
-    assert "## Memories\n- {{user}} likes tea" in text
+def test_notes_sit_just_before_their_message_verbatim_and_count_in_the_budget():
+    history = [
+        HistoryItem("assistant", "Hi {{user}}!"),
+        HistoryItem("user", "first", note="## Memories\n- {{user}} likes tea"),
+        HistoryItem("assistant", "Noted."),
+        HistoryItem("user", "second", note="## Memories\n- {{user}} has a cat"),
+    ]
+    built = build_prompt(PERSONA, history, user_name="Sam", context_tokens=4096, reply_tokens=512, turn_reserve=200)
+    assert [(m.role, m.content) for m in built.messages[1:]] == [
+        ("assistant", "Hi {{user}}!"),  # stored text is sent as it is: macros are for the persona's fields
+        ("system", "## Memories\n- {{user}} likes tea"),
+        ("user", "first"),
+        ("assistant", "Noted."),
+        ("system", "## Memories\n- {{user}} has a cat"),
+        ("user", "second"),
+    ]
+    assert "likes tea" not in built.messages[0].content and "has a cat" not in built.messages[0].content
+    assert built.estimated_tokens == prompt_tokens(built.messages)
 
 
 def chat_history(count: int, words: int = 1) -> list[HistoryItem]:
@@ -151,7 +167,7 @@ def test_character_note_sits_depth_messages_from_the_end_with_macros_filled():
 
 
 def test_character_note_survives_trimming_and_counts_in_the_budget():
-    persona = PERSONA.model_copy(update={"character_note": "Stay in voice, {{char}}. " * 40, "character_note_depth": 3})
+    persona = PERSONA.model_copy(update={"character_note": "Stay in voice, {{char}}. " * 80, "character_note_depth": 3})
     history = chat_history(101, words=40)
     built = build_prompt(persona, history, user_name="Sam", context_tokens=2048, reply_tokens=256)
     notes = [i for i, m in enumerate(built.messages) if m.content.startswith("Stay in voice, Tess.")]
@@ -168,3 +184,25 @@ def test_a_huge_character_note_is_never_dropped():
     history = [HistoryItem("user", "old question"), HistoryItem("assistant", "old answer"), HistoryItem("user", "hi")]
     built = build_prompt(persona, history, user_name="Sam", context_tokens=1024, reply_tokens=256)
     assert [m.content for m in built.messages[1:]] == ["y " * 4_999 + "y", "hi"]  # the note, then the newest
+
+
+def test_the_window_moves_in_steps_and_keeps_60_to_100_percent_of_the_budget():
+    costs: list[int] = []
+    starts: list[int] = []
+    for index in range(300):
+        costs.append(20 + (index * 37) % 61)  # messages of 20-80 tokens
+        starts.append(window_start(costs, 1000))
+    moves = [turn for turn in range(1, 300) if starts[turn] != starts[turn - 1]]
+    assert 20 <= len(moves) <= 60  # ~15k tokens through a 1000-token window, 400 tokens at a time
+    for turn in range(300):
+        kept = sum(costs[starts[turn] : turn + 1])
+        assert kept <= 1000 or starts[turn] == turn  # fits (or only the newest message is left)
+        if turn in moves:
+            assert kept >= 600 - 80  # a step drops 40 % of the budget (to the next message boundary)
+    assert starts == [window_start(costs[: turn + 1], 1000) for turn in range(300)]  # the same history, the same cut
+
+
+def test_the_newest_message_is_kept_whatever_it_costs():
+    assert window_start([10, 10, 5000], 1000) == 2
+    assert window_start([10, 10, 10], 1000) == 0
+    assert window_start([], 1000) == 0

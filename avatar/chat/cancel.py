@@ -43,6 +43,9 @@ class TurnRegistry:
     def is_active(self, conversation_id: str) -> bool:
         return conversation_id in self._active
 
+    def any_active(self) -> bool:
+        return bool(self._active)
+
     def cancel(self, conversation_id: str, spoken_text: str | None = None) -> bool:
         """Ask the reply in `conversation_id` to stop. False when nothing is being generated there.
 

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 
 from avatar.chat.cancel import TurnRegistry, until_cancelled
+from avatar.chat.notes import fresh_recall, noted_history
 from avatar.chat.schemas import TurnUpdate
 from avatar.conversations.schemas import MessageStatus
 from avatar.conversations.service import ConversationService
 from avatar.core.errors import NotFoundError
 from avatar.core.logging import private
 from avatar.core.settings import Settings
-from avatar.llm.base import ChatProvider, GenerationOptions, ProviderError
-from avatar.llm.prompt import HistoryItem, apply_macros, build_prompt
+from avatar.llm.base import ChatMessage, ChatProvider, GenerationOptions, ProviderError
+from avatar.llm.prompt import BuiltPrompt, apply_macros, build_prompt, first_kept
+from avatar.llm.stats import GenerationStats
+from avatar.memory.card_schedule import CardJob, CardSchedule
 from avatar.memory.prompt import format_memories
 from avatar.memory.schemas import RecalledMemory
 from avatar.memory.service import MemoryService
@@ -50,6 +54,59 @@ class ChatFlow:
         # What was recalled for the newest reply in each conversation ("what did you remember?").
         self.last_recall: dict[str, list[RecalledMemory]] = {}
         self.registry = registry or TurnRegistry()
+        self.cards: CardSchedule | None = None  # set by the app: when memory cards are made
+        # The newest exchange as the model server last saw it (conversation, model, messages with the reply):
+        # what to put back into its cache after memory cards took it over.
+        self._last_exchange: tuple[str, str, list[ChatMessage]] | None = None
+
+    def generation_options(self) -> GenerationOptions:
+        """The model options of every request to the model server (chat, preload, memory cards)."""
+        return GenerationOptions(
+            context_tokens=self.settings.context_tokens,
+            max_reply_tokens=self.settings.reply_tokens,
+            temperature=self.settings.temperature,
+            keep_alive=self.settings.keep_alive,
+        )
+
+    # -- the model server, ahead of need ---------------------------------------------------------
+    def model_for(self, persona_id: str | None) -> str:
+        persona = self.personas.get(persona_id) if persona_id else None
+        return (persona.model if persona is not None else None) or self.provider.model
+
+    async def preload(self, model: str) -> float | None:
+        """Have the server load `model` now (seconds it took); None while a reply is being generated (a
+        one-slot server would make that reply wait, and the model is loaded anyway)."""
+        if self.registry.any_active():
+            return None
+        return await self.provider.preload(self.generation_options(), model)
+
+    async def rewarm(self, conversation_id: str) -> None:
+        """Put the newest exchange back into the server's cache (memory cards took it over meanwhile), so
+        the next turn in this conversation does not evaluate all of it again."""
+        if self._last_exchange is None or self._last_exchange[0] != conversation_id or self.registry.any_active():
+            return
+        _, model, messages = self._last_exchange
+        try:
+            seconds = await self.provider.preload(self.generation_options(), model, messages)
+            log.info("model server cache warmed again for conversation=%s in %.1f s", conversation_id, seconds)
+        except ProviderError as error:
+            log.info("could not warm the model server's cache again: %s", error.message)
+
+    # -- memory cards: when ---------------------------------------------------------------------
+    def opened(self, conversation_id: str | None) -> None:
+        """The person opened this conversation (None: a new chat): conversations left get their cards now."""
+        if self.cards is not None:
+            self.cards.opened(conversation_id)
+
+    def card_job(self, conversation_id: str) -> CardJob | None:
+        """What making this conversation's cards needs (None: the conversation or its character is gone)."""
+        try:
+            conversation = self.conversations.get(conversation_id)
+            persona = self.personas.get(conversation.persona_id)
+        except NotFoundError:
+            return None
+        policy = persona.memory_policy if conversation.memory_enabled else "off"
+        return CardJob(persona_id=persona.id, persona_name=persona.name, policy=policy)
 
     def greetings(self, persona: Persona) -> list[str]:
         """The greeting, then the alternate greetings (a card's "swipes"), macros filled; empty ones left out."""
@@ -114,18 +171,14 @@ class ChatFlow:
         """Stop the reply being generated; with `spoken_text` (voice barge-in) save only that, as interrupted."""
         return self.registry.cancel(conversation_id, spoken_text)
 
-    def _history(self, conversation_id: str) -> list[HistoryItem]:
-        return [
-            HistoryItem(role=m.role.value, content=m.content)
-            for m in self.conversations.messages(conversation_id)
-            if m.content.strip()
-        ]
-
-    async def _recall(self, persona: Persona, conversation_id: str, query: str, user_name: str) -> list[str]:
-        """Memories relevant to `query`, as the quoted block for the system prompt (or nothing)."""
+    def _recall_enabled(self, persona: Persona, conversation_id: str) -> bool:
         if self.memory is None or persona.memory_policy == "off" or self.settings.memory_recall_k == 0:
-            return []
-        if not self.memory_enabled(conversation_id):
+            return False
+        return self.memory_enabled(conversation_id)
+
+    async def _recall(self, conversation_id: str, persona: Persona, query: str, user_name: str) -> list[RecalledMemory]:
+        """Memories relevant to `query` (the kept window may already show some of them)."""
+        if self.memory is None or not query.strip():
             self.last_recall[conversation_id] = []
             return []
         recalled = await self.memory.arecall(
@@ -136,8 +189,7 @@ class ChatFlow:
             user_name=user_name,
         )
         self.last_recall[conversation_id] = recalled
-        block = format_memories(recalled, user_name)
-        return [block] if block else []
+        return recalled
 
     def _remember(self, persona: Persona, conversation_id: str, user_name: str) -> None:
         """Turn the new messages into memories, in the background: never on the reply's path."""
@@ -152,43 +204,60 @@ class ChatFlow:
             policy=policy,
             persona_name=persona.name,
             user_name=user_name,
+            defer_cards=self.cards is not None,
         )
+        if self.cards is not None:
+            self.cards.touched(conversation_id)
 
-    async def _answer(
-        self, persona: Persona, conversation_id: str, until_heard: Callable[[], Awaitable[None]] | None = None
-    ) -> AsyncIterator[TurnUpdate]:
-        history = self._history(conversation_id)
+    async def _prompt(self, persona: Persona, conversation_id: str) -> BuiltPrompt:
+        """This turn's prompt: the stable start, the kept history with its notes, this turn's note and message."""
         user_name = self.profile.user_name()
-        question = history[-1].content if history and history[-1].role == "user" else ""
-        memories = await self._recall(persona, conversation_id, question, user_name)
-        prompt = build_prompt(
-            persona,
-            history,
-            user_name=user_name,
-            about_me=self.profile.about_me(),
-            extra_sections=memories,
-            context_tokens=self.settings.context_tokens,
-            reply_tokens=self.settings.reply_tokens,
-        )
+        recall_on = self._recall_enabled(persona, conversation_id)
+        messages = self.conversations.messages(conversation_id)
+        history = noted_history(messages, self.memory if recall_on else None, user_name)
+        newest = history.items[-1] if history.items else None
+        reserve = self.settings.memory_token_budget if recall_on else 0
+        layout = {
+            "user_name": user_name,
+            "about_me": self.profile.about_me(),
+            "context_tokens": self.settings.context_tokens,
+            "reply_tokens": self.settings.reply_tokens,
+            "turn_reserve": reserve,
+        }
+        if recall_on and newest is not None and newest.role == "user":
+            recalled = await self._recall(conversation_id, persona, newest.content, user_name)
+            start = first_kept(persona, history.items, **layout)
+            fresh = fresh_recall(recalled, history.shown_from(start))
+            history.items[-1] = replace(newest, note=format_memories(fresh, user_name))
+            self.conversations.set_recalled(history.message_ids[-1], [r.memory.id for r in fresh])
+        elif not recall_on:
+            self.last_recall[conversation_id] = []
+        prompt = build_prompt(persona, history.items, **layout)
         if prompt.dropped_messages or prompt.newest_truncated:
             log.info(
                 "prompt window: %d older messages left out, newest truncated=%s",
                 prompt.dropped_messages,
                 prompt.newest_truncated,
             )
-        options = GenerationOptions(
-            context_tokens=self.settings.context_tokens,
-            max_reply_tokens=self.settings.reply_tokens,
-            temperature=self.settings.temperature,
-        )
+        return prompt
+
+    async def _answer(
+        self, persona: Persona, conversation_id: str, until_heard: Callable[[], Awaitable[None]] | None = None
+    ) -> AsyncIterator[TurnUpdate]:
+        prompt = await self._prompt(persona, conversation_id)
+        user_name = self.profile.user_name()
+        options = self.generation_options()
         model = persona.model or self.provider.model
+        generation = GenerationStats()
         turn = self.registry.start(conversation_id)
+        if self.cards is not None:
+            self.cards.turn_started()  # a memory-card request in flight stops: this turn never waits behind it
         reply = ""
         status: MessageStatus | None = None
         error: str | None = None
         saved_id: str | None = None
         try:
-            stream = self.provider.stream_chat(prompt.messages, options, model=model)
+            stream = self.provider.stream_chat(prompt.messages, options, model=model, stats=generation)
             if until_heard is not None:
                 stream = _then_wait(stream, until_heard)
             async for piece in until_cancelled(stream, turn.cancelled):
@@ -208,15 +277,21 @@ class ChatFlow:
             if turn.spoken_text is not None and status in (MessageStatus.partial, MessageStatus.complete):
                 reply, status = turn.spoken_text, MessageStatus.interrupted
             if status is not None and reply:
-                saved_id = self.conversations.add_reply(conversation_id, reply, status, model=model).id
+                saved_id = self.conversations.add_reply(
+                    conversation_id, reply, status, model=model, generation=generation
+                ).id
             self.registry.finish(turn)
         if saved_id:
             self._remember(persona, conversation_id, user_name)
+            if status is MessageStatus.complete:
+                said = [*prompt.before_last_word(), ChatMessage(role="assistant", content=reply)]
+                self._last_exchange = (conversation_id, model, said)
         log.info(
-            "reply: conversation=%s status=%s text=%s",
+            "reply: conversation=%s status=%s text=%s server=%s",
             conversation_id,
             status.value if status else None,
             private(reply),
+            generation.model_dump(exclude_none=True, exclude={"model"}),
         )
         yield TurnUpdate(
             conversation_id=conversation_id,
@@ -225,6 +300,7 @@ class ChatFlow:
             status=status if saved_id else None,
             reply_message_id=saved_id,
             error=error,
+            generation=generation,
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from avatar.conversations.schemas import MessageStatus
+from avatar.llm.stats import GenerationStats
 
 
 class TurnUpdate(BaseModel):
@@ -15,3 +16,4 @@ class TurnUpdate(BaseModel):
     reply_message_id: str | None = None
     user_message_id: str | None = None
     error: str | None = None  # a message for the user when the model failed
+    generation: GenerationStats | None = None  # the last update: what the model server reported for the reply

@@ -31,3 +31,7 @@ class Message(SQLModel, table=True):
     status: str = Field(default="complete", max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
     model: str | None = Field(default=None, max_length=200)
+    # JSON: the memories whose note was sent just before this (user) message, in that order.
+    recalled_memory_ids: str | None = None
+    # JSON: the model server's figures for this reply (llm.stats.GenerationStats), numbers only.
+    generation: str | None = None

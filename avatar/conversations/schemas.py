@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from enum import Enum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from avatar.llm.stats import GenerationStats
 
 
 class Role(str, Enum):
@@ -30,6 +33,18 @@ class MessageOut(BaseModel):
     status: MessageStatus
     created_at: datetime
     model: str | None = None
+    recalled_memory_ids: list[str] = []
+    generation: GenerationStats | None = None
+
+    @field_validator("recalled_memory_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: object) -> object:
+        return json.loads(value) if isinstance(value, str) else value or []
+
+    @field_validator("generation", mode="before")
+    @classmethod
+    def _generation(cls, value: object) -> object:
+        return json.loads(value) if isinstance(value, str) else value
 
 
 class ConversationOut(BaseModel):

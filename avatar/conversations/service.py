@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -13,6 +14,7 @@ from avatar.conversations.exceptions import ConversationNotFound, EmptyMessage, 
 from avatar.conversations.models import Conversation, Message
 from avatar.conversations.schemas import ConversationOut, MessageOut, MessageStatus, Role
 from avatar.core.ids import utcnow
+from avatar.llm.stats import GenerationStats
 
 TITLE_MAX_CHARS = 60
 
@@ -119,7 +121,14 @@ class ConversationService:
             session.refresh(message)
             return MessageOut.model_validate(message)
 
-    def add_reply(self, conversation_id: str, text: str, status: MessageStatus, model: str | None = None) -> MessageOut:
+    def add_reply(
+        self,
+        conversation_id: str,
+        text: str,
+        status: MessageStatus,
+        model: str | None = None,
+        generation: GenerationStats | None = None,
+    ) -> MessageOut:
         with Session(self.engine) as session:
             conversation = self._require(session, conversation_id)
             message = Message(
@@ -128,12 +137,23 @@ class ConversationService:
                 content=text,
                 status=status.value,
                 model=model,
+                generation=generation.model_dump_json(exclude_none=True) if generation is not None else None,
             )
             self._touch(session, conversation)
             session.add(message)
             session.commit()
             session.refresh(message)
             return MessageOut.model_validate(message)
+
+    def set_recalled(self, message_id: str, memory_ids: Sequence[str]) -> None:
+        """Remember which memories were shown to the model just before this message (empty: none)."""
+        with Session(self.engine) as session:
+            message = repository.get_message(session, message_id)
+            if message is None:
+                return  # deleted meanwhile: nothing to keep
+            message.recalled_memory_ids = json.dumps(list(memory_ids)) if memory_ids else None
+            session.add(message)
+            session.commit()
 
     def drop_last_reply(self, conversation_id: str) -> MessageOut | None:
         """For Regenerate: remove the newest assistant message if it answers a user message.

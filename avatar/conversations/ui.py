@@ -27,8 +27,24 @@ STATUS_NOTES = {
 ChatHistory = list[dict[str, Any]]
 
 
-def render_messages(messages: list[MessageOut]) -> ChatHistory:
-    return [{"role": m.role.value, "content": m.content + STATUS_NOTES.get(m.status, "")} for m in messages]
+def figures_line(message: MessageOut) -> str:
+    """A small line under a reply: what the model server reported for it (tokens evaluated, speed)."""
+    summary = message.generation.summary() if message.generation is not None else ""
+    return f"\n\n<sub>{summary}</sub>" if summary else ""
+
+
+def render_messages(messages: list[MessageOut], figures: bool = True) -> ChatHistory:
+    return [
+        {
+            "role": m.role.value,
+            "content": m.content + STATUS_NOTES.get(m.status, "") + (figures_line(m) if figures else ""),
+        }
+        for m in messages
+    ]
+
+
+def hidden() -> Any:
+    return gr.update(visible=False)
 
 
 RETRY_HINT = "Your message is saved: press **Regenerate** to try again."
@@ -134,10 +150,11 @@ class ChatTab:
         lines = "\n".join(f"- {e.message}" for e in errors)
         return f"**Some character files could not be loaded** (the others work):\n{lines}"
 
-    def history_view(self, conversation_id: str | None, persona_id: str | None) -> ChatHistory:
+    def history_view(self, conversation_id: str | None, persona_id: str | None, figures: bool = True) -> ChatHistory:
+        """The conversation as the chat shows it; `figures`: each reply's model-server figures under it."""
         if not conversation_id:
             return self.greeting_view(persona_id)
-        return render_messages(self.ctx.conversations.messages(conversation_id))
+        return render_messages(self.ctx.conversations.messages(conversation_id), figures)
 
     def model_info(self) -> str:
         return MODEL_INFO_FLAG if "model" in self.ctx.settings.model_fields_set else MODEL_INFO
@@ -155,6 +172,25 @@ class ChatTab:
             gr.update(visible=show_pull, value=f"Pull {health.model}"),
             model_picker_update(health, shown_model, self.model_info()),
         )
+
+    async def warm_model(self, persona_id: str | None) -> AsyncIterator[Any]:
+        """Load the character's model on the server ahead of the first message, saying so while it loads."""
+        try:
+            model = self.ctx.chat.model_for(persona_id)
+        except AvatarError:
+            yield gr.update(visible=False)
+            return
+        yield gr.update(value=f"Loading **{model}**…", visible=True)
+        try:
+            seconds = await self.ctx.chat.preload(model)
+        except ProviderError as error:  # the status banner says what is wrong (server down, model missing)
+            log.info("preload of %s failed: %s", model, error.message)
+            yield gr.update(visible=False)
+            return
+        if seconds is None or seconds < 1.0:  # already loaded (or a reply is running): nothing worth saying
+            yield gr.update(visible=False)
+            return
+        yield gr.update(value=f"**{model}** loaded in {seconds:.1f} s.", visible=True)
 
     async def choose_model(self, model: str | None, persona_id: str | None) -> tuple[Any, ...]:
         """(banner, Pull button, Model dropdown, notice): the following turns use `model`."""
@@ -392,6 +428,8 @@ class ChatTab:
                 banner = gr.Markdown(visible=False, elem_id="status-banner")
                 pull_button = gr.Button(f"Pull {self.ctx.provider.model}", visible=False, scale=0, elem_id="pull")
             pull_status = gr.Markdown()
+            # "Loading llama3.2:3b…" while the model server loads the model ahead of the first message.
+            load_note = gr.Markdown(visible=False, elem_id="model-load")
             conversation_id = gr.State(None)
             greeting_index = gr.State(0)  # which greeting a new chat opens with (0: the main one)
             with gr.Row():
@@ -463,6 +501,7 @@ class ChatTab:
         after_select = [persona_blurb, conversation_list, conversation_id, chatbot, title_box]
         self.components = {
             "banner": banner,
+            "load_note": load_note,
             "pull_button": pull_button,
             "model_picker": model_picker,
             "persona_picker": persona_picker,
@@ -475,7 +514,9 @@ class ChatTab:
 
         persona_picker.input(
             self.select_persona, [persona_picker], after_select, show_progress="hidden", api_name=False
-        )
+        ).then(self.warm_model, [persona_picker], [load_note], show_progress="hidden", api_name=False)
+        # Leaving a conversation is the moment to make its memory cards (see memory/card_schedule.py).
+        conversation_id.change(self.ctx.chat.opened, [conversation_id], None, show_progress="hidden", api_name=False)
         conversation_list.input(
             self.select_conversation,
             [conversation_list, persona_picker],
@@ -500,14 +541,16 @@ class ChatTab:
         )
         status_outputs = [banner, pull_button, model_picker]
         for event in (submit_event, click_event, regenerate_event):
-            event.then(self.status, [model_picker], status_outputs, show_progress="hidden", api_name=False)
+            event.then(self.status, [model_picker], status_outputs, show_progress="hidden", api_name=False).then(
+                hidden, None, [load_note], show_progress="hidden", api_name=False
+            )
         model_picker.input(
             self.choose_model,
             [model_picker, persona_picker],
             [*status_outputs, notice],
             show_progress="hidden",
             api_name=False,
-        )
+        ).then(self.warm_model, [persona_picker], [load_note], show_progress="hidden", api_name=False)
         stop_button.click(self.stop, [conversation_id], [notice], show_progress="hidden", api_name=False)
 
         # Whatever changes the conversation shown (picking one, New chat, sending, deleting, the Voice tab).
@@ -575,5 +618,5 @@ class ChatTab:
             [c["banner"], c["pull_button"], c["model_picker"]],
             show_progress="hidden",
             api_name=False,
-        )
+        ).then(self.warm_model, [c["persona_picker"]], [c["load_note"]], show_progress="hidden", api_name=False)
         demo.load(self.name_prompt, None, [c["name_row"]], show_progress="hidden", api_name=False)

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     context_tokens: int = Field(default=8192, ge=512)
     reply_tokens: int = Field(default=512, ge=16)
     temperature: float = Field(default=0.8, ge=0.0, le=2.0)
+    # Ollama unloads a model 5 minutes after its last request by default; reloading it costs seconds and the
+    # cached prompt. A companion is talked to in bursts with pauses: keep it loaded much longer.
+    keep_alive: str = "1h"
 
     # Voice. Models named here are downloaded into <data-dir>/models on first use; paths are used as they are.
     stt_model: str = "base.en"  # whisper.cpp: tiny.en for slow machines, or a path to a ggml file
@@ -60,6 +63,9 @@ class Settings(BaseSettings):
     embedding_model: str = "BAAI/bge-small-en-v1.5"  # a sentence-transformers name or a local folder (384-d)
     memory_recall_k: int = Field(default=8, ge=0, le=50)
     memory_token_budget: int = Field(default=800, ge=0)  # how much of the prompt recalled memories may use
+    # Memory cards need the chat model; on a server with one slot each such request replaces the conversation's
+    # cached prompt. So they are made in batches once a conversation has been quiet this long (or is left).
+    card_idle_s: float = Field(default=120.0, ge=0.0)
 
     user_name: str = "User"
     log_prompts: bool = False

@@ -13,6 +13,7 @@ from typing import Literal, Protocol
 from pydantic import BaseModel
 
 from avatar.core.errors import AvatarError
+from avatar.llm.stats import GenerationStats
 
 
 class ChatMessage(BaseModel):
@@ -24,6 +25,8 @@ class GenerationOptions(BaseModel):
     context_tokens: int = 8192
     max_reply_tokens: int = 512
     temperature: float = 0.8
+    # How long the server keeps the model loaded after a request (Ollama's keep_alive: "30m", "-1" for ever).
+    keep_alive: str | None = None
 
 
 class PullProgress(BaseModel):
@@ -77,9 +80,21 @@ class ChatProvider(Protocol):
     model: str
 
     def stream_chat(
-        self, messages: list[ChatMessage], options: GenerationOptions, model: str | None = None
+        self,
+        messages: list[ChatMessage],
+        options: GenerationOptions,
+        model: str | None = None,
+        stats: GenerationStats | None = None,
     ) -> AsyncIterator[str]:
-        """The reply, piece by piece. Raises ProviderUnavailable / ModelNotFound / ProviderError."""
+        """The reply, piece by piece. Raises ProviderUnavailable / ModelNotFound / ProviderError.
+        `stats` is filled with the server's own figures once it sends them (at the end)."""
+        ...
+
+    async def preload(
+        self, options: GenerationOptions, model: str | None = None, messages: list[ChatMessage] | None = None
+    ) -> float:
+        """Have the server load `model` now (and evaluate `messages`, the start of the next prompts, into
+        its cache); returns the seconds it took. Raises like stream_chat."""
         ...
 
     async def list_models(self) -> list[str]: ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -21,8 +22,20 @@ from avatar.llm.base import (
     listed_name,
 )
 from avatar.llm.loop_clients import PerLoopClient
+from avatar.llm.stats import GenerationStats, StatsClock
 
 log = logging.getLogger(__name__)
+
+
+def request_options(options: GenerationOptions) -> dict[str, object]:
+    """Ollama's model options for every request to a model: chat, preload and memory cards alike. Ollama
+    reloads the model (and loses its cache) when num_ctx differs from the request before."""
+    return {
+        "num_ctx": options.context_tokens,
+        "num_predict": options.max_reply_tokens,
+        "temperature": options.temperature,
+    }
+
 
 # What the ollama client raises when the server fails; JSONDecodeError: something else answered at that address.
 CLIENT_ERRORS = (ollama.ResponseError, ConnectionError, httpx.TransportError, json.JSONDecodeError)
@@ -72,19 +85,23 @@ class OllamaProvider:
         raise error
 
     async def stream_chat(
-        self, messages: list[ChatMessage], options: GenerationOptions, model: str | None = None
+        self,
+        messages: list[ChatMessage],
+        options: GenerationOptions,
+        model: str | None = None,
+        stats: GenerationStats | None = None,
     ) -> AsyncIterator[str]:
         model = model or self.model
+        stats = stats if stats is not None else GenerationStats()
+        stats.model = model
+        clock = StatsClock(stats)
         try:
             stream = await self._clients.get().chat(
                 model=model,
                 messages=[m.model_dump() for m in messages],
                 stream=True,
-                options={
-                    "num_ctx": options.context_tokens,
-                    "num_predict": options.max_reply_tokens,
-                    "temperature": options.temperature,
-                },
+                options=request_options(options),
+                keep_alive=options.keep_alive,
             )
             # aclosing: when our consumer stops early, the HTTP response must close now, not at GC time,
             # or Ollama keeps generating a reply nobody reads.
@@ -92,12 +109,33 @@ class OllamaProvider:
                 async for part in stream:
                     piece = part.message.content if part.message else ""
                     if piece:
+                        clock.piece()
                         yield piece
                     if part.done:
-                        log.debug("ollama done: reason=%s eval_count=%s", part.done_reason, part.eval_count)
+                        clock.done()
+                        stats.read_ollama(part)
                         return
         except CLIENT_ERRORS as error:
             raise self._translate(error, model) from None
+
+    async def preload(
+        self, options: GenerationOptions, model: str | None = None, messages: list[ChatMessage] | None = None
+    ) -> float:
+        """Ollama loads a model on a request without messages; with messages, one generated token puts
+        their evaluation into its cache. The same options as chat: a different num_ctx reloads the model."""
+        model = model or self.model
+        started = time.perf_counter()
+        try:
+            await self._clients.get().chat(
+                model=model,
+                messages=[m.model_dump() for m in messages or []],
+                stream=False,
+                options={**request_options(options), "num_predict": 1} if messages else request_options(options),
+                keep_alive=options.keep_alive,
+            )
+        except CLIENT_ERRORS as error:
+            raise self._translate(error, model) from None
+        return time.perf_counter() - started
 
     async def list_models(self) -> list[str]:
         try:

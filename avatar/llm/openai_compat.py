@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -18,6 +20,7 @@ from avatar.llm.base import (
     PullProgress,
 )
 from avatar.llm.loop_clients import PerLoopClient
+from avatar.llm.stats import GenerationStats, StatsClock
 
 log = logging.getLogger(__name__)
 # A reply that is not a stream is read whole, up to this size (a chat completion; a web page is refused).
@@ -30,6 +33,7 @@ class OpenAICompatibleProvider:
     def __init__(self, base_url: str, model: str, api_key: str = "", timeout_s: float = 300.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
+        self._usage_in_stream = True
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._clients = PerLoopClient(
             lambda: httpx.AsyncClient(
@@ -83,51 +87,94 @@ class OpenAICompatibleProvider:
         )
 
     async def stream_chat(
-        self, messages: list[ChatMessage], options: GenerationOptions, model: str | None = None
+        self,
+        messages: list[ChatMessage],
+        options: GenerationOptions,
+        model: str | None = None,
+        stats: GenerationStats | None = None,
     ) -> AsyncIterator[str]:
         model = model or self.model
-        payload = {
+        stats = stats if stats is not None else GenerationStats()
+        stats.model = model
+        payload: dict[str, object] = {
             "model": model,
             "messages": [m.model_dump() for m in messages],
             "stream": True,
             "max_tokens": options.max_reply_tokens,
             "temperature": options.temperature,
         }
+        clock = StatsClock(stats)
         try:
-            async with self._clients.get().stream("POST", "/chat/completions", json=payload) as response:
-                if response.status_code >= 400:
-                    body = (await response.aread()).decode("utf-8", "replace")
-                    raise self._http_error(response, body, model)
-                streamed = False
-                other: list[str] = []  # what was not an SSE data line, in case the whole reply is one
-                other_chars = 0
-                async for line in response.aiter_lines():
-                    if not line.startswith("data:"):
-                        if not streamed and other_chars < MAX_UNSTREAMED_CHARS:
-                            other.append(line)
-                            other_chars += len(line)
-                        continue  # SSE comments, event names and keep-alive blank lines
-                    streamed = True
-                    data = line[len("data:") :].strip()
-                    if data == "[DONE]":
-                        return
-                    try:
-                        chunk = json.loads(data)
-                    except json.JSONDecodeError:
-                        raise self._not_openai("a reply") from None
-                    if "error" in chunk:
-                        raise ProviderError(f"The model server failed mid-reply: {chunk['error']}")
-                    for choice in chunk.get("choices", []):
-                        piece = (choice.get("delta") or {}).get("content") or ""
-                        if piece:
-                            yield piece
-                if not streamed:
-                    # Not a stream: a server that ignores "stream" sends one completion; a web page is no server.
-                    yield self._whole_reply("\n".join(other))
+            while True:
+                if self._usage_in_stream:
+                    # The token counts (and cached tokens, where the server tells) in a last chunk of the stream.
+                    payload["stream_options"] = {"include_usage": True}
+                async with self._clients.get().stream("POST", "/chat/completions", json=payload) as response:
+                    if response.status_code >= 400:
+                        body = (await response.aread()).decode("utf-8", "replace")
+                        if response.status_code == 400 and "stream_options" in payload and "stream_options" in body:
+                            # An older server that refuses the field: ask again without it, and from now on.
+                            self._usage_in_stream = False
+                            del payload["stream_options"]
+                            continue
+                        raise self._http_error(response, body, model)
+                    async for piece in self._pieces(response, stats, clock):
+                        yield piece
+                    clock.done()
+                    return
         except (httpx.ConnectError, httpx.ConnectTimeout):
             raise self.unavailable() from None
         except httpx.TransportError as error:
             raise ProviderError(f"The connection to the model server broke off ({type(error).__name__}).") from None
+
+    async def _pieces(self, response: httpx.Response, stats: GenerationStats, clock: StatsClock) -> AsyncIterator[str]:
+        """The text of an SSE chat-completion stream; figures go into `stats`."""
+        streamed = False
+        other: list[str] = []  # what was not an SSE data line, in case the whole reply is one
+        other_chars = 0
+        async for line in response.aiter_lines():
+            if not line.startswith("data:"):
+                if not streamed and other_chars < MAX_UNSTREAMED_CHARS:
+                    other.append(line)
+                    other_chars += len(line)
+                continue  # SSE comments, event names and keep-alive blank lines
+            streamed = True
+            data = line[len("data:") :].strip()
+            if data == "[DONE]":
+                return
+            try:
+                chunk = json.loads(data)
+            except json.JSONDecodeError:
+                raise self._not_openai("a reply") from None
+            if "error" in chunk:
+                raise ProviderError(f"The model server failed mid-reply: {chunk['error']}")
+            stats.read_openai(chunk)
+            for choice in chunk.get("choices") or []:
+                piece = (choice.get("delta") or {}).get("content") or ""
+                if piece:
+                    clock.piece()
+                    yield piece
+        if not streamed:
+            # Not a stream: a server that ignores "stream" sends one completion; a web page is no server.
+            whole = "\n".join(other)
+            with contextlib.suppress(json.JSONDecodeError, AttributeError):
+                stats.read_openai(json.loads(whole))
+            clock.piece()
+            yield self._whole_reply(whole)
+
+    async def preload(
+        self, options: GenerationOptions, model: str | None = None, messages: list[ChatMessage] | None = None
+    ) -> float:
+        """One generated token over `messages`: a server that loads models on demand (LM Studio) loads it,
+        and every server puts their evaluation in its cache. Without messages, only the model list."""
+        started = time.perf_counter()
+        if not messages:
+            await self.list_models()
+            return time.perf_counter() - started
+        quick = options.model_copy(update={"max_reply_tokens": 1})
+        async for _piece in self.stream_chat(messages, quick, model):
+            pass
+        return time.perf_counter() - started
 
     async def list_models(self) -> list[str]:
         try:

@@ -1,14 +1,21 @@
-"""The prompt for one turn: the persona as a system message, as much recent history as fits (with the
-persona's character note inside it), then the persona's post-history instructions.
+"""The prompt for one turn, laid out so the model server can reuse its cache of the previous one.
+
+Local model servers (Ollama, llama.cpp server, vLLM) keep the previous prompt's KV cache and evaluate
+again everything after the first token that differs. So the prompt goes from what changes least to
+what changes most: the persona and what the user wrote about themselves (the system message, the same
+on every turn), then the history, where each user message keeps the note of memories recalled at its
+turn (a note, once sent, stays where it was; a turn adds only what is not already in the window), then
+this turn's note and message, and the post-history instructions last. The history is trimmed in big
+steps (window.py), so the prefix stays the same for many turns between trims.
 
 The character note (SillyTavern's "Character's Note", a card's extensions.depth_prompt) is a system
 message `character_note_depth` messages from the end of the history that was kept: 0 puts it after
 the newest message, a depth past the oldest kept message puts it first, right after the system prompt.
 
-Budget: context_tokens - reply_tokens is what the prompt may use. The system prompt, the character
-note, the post-history instructions and the newest user message are never dropped; a newest message
-too long to fit is shortened in the middle (the saved message keeps every character). Older messages
-go first, oldest first.
+Budget: context_tokens - reply_tokens is what the prompt may use; `turn_reserve` of it is kept for this
+turn's note. The system prompt, the character note, the post-history instructions and the newest user
+message are never dropped; a newest message too long to fit is shortened in the middle (the saved
+message keeps every character). Older messages go first, oldest first, each with its note.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from dataclasses import dataclass
 
 from avatar.llm.base import ChatMessage
 from avatar.llm.tokens import message_tokens, truncate_to_tokens
+from avatar.llm.window import window_start
 from avatar.personas.schemas import Persona
 
 # The newest message keeps at least this much room even when the system prompt is huge.
@@ -39,15 +47,10 @@ def about_user_section(user_name: str, about_me: str) -> str:
     return f"## About {user_name}\n(What {user_name} has told you about themselves.)\n{about_me}"
 
 
-def system_prompt(
-    persona: Persona,
-    user_name: str,
-    about_me: str = "",
-    extra_sections: Sequence[str] = (),
-) -> str:
-    """The persona as one system message. `about_me` is the user's profile text (user-global, every
-    persona sees it); `extra_sections` are finished blocks (e.g. recalled memories) put before the
-    closing instruction, without macros applied to them."""
+def system_prompt(persona: Persona, user_name: str, about_me: str = "") -> str:
+    """The persona as one system message: the first of every prompt, so nothing in it changes from turn
+    to turn (no dates, no recalled memories). `about_me` is the user's profile text (user-global,
+    every persona sees it)."""
     sections: list[str] = []
     intro = f"You are {persona.name}."
     if persona.tagline:
@@ -73,8 +76,8 @@ def system_prompt(
             "## Example dialogues\n(How you talk. They are examples, not part of this conversation.)\n" + examples
         )
     persona_text = apply_macros("\n\n".join(sections), persona.name, user_name)
-    # The user's own words and recalled data are not templates: no macro replacement in them.
-    tail = [about_user_section(user_name, about_me), *extra_sections]
+    # The user's own words are not a template: no macro replacement in them.
+    tail = [about_user_section(user_name, about_me)]
     closing = (
         f"Stay in character as {persona.name}. Speak only as {persona.name}; never write {user_name}'s lines. "
         "Keep replies conversational: they may be read aloud."
@@ -96,6 +99,8 @@ def character_note_text(persona: Persona, user_name: str) -> str:
 class HistoryItem:
     role: str  # "user" | "assistant"
     content: str
+    # A system message shown just before this message: the memories recalled at that turn (quoted data).
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,72 @@ class BuiltPrompt:
     estimated_tokens: int
     dropped_messages: int
     newest_truncated: bool
+    last_word: int = 0  # how many messages at the end are the post-history instructions
+
+    def before_last_word(self) -> list[ChatMessage]:
+        """The messages up to the newest one: what the next turn's prompt starts with."""
+        return self.messages[: len(self.messages) - self.last_word]
+
+
+@dataclass(frozen=True)
+class FixedParts:
+    """What every turn sends around the history: the system message, the character note, the last word."""
+
+    system: ChatMessage
+    note: list[ChatMessage]
+    after: list[ChatMessage]
+
+    @property
+    def tokens(self) -> int:
+        return sum(message_tokens(m.content) for m in (self.system, *self.note, *self.after))
+
+
+def fixed_parts(persona: Persona, user_name: str, about_me: str = "") -> FixedParts:
+    note_text = character_note_text(persona, user_name)
+    after_text = post_history_text(persona, user_name)
+    return FixedParts(
+        system=ChatMessage(role="system", content=system_prompt(persona, user_name, about_me)),
+        note=[ChatMessage(role="system", content=note_text)] if note_text else [],
+        after=[ChatMessage(role="system", content=after_text)] if after_text else [],
+    )
+
+
+def item_tokens(item: HistoryItem) -> int:
+    return message_tokens(item.content) + (message_tokens(item.note) if item.note else 0)
+
+
+def history_budget(fixed: FixedParts, context_tokens: int, reply_tokens: int, turn_reserve: int) -> int:
+    """What the history may use: the context, less the reply, the fixed parts and this turn's notes."""
+    return context_tokens - reply_tokens - fixed.tokens - turn_reserve
+
+
+def first_kept(
+    persona: Persona,
+    history: Sequence[HistoryItem],
+    *,
+    user_name: str,
+    context_tokens: int,
+    reply_tokens: int,
+    about_me: str = "",
+    turn_reserve: int = 0,
+) -> int:
+    """Index in `history` of the oldest message the prompt keeps (see window.py: it moves in big steps).
+    The newest message's own note is not counted: `turn_reserve` holds its room."""
+    fixed = fixed_parts(persona, user_name, about_me)
+    return _start(history, history_budget(fixed, context_tokens, reply_tokens, turn_reserve))
+
+
+def _start(history: Sequence[HistoryItem], budget: int) -> int:
+    if not history:
+        return 0
+    costs = [item_tokens(item) for item in history[:-1]]
+    costs.append(message_tokens(_newest_text(history[-1], budget)))
+    return window_start(costs, budget)
+
+
+def _newest_text(newest: HistoryItem, budget: int) -> str:
+    """The newest message, shortened in the middle when it alone is over the budget."""
+    return truncate_to_tokens(newest.content, max(budget, MIN_NEWEST_MESSAGE_TOKENS) - message_tokens(""))
 
 
 def build_prompt(
@@ -114,42 +185,37 @@ def build_prompt(
     context_tokens: int,
     reply_tokens: int,
     about_me: str = "",
-    extra_sections: Sequence[str] = (),
+    turn_reserve: int = 0,
 ) -> BuiltPrompt:
-    """System prompt, the newest history that fits with the character note placed inside it, then the
-    post-history instructions (if the persona has any) as a last system message. `history` ends with
-    the user message to answer."""
-    system = ChatMessage(role="system", content=system_prompt(persona, user_name, about_me, extra_sections))
-    note_text = character_note_text(persona, user_name)
-    note = [ChatMessage(role="system", content=note_text)] if note_text else []
-    after_text = post_history_text(persona, user_name)
-    after = [ChatMessage(role="system", content=after_text)] if after_text else []
-    fixed_tokens = sum(message_tokens(m.content) for m in (system, *note, *after))
-    budget = context_tokens - reply_tokens - fixed_tokens
+    """The messages for one turn, from what changes least to what changes most: the system message,
+    the kept history (each message after its note, the character note at its depth), then the
+    post-history instructions. `history` ends with the message to answer; its `note` is this turn's
+    (recalled memories), and must fit in `turn_reserve`."""
+    fixed = fixed_parts(persona, user_name, about_me)
     if not history:
-        return BuiltPrompt([system, *note, *after], fixed_tokens, 0, False)
-
+        messages = [fixed.system, *fixed.note, *fixed.after]
+        return BuiltPrompt(messages, fixed.tokens, 0, False)
+    budget = history_budget(fixed, context_tokens, reply_tokens, turn_reserve)
+    start = _start(history, budget)
     newest = history[-1]
-    newest_budget = max(budget, MIN_NEWEST_MESSAGE_TOKENS)
-    newest_text = truncate_to_tokens(newest.content, newest_budget - message_tokens(""))
-    window: list[ChatMessage] = [ChatMessage(role=newest.role, content=newest_text)]
-    used = message_tokens(newest_text)
-
-    kept = 1
-    for item in reversed(history[:-1]):
-        cost = message_tokens(item.content)
-        if used + cost > budget:
-            break
+    newest_text = _newest_text(newest, budget)
+    kept = [*history[start:-1], HistoryItem(newest.role, newest_text, newest.note)]
+    # Placed among the kept messages, not the whole history: trimming never pushes the note out.
+    at = max(len(kept) - persona.character_note_depth, 0)
+    window: list[ChatMessage] = []
+    for index, item in enumerate(kept):
+        if index == at:
+            window += fixed.note
+        if item.note:
+            window.append(ChatMessage(role="system", content=item.note))
         window.append(ChatMessage(role=item.role, content=item.content))
-        used += cost
-        kept += 1
-    window.reverse()
-    # Placed in the kept window, not the whole history: trimming never pushes the note out.
-    at = max(len(window) - persona.character_note_depth, 0)
-    window[at:at] = note
+    if at >= len(kept):
+        window += fixed.note
+    messages = [fixed.system, *window, *fixed.after]
     return BuiltPrompt(
-        messages=[system, *window, *after],
-        estimated_tokens=used + fixed_tokens,
-        dropped_messages=len(history) - kept,
+        messages=messages,
+        estimated_tokens=sum(message_tokens(m.content) for m in messages),
+        dropped_messages=start,
         newest_truncated=newest_text != newest.content,
+        last_word=len(fixed.after),
     )

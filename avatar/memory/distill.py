@@ -96,8 +96,11 @@ async def distill_cards(
     persona_name: str = "the character",
     timeout_s: float = 120.0,
     attempts: int = 2,
+    num_ctx: int | None = None,
+    keep_alive: str | None = None,
 ) -> list[CardDraft]:
-    """Cards for `excerpt` from the Ollama server at `host`; [] on any failure (logged, never raised)."""
+    """Cards for `excerpt` from the Ollama server at `host`; [] on any failure (logged, never raised).
+    `num_ctx`: the chat's, so Ollama does not reload the model (and drop its cache) for this request."""
     messages = build_messages(excerpt, persona_name)
     try:
         async with ollama.AsyncClient(host=host, timeout=httpx.Timeout(timeout_s, connect=5.0)) as client:
@@ -107,7 +110,8 @@ async def distill_cards(
                     messages=messages,
                     format=CardBatch.model_json_schema(),
                     stream=False,
-                    options={"temperature": 0.0},
+                    options={"temperature": 0.0, **({"num_ctx": num_ctx} if num_ctx else {})},
+                    keep_alive=keep_alive,
                 )
                 content = response.message.content or ""
                 cards = parse_cards(content)
@@ -131,6 +135,16 @@ class CardDistiller:
     host: str
     model: str
     timeout_s: float = 120.0
+    num_ctx: int | None = None
+    keep_alive: str | None = None
 
     async def distill(self, excerpt: str, persona_name: str) -> list[CardDraft]:
-        return await distill_cards(self.host, self.model, excerpt, persona_name=persona_name, timeout_s=self.timeout_s)
+        return await distill_cards(
+            self.host,
+            self.model,
+            excerpt,
+            persona_name=persona_name,
+            timeout_s=self.timeout_s,
+            num_ctx=self.num_ctx,
+            keep_alive=self.keep_alive,
+        )

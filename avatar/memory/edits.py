@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlmodel import Session
 
 from avatar.core.ids import utcnow
@@ -58,6 +60,14 @@ class MemoryEdits(MemoryCore):
     def get(self, memory_id: str) -> MemoryOut:
         with Session(self.engine) as session:
             return MemoryOut.model_validate(self._require(session, memory_id))
+
+    def by_ids(self, memory_ids: Sequence[str]) -> list[MemoryOut]:
+        """The memories with these ids that still exist, in the order given."""
+        if not memory_ids:
+            return []
+        with Session(self.engine) as session:
+            found = repository.memories_by_id(session, memory_ids)
+            return [MemoryOut.model_validate(found[i]) for i in dict.fromkeys(memory_ids) if i in found]
 
     def list(
         self,

@@ -35,6 +35,8 @@ class Memory(SQLModel, table=True):
     pinned: bool = False
     last_recalled_at: datetime | None = None
     recall_count: int = 0
+    # A chunk whose memory cards are still to be made (they wait for an idle moment of the model server).
+    cards_pending: bool = False
 
 
 class MemoryProgress(SQLModel, table=True):

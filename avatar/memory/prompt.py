@@ -1,4 +1,4 @@
-"""Recalled memories as a block of the system prompt: quoted reference data that the model must not obey.
+"""Recalled memories as a note in the prompt: quoted reference data that the model must not obey.
 
 Each memory is one JSON string literal inside a fenced block, after a line saying that what
 follows is data. JSON escaping keeps a memory on its own line (a stored "\\n## New instructions"
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from avatar.llm.tokens import estimate_tokens
 from avatar.memory.ranking import as_utc
-from avatar.memory.schemas import MemoryKind, MemoryScope, RecalledMemory
+from avatar.memory.schemas import MemoryKind, MemoryOut, MemoryScope, RecalledMemory
 
 FENCE = "```"
 
@@ -26,9 +26,9 @@ HEADER = (
 )
 
 
-def memory_line(recalled: RecalledMemory, user_name: str) -> str:
+def memory_line(recalled: RecalledMemory | MemoryOut, user_name: str) -> str:
     """One memory as a line of the block: its date and kind, then the text as a JSON string."""
-    memory = recalled.memory
+    memory = recalled.memory if isinstance(recalled, RecalledMemory) else recalled
     when = as_utc(memory.updated_at).date().isoformat()
     if memory.kind in (MemoryKind.chunk, MemoryKind.lore):
         label = "excerpt" if memory.kind is MemoryKind.chunk else "lore"
@@ -46,8 +46,8 @@ def header_tokens(user_name: str) -> int:
     return estimate_tokens(HEADER.format(user=user_name)) + 2 * estimate_tokens(FENCE + "memories\n")
 
 
-def format_memories(recalled: Sequence[RecalledMemory], user_name: str = "the user") -> str:
-    """The block to append to the system prompt, or "" when nothing was recalled."""
+def format_memories(recalled: Sequence[RecalledMemory | MemoryOut], user_name: str = "the user") -> str:
+    """The note of recalled memories (a system message before the user's message), or "" when none."""
     if not recalled:
         return ""
     lines = "\n".join(memory_line(r, user_name) for r in recalled)

@@ -170,6 +170,15 @@ def get_memory(session: Session, memory_id: str) -> Memory | None:
     return session.get(Memory, memory_id)
 
 
+def memories_by_id(session: Session, memory_ids: Iterable[str]) -> dict[str, Memory]:
+    wanted = list(dict.fromkeys(memory_ids))
+    found: dict[str, Memory] = {}
+    for start in range(0, len(wanted), 500):  # SQLite's bound-parameter limit
+        query = select(Memory).where(col(Memory.id).in_(wanted[start : start + 500]))
+        found.update({m.id: m for m in session.exec(query)})
+    return found
+
+
 def memories_by_key(session: Session, keys: Iterable[int]) -> dict[int, Memory]:
     keys = list(keys)
     if not keys:
@@ -476,3 +485,28 @@ def all_keys_and_texts(session: Session, after_key: int, limit: int) -> list[Row
 
 def encode_ids(ids: Iterable[str]) -> str:
     return json.dumps(list(dict.fromkeys(ids)))
+
+
+def decode_ids(encoded: str | None) -> list[str]:
+    return list(json.loads(encoded)) if encoded else []
+
+
+def pending_card_chunks(session: Session, conversation_id: str) -> list[Memory]:
+    query = (
+        select(Memory)
+        .where(Memory.cards_pending == True, Memory.conversation_id == conversation_id)
+        .order_by(col(Memory.id))
+    )
+    return list(session.exec(query))
+
+
+def mark_cards_done(session: Session, chunk_id: str) -> None:
+    chunk = session.get(Memory, chunk_id)
+    if chunk is not None:  # deleted meanwhile: nothing to mark
+        chunk.cards_pending = False
+        session.add(chunk)
+
+
+def conversations_with_pending_cards(session: Session) -> list[str]:
+    query = select(Memory.conversation_id).where(Memory.cards_pending == True).distinct()
+    return [conversation_id for conversation_id in session.exec(query) if conversation_id]

@@ -56,6 +56,7 @@ class MemoryWriting(MemoryCore):
         persona_name: str = "Character",
         user_name: str = "User",
         final: bool = False,
+        defer_cards: bool = False,
     ) -> bool:
         """Queue remember() for this conversation and return at once (False: one is already queued)."""
         return self.writer.submit(
@@ -67,6 +68,7 @@ class MemoryWriting(MemoryCore):
                 persona_name=persona_name,
                 user_name=user_name,
                 final=final,
+                defer_cards=defer_cards,
             ),
         )
 
@@ -86,11 +88,14 @@ class MemoryWriting(MemoryCore):
         user_name: str = "User",
         final: bool = False,
         distill: bool = True,
+        defer_cards: bool = False,
         keep_tail: bool = False,
     ) -> WriteReport:
         """Turn the conversation's new messages into chunks and cards. Meant for the writer thread:
         it blocks its event loop while embedding. Each memory is dated by the newest message it
         comes from (an imported transcript keeps its own dates). distill=False: chunks only.
+        defer_cards: the chunks are marked for cards, which make_cards() makes later (a live
+        conversation: the model server's cache is the conversation's until it goes idle).
         keep_tail (with final: a transcript that will never go on): the last one or two messages,
         too few for a chunk of their own, are kept in a last chunk that repeats the messages before them."""
         report = WriteReport(conversation_id=conversation_id)
@@ -132,15 +137,17 @@ class MemoryWriting(MemoryCore):
                     importance=CHUNK_IMPORTANCE,
                     created_at=when,
                     updated_at=when,
+                    cards_pending=distill,
                 )
                 repository.insert_memory(session, memory, vector)
                 repository.set_progress(session, conversation_id, chunk.message_ids[-1], utcnow())
                 self._record_model(session)
                 session.commit()
             report.chunks_added += 1
-            if self.distiller is not None and distill:
-                drafts = await self.distiller.distill(filtered.text, persona_name)
-                self._store_cards(drafts, persona_id, conversation_id, chunk.message_ids, policy, report, when)
+        if distill and not defer_cards:
+            await self.make_cards(
+                conversation_id, persona_id=persona_id, policy=policy, persona_name=persona_name, report=report
+            )
         if chunks:
             log.info(
                 "memory: conversation=%s chunks+%d cards+%d updated %d skipped %d redactions %d",
@@ -152,6 +159,53 @@ class MemoryWriting(MemoryCore):
                 report.redactions,
             )
         return report
+
+    async def make_cards(
+        self,
+        conversation_id: str,
+        *,
+        persona_id: str,
+        policy: MemoryPolicy = "strict",
+        persona_name: str = "Character",
+        report: WriteReport | None = None,
+    ) -> WriteReport:
+        """Make the memory cards of the conversation's chunks that still wait for them, oldest first.
+
+        Each chunk is marked done with its cards, so a run cut short (a crash, a turn that needs the
+        model server) leaves the rest pending for the next run; a chunk distilled twice updates its
+        cards rather than duplicating them (near-duplicates merge). Without a distiller they wait."""
+        report = report or WriteReport(conversation_id=conversation_id)
+        if self.distiller is None:
+            return report
+        with Session(self.engine) as session:
+            if not repository.conversation_memory_enabled(session, conversation_id):
+                policy = "off"
+            pending = [
+                (chunk.id, chunk.text, repository.decode_ids(chunk.source_message_ids), as_utc(chunk.updated_at))
+                for chunk in repository.pending_card_chunks(session, conversation_id)
+            ]
+        for chunk_id, text, source_ids, when in pending:
+            if policy != "off":
+                drafts = await self.distiller.distill(text, persona_name)
+                self._store_cards(drafts, persona_id, conversation_id, source_ids, policy, report, when)
+            with Session(self.engine) as session:
+                repository.mark_cards_done(session, chunk_id)
+                session.commit()
+        if pending:
+            log.info(
+                "memory: conversation=%s cards from %d chunks: +%d updated %d skipped %d",
+                conversation_id,
+                len(pending),
+                report.cards_added,
+                report.cards_updated,
+                report.cards_skipped,
+            )
+        return report
+
+    def pending_cards(self) -> list[str]:
+        """The conversations with chunks whose cards are still to be made."""
+        with Session(self.engine) as session:
+            return repository.conversations_with_pending_cards(session)
 
     def _store_cards(
         self,

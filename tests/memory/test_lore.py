@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from avatar.memory.schemas import MemoryKind
 from avatar.memory.lore import LORE_REASON
+from avatar.memory.schemas import MemoryKind
 from avatar.personas.cards import EXTRAS_SUFFIX, CardExtras
 from tests.personas.cardkit import v2_card
 

@@ -177,10 +177,12 @@ def test_a_site_v2_png_card_imports_with_one_click_and_chats_in_character(ctx, s
     request = fake_ollama.chat_requests()[-1]
     assert request.body["model"] == settings.model
     messages = request.body["messages"]
-    assert [m["role"] for m in messages] == ["system", "system", "assistant", "user"]
+    assert [m["role"] for m in messages] == ["system", "system", "assistant", "system", "user"]
     # The card's Character's Note (depth 4, deeper than this short chat): at the start of the conversation.
     assert messages[1]["content"] == "Elara swears mildly and often."
-    assert messages[2]["content"] == greeting.content and messages[3]["content"] == "Hi! Where do I start?"
+    assert messages[2]["content"] == greeting.content and messages[4]["content"] == "Hi! Where do I start?"
+    # The lorebook's constant entry is always recalled: in this turn's note of memories, before the question.
+    assert "Elara lost her brother in a reactor leak." in messages[3]["content"]
     system = messages[0]["content"]
     for expected in (
         "You are Elara Voss.",
@@ -189,7 +191,6 @@ def test_a_site_v2_png_card_imports_with_one_click_and_chats_in_character(ctx, s
         "The Kestrel's engine room, where Sam reports for a first shift.",
         "Sam: What does this lever do?\nElara Voss: Keeps us breathing. Don't touch it.",
         "Sam: Can I help?\nElara Voss: Hand me the seven-mil spanner, Sam.",
-        "Elara lost her brother in a reactor leak.",  # the lorebook's constant entry: always recalled
         "I fix old motorbikes.",  # the profile's "about me"
     ):
         assert expected in system, expected

@@ -1,0 +1,51 @@
+"""Recalled memories as notes inside the history, so each turn's prompt extends the previous one.
+
+A turn's note (the memories recalled for it, quoted as data) is a system message just before the
+user's message, and is stored with that message (`recalled_memory_ids`). Later turns send the same
+note at the same place, so the model server finds the whole earlier conversation in its cache; a
+turn's own note holds only what the kept window does not already show. What the user edits or
+deletes in the Memory tab changes (or leaves) the notes that showed it: it is read anew each turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from avatar.conversations.schemas import MessageOut
+from avatar.llm.prompt import HistoryItem
+from avatar.memory.prompt import format_memories
+from avatar.memory.schemas import RecalledMemory
+from avatar.memory.service import MemoryService
+
+
+@dataclass
+class NotedHistory:
+    """The conversation as prompt items (empty messages left out), and the memory ids each item's note shows."""
+
+    items: list[HistoryItem]
+    note_ids: list[list[str]]
+    message_ids: list[str]
+
+    def shown_from(self, start: int) -> set[str]:
+        """The memories the notes of the kept window show, from item `start` up to (not including) the newest."""
+        return {memory_id for ids in self.note_ids[start:-1] for memory_id in ids}
+
+
+def noted_history(messages: Sequence[MessageOut], memory: MemoryService | None, user_name: str) -> NotedHistory:
+    """The history with each message's stored note; `memory` None (memory off): no notes at all."""
+    kept = [m for m in messages if m.content.strip()]
+    wanted = [i for m in kept for i in m.recalled_memory_ids] if memory is not None else []
+    found = {m.id: m for m in memory.by_ids(wanted)} if memory is not None and wanted else {}
+    items: list[HistoryItem] = []
+    note_ids: list[list[str]] = []
+    for message in kept:
+        shown = [found[i] for i in message.recalled_memory_ids if i in found]
+        items.append(HistoryItem(message.role.value, message.content, format_memories(shown, user_name)))
+        note_ids.append([m.id for m in shown])
+    return NotedHistory(items, note_ids, [m.id for m in kept])
+
+
+def fresh_recall(recalled: Sequence[RecalledMemory], shown: set[str]) -> list[RecalledMemory]:
+    """What this turn's note needs: the recalled memories the kept window does not show yet."""
+    return [r for r in recalled if r.memory.id not in shown]
