@@ -17,6 +17,11 @@ def drain(agen) -> list:
     return asyncio.run(run())
 
 
+def said(message: dict) -> str:
+    """A chat bubble's text without the small line of model-server figures under a reply."""
+    return message["content"].split("\n\n<sub>")[0]
+
+
 def test_load_picks_a_persona_and_shows_its_greeting(ctx):
     picker, _blurb, listing, conversation_id, chatbot, _title = ChatTab(ctx).load()
     assert picker["value"] == ctx.personas.default_id()
@@ -35,7 +40,12 @@ def test_send_streams_into_the_chatbot_and_lists_the_new_conversation(ctx, fake_
     growing = [y[1][-1]["content"] for y in yields[1:-1]]
     assert len(growing) > 3 and growing == sorted(growing, key=len)
     final_chat = yields[-1][1]
-    assert [m["content"] for m in final_chat[1:]] == ["I planted tomatoes today", "Oh, tell me more about your garden!"]
+    question, reply = [m["content"] for m in final_chat[1:]]
+    assert question == "I planted tomatoes today"
+    text, figures = reply.split("\n\n<sub>")
+    assert text == "Oh, tell me more about your garden!"
+    # Under the reply, small: what the model server reported for it, and how soon it answered.
+    assert "prompt tokens" in figures and "first token" in figures and "tokens/s</sub>" in figures
     # Selecting the conversation later shows the same history, from the database.
     assert tab.select_conversation(conversation_id, "aria")[1] == final_chat
 
@@ -62,7 +72,7 @@ def test_stop_button_saves_partial_and_marks_it(ctx, fake_ollama):
 
     yields, stop_notice = asyncio.run(scenario())
     assert stop_notice.startswith("Stopped")
-    last = yields[-1][1][-1]["content"]
+    last = said(yields[-1][1][-1])
     assert last.startswith("w0") and last.endswith("*— stopped*")
     assert "w59" not in last
 
@@ -91,7 +101,7 @@ def test_a_message_sent_while_the_server_was_down_is_answered_by_regenerate(ctx,
     fake_ollama.start()  # Ollama is back
     fake_ollama.script("Sorry, I was away. I'm here now!")
     chat, notice = drain(tab.regenerate("aria", conversation_id))[-1]
-    assert [m["content"] for m in chat[-3:]] == ["Are you there?", "Hello?", "Sorry, I was away. I'm here now!"]
+    assert [said(m) for m in chat[-3:]] == ["Are you there?", "Hello?", "Sorry, I was away. I'm here now!"]
     assert notice == ""
 
 
@@ -124,7 +134,7 @@ def test_rename_regenerate_and_delete(ctx, fake_ollama):
     assert tab.rename(conversation_id, "   ", "aria")[1].startswith("A conversation needs a title")
 
     chat_after, _ = drain(tab.regenerate("aria", conversation_id))[-1]
-    assert chat_after[-1]["content"] == "second"
+    assert said(chat_after[-1]) == "second"
 
     confirm, question = tab.ask_delete(conversation_id)
     assert confirm["visible"] and "cannot be undone" in question
@@ -197,7 +207,7 @@ def test_picking_an_installed_model_clears_the_banner_and_is_used_and_remembered
     assert banner["visible"] is False and pull["visible"] is False and notice == ""
     assert [c[1] for c in picker["choices"]] == ["llama3.1:8b", "qwen2.5:0.5b"]
     fake_ollama.script("Hi from the bigger model.")
-    assert drain(tab.send("hello", "aria", None))[-1][1][-1]["content"] == "Hi from the bigger model."
+    assert said(drain(tab.send("hello", "aria", None))[-1][1][-1]) == "Hi from the bigger model."
     assert fake_ollama.chat_requests()[-1].body["model"] == "llama3.1:8b"
     ctx.close()
 

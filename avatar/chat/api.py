@@ -25,11 +25,13 @@ def register_api(ctx: AppContext) -> None:
     async def chat(message: str, persona_id: str, conversation_id: str) -> AsyncIterator[dict]:
         """Send `message` to the persona; "" as conversation_id starts a new conversation.
 
-        Streams {"conversation_id", "reply", "done", "status", "error"}; the reply grows token by token.
+        Streams {"conversation_id", "reply", "done", "status", "error", "generation"}; the reply grows token by
+        token; the last update's "generation" has what the model server reported for it (tokens, timings).
         """
+        fields = {"conversation_id", "reply", "done", "status", "error", "generation"}
         try:
             async for update in ctx.chat.send(persona_id, conversation_id or None, message):
-                yield update.model_dump(mode="json", include={"conversation_id", "reply", "done", "status", "error"})
+                yield update.model_dump(mode="json", include=fields)
         except AvatarError as error:
             raise gr.Error(error.message) from None
 

@@ -66,13 +66,14 @@ class VoiceTab:
         if not event.conversation_id:
             return status, gr.update(), latency, gr.update(), gr.update(), gr.update()
         persona = event.persona_id or persona_id
+        spoken = self.chat_tab.history_view(event.conversation_id, persona, figures=False)  # the latency table has them
         history = self.chat_tab.history_view(event.conversation_id, persona)
         listing = gr.update(choices=self.chat_tab.conversation_choices(persona), value=event.conversation_id)
-        return status, history, latency, event.conversation_id, history, listing
+        return status, spoken, latency, event.conversation_id, history, listing
 
     def show_conversation(self, conversation_id: str | None, persona_id: str | None) -> Any:
         try:
-            return self.chat_tab.history_view(conversation_id, persona_id)
+            return self.chat_tab.history_view(conversation_id, persona_id, figures=False)
         except AvatarError:  # a conversation deleted meanwhile: the Chat tab reports it
             return []
 

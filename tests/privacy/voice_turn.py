@@ -56,9 +56,11 @@ async def spoken_turn(session: GradioSession, audio_48k: np.ndarray, persona_id:
 
 
 def replies_shown(call: VoiceCall) -> list[str]:
-    """The avatar's messages as the Voice tab's conversation last showed them."""
+    """The avatar's messages as the Chat tab last showed them during the call (the line of model-server
+    figures under each reply left out)."""
     chats = [o[4] for o in call.outputs if isinstance(o[4], list)]
-    return [m["content"] for m in chats[-1] if m.get("role") == "assistant"] if chats else []
+    replies = [m["content"] for m in chats[-1] if m.get("role") == "assistant"] if chats else []
+    return [reply.split("\n\n<sub>")[0] for reply in replies]
 
 
 def media_peers(call: VoiceCall) -> set[tuple[str, int]]:
