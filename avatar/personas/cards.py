@@ -26,7 +26,6 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-import hashlib
 import io
 import json
 import logging
@@ -770,12 +769,10 @@ def _as_png(image: bytes) -> bytes | None:
 
 
 def placeholder_png(name: str, size: tuple[int, int] = (400, 600)) -> bytes:
-    """A plain picture in a soft colour derived from `name` (the 2:3 portrait most card sites use)."""
-    digest = hashlib.sha256(name.encode("utf-8")).digest()
-    colour = tuple(110 + byte % 110 for byte in digest[:3])
-    out = io.BytesIO()
-    Image.new("RGB", size, colour).save(out, format="PNG")
-    return out.getvalue()
+    """A face drawn from `name` (the 2:3 portrait most card sites use) for a persona without a picture."""
+    from avatar.expressions.faces import generated_face  # Pillow drawing; only when a picture is missing
+
+    return generated_face(name, size=size)
 
 
 # On disk ---------------------------------------------------------------------------------------
