@@ -12,6 +12,8 @@ from avatar.chat.flows import ChatFlow
 from avatar.conversations.service import ConversationService
 from avatar.core.db import open_database
 from avatar.core.settings import Settings
+from avatar.expressions.classifier import ExpressionClassifier
+from avatar.expressions.sprites import SpriteStore
 from avatar.llm.base import ChatProvider
 from avatar.llm.factory import make_provider
 from avatar.llm.model_choice import ModelChoice, startup_model
@@ -33,6 +35,7 @@ class AppContext:
     memory: MemoryService
     chat: ChatFlow
     model_choice: ModelChoice
+    faces: SpriteStore
 
     def use_model(self, model: str) -> None:
         """The Chat tab's model picker: the following turns (and memory cards) use `model`, except for
@@ -75,5 +78,8 @@ def create_context(settings: Settings, embedder: Embedder | None = None) -> AppC
     personas.lore_listeners.append(
         lambda persona_id: memory.schedule_lore_sync(persona_id, partial(personas.lore, persona_id))
     )
-    chat = ChatFlow(settings, personas, profile, conversations, provider, memory)
-    return AppContext(settings, engine, personas, profile, conversations, provider, memory, chat, model_choice)
+    chat = ChatFlow(
+        settings, personas, profile, conversations, provider, memory, expressions=ExpressionClassifier(embedder)
+    )
+    faces = SpriteStore(personas)
+    return AppContext(settings, engine, personas, profile, conversations, provider, memory, chat, model_choice, faces)

@@ -18,6 +18,7 @@ from avatar.conversations.service import ConversationService
 from avatar.core.errors import NotFoundError
 from avatar.core.logging import private
 from avatar.core.settings import Settings
+from avatar.expressions.classifier import ExpressionClassifier
 from avatar.llm.base import ChatProvider, GenerationOptions, ProviderError
 from avatar.llm.prompt import HistoryItem, apply_macros, build_prompt
 from avatar.memory.prompt import format_memories
@@ -40,6 +41,7 @@ class ChatFlow:
         provider: ChatProvider,
         memory: MemoryService | None = None,
         registry: TurnRegistry | None = None,
+        expressions: ExpressionClassifier | None = None,
     ) -> None:
         self.settings = settings
         self.personas = personas
@@ -50,6 +52,7 @@ class ChatFlow:
         # What was recalled for the newest reply in each conversation ("what did you remember?").
         self.last_recall: dict[str, list[RecalledMemory]] = {}
         self.registry = registry or TurnRegistry()
+        self.expressions = expressions
 
     def greetings(self, persona: Persona) -> list[str]:
         """The greeting, then the alternate greetings (a card's "swipes"), macros filled; empty ones left out."""
@@ -139,6 +142,19 @@ class ChatFlow:
         block = format_memories(recalled, user_name)
         return [block] if block else []
 
+    async def expression_of(self, reply: str) -> str | None:
+        """The reply's expression label (on a worker thread), or None without a classifier or its model."""
+        if self.expressions is None or not reply.strip():
+            return None
+        return await self.expressions.aclassify(reply)
+
+    async def _label(self, message_id: str, reply: str) -> str | None:
+        """Label the saved reply. After the last token and the save: it never delays a word of the reply."""
+        emotion = await self.expression_of(reply)
+        if emotion is not None:
+            self.conversations.set_emotion(message_id, emotion)
+        return emotion
+
     def _remember(self, persona: Persona, conversation_id: str, user_name: str) -> None:
         """Turn the new messages into memories, in the background: never on the reply's path."""
         if self.memory is None:
@@ -210,8 +226,10 @@ class ChatFlow:
             if status is not None and reply:
                 saved_id = self.conversations.add_reply(conversation_id, reply, status, model=model).id
             self.registry.finish(turn)
+        emotion: str | None = None
         if saved_id:
             self._remember(persona, conversation_id, user_name)
+            emotion = await self._label(saved_id, reply)
         log.info(
             "reply: conversation=%s status=%s text=%s",
             conversation_id,
@@ -225,6 +243,7 @@ class ChatFlow:
             status=status if saved_id else None,
             reply_message_id=saved_id,
             error=error,
+            emotion=emotion,
         )
 
 

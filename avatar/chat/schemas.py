@@ -15,3 +15,4 @@ class TurnUpdate(BaseModel):
     reply_message_id: str | None = None
     user_message_id: str | None = None
     error: str | None = None  # a message for the user when the model failed
+    emotion: str | None = None  # the saved reply's expression label (the last update), None if unknown

@@ -31,3 +31,5 @@ class Message(SQLModel, table=True):
     status: str = Field(default="complete", max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
     model: str | None = Field(default=None, max_length=200)
+    # The reply's expression label (avatar/expressions), set once the reply is saved; None for the user's.
+    emotion: str | None = Field(default=None, max_length=32)

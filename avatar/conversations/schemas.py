@@ -30,6 +30,7 @@ class MessageOut(BaseModel):
     status: MessageStatus
     created_at: datetime
     model: str | None = None
+    emotion: str | None = None
 
 
 class ConversationOut(BaseModel):

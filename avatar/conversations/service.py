@@ -135,6 +135,16 @@ class ConversationService:
             session.refresh(message)
             return MessageOut.model_validate(message)
 
+    def set_emotion(self, message_id: str, label: str) -> None:
+        """Label a saved reply with its expression (after it was saved: the label is found off the reply's path)."""
+        with Session(self.engine) as session:
+            message = repository.get_message(session, message_id)
+            if message is None:
+                return  # deleted meanwhile (Regenerate, a deleted conversation): nothing to label
+            message.emotion = label
+            session.add(message)
+            session.commit()
+
     def drop_last_reply(self, conversation_id: str) -> MessageOut | None:
         """For Regenerate: remove the newest assistant message if it answers a user message.
 

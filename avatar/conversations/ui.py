@@ -13,6 +13,7 @@ from avatar.context import AppContext
 from avatar.conversations.schemas import MessageOut, MessageStatus
 from avatar.core.errors import AvatarError
 from avatar.core.wording import counted
+from avatar.expressions.ui import Faces
 from avatar.llm.base import ProviderError, ProviderHealth, listed_name
 from avatar.personas.schemas import Persona
 
@@ -91,6 +92,7 @@ class ChatTab:
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
+        self.faces = Faces(ctx)
 
     # -- helpers ---------------------------------------------------------------------------
     def persona_choices(self) -> list[tuple[str, str]]:
@@ -404,6 +406,7 @@ class ChatTab:
                         interactive=True,
                         filterable=False,
                     )
+                    face_panel = self.faces.build_panel()
                     persona_blurb = gr.Markdown()
                     # The list is filled on page load (one request to the model server), never at build time.
                     model_picker = gr.Dropdown(
@@ -471,6 +474,8 @@ class ChatTab:
             "greeting_index": greeting_index,
             "name_row": name_row,
             "memory_switch": memory_switch,
+            "chatbot": chatbot,
+            "face_panel": face_panel,
         }
 
         persona_picker.input(
@@ -501,6 +506,9 @@ class ChatTab:
         status_outputs = [banner, pull_button, model_picker]
         for event in (submit_event, click_event, regenerate_event):
             event.then(self.status, [model_picker], status_outputs, show_progress="hidden", api_name=False)
+        self.faces.wire_chat(
+            chatbot, face_panel, persona_picker, conversation_id, [submit_event, click_event, regenerate_event]
+        )
         model_picker.input(
             self.choose_model,
             [model_picker, persona_picker],
@@ -577,3 +585,10 @@ class ChatTab:
             api_name=False,
         )
         demo.load(self.name_prompt, None, [c["name_row"]], show_progress="hidden", api_name=False)
+        demo.load(
+            self.faces.for_chat,
+            [c["persona_picker"], c["conversation_id"]],
+            [c["chatbot"], *c["face_panel"]],
+            show_progress="hidden",
+            api_name=False,
+        )

@@ -173,7 +173,8 @@ def test_duplicate_copies_fields_and_picture_and_deletes_cleanly(ctx, settings, 
     shown = view(tab.delete("nova-copy"))
     assert shown["status"] == "Deleted Nova (copy)." and "nova-copy" not in shown["ids"]
     assert sorted(p.name for p in settings.user_personas_dir.iterdir()) == [
-        "aria-copy.png",  # the shipped characters have portraits
+        "aria-copy.expressions",  # the shipped characters have portraits and expression sprites
+        "aria-copy.png",
         "aria-copy.yaml",
         "nova.png",
         "nova.yaml",
