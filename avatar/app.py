@@ -23,6 +23,7 @@ from avatar.privacy.lan import LanSetup
 from avatar.privacy.no_remote_assets import NoRemoteAssetsMiddleware
 from avatar.privacy.ui import PrivacyTab
 from avatar.theme import CSS, make_theme
+from avatar.voice.call_screen import CALL_CSS, CALL_JS
 from avatar.voice.ui import VoiceTab
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,9 @@ log = logging.getLogger(__name__)
 def build_app(settings: Settings, ctx: AppContext | None = None) -> gr.Blocks:
     scratch.use_data_dir(settings.data_dir)  # before any Blocks: Gradio's cache goes there too
     ctx = ctx or create_context(settings)
-    with gr.Blocks(title="Local Avatar", theme=make_theme(), css=CSS + FACE_CSS, analytics_enabled=False) as demo:
+    with gr.Blocks(
+        title="Local Avatar", theme=make_theme(), css=CSS + FACE_CSS + CALL_CSS, js=CALL_JS, analytics_enabled=False
+    ) as demo:
         gr.Markdown("## Local Avatar\nYour characters, on your computer. Nothing you say leaves this machine.")
         chat_tab = ChatTab(ctx)
         personas_tab = PersonasTab(ctx)
