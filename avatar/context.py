@@ -13,6 +13,7 @@ from avatar.conversations.service import ConversationService
 from avatar.core.db import open_database
 from avatar.core.settings import Settings
 from avatar.expressions.classifier import ExpressionClassifier
+from avatar.expressions.service import MoodService
 from avatar.expressions.sprites import SpriteStore
 from avatar.llm.base import ChatProvider
 from avatar.llm.factory import make_provider
@@ -36,6 +37,7 @@ class AppContext:
     chat: ChatFlow
     model_choice: ModelChoice
     faces: SpriteStore
+    moods: MoodService
 
     def use_model(self, model: str) -> None:
         """The Chat tab's model picker: the following turns (and memory cards) use `model`, except for
@@ -78,8 +80,10 @@ def create_context(settings: Settings, embedder: Embedder | None = None) -> AppC
     personas.lore_listeners.append(
         lambda persona_id: memory.schedule_lore_sync(persona_id, partial(personas.lore, persona_id))
     )
-    chat = ChatFlow(
-        settings, personas, profile, conversations, provider, memory, expressions=ExpressionClassifier(embedder)
-    )
+    moods = MoodService(engine)
+    expressions = ExpressionClassifier(embedder)
+    chat = ChatFlow(settings, personas, profile, conversations, provider, memory, expressions=expressions, moods=moods)
     faces = SpriteStore(personas)
-    return AppContext(settings, engine, personas, profile, conversations, provider, memory, chat, model_choice, faces)
+    return AppContext(
+        settings, engine, personas, profile, conversations, provider, memory, chat, model_choice, faces, moods
+    )

@@ -19,6 +19,8 @@ from avatar.core.errors import NotFoundError
 from avatar.core.logging import private
 from avatar.core.settings import Settings
 from avatar.expressions.classifier import ExpressionClassifier
+from avatar.expressions.mood import prompt_line
+from avatar.expressions.service import MoodService
 from avatar.llm.base import ChatProvider, GenerationOptions, ProviderError
 from avatar.llm.prompt import HistoryItem, apply_macros, build_prompt
 from avatar.memory.prompt import format_memories
@@ -42,6 +44,7 @@ class ChatFlow:
         memory: MemoryService | None = None,
         registry: TurnRegistry | None = None,
         expressions: ExpressionClassifier | None = None,
+        moods: MoodService | None = None,
     ) -> None:
         self.settings = settings
         self.personas = personas
@@ -53,6 +56,7 @@ class ChatFlow:
         self.last_recall: dict[str, list[RecalledMemory]] = {}
         self.registry = registry or TurnRegistry()
         self.expressions = expressions
+        self.moods = moods
 
     def greetings(self, persona: Persona) -> list[str]:
         """The greeting, then the alternate greetings (a card's "swipes"), macros filled; empty ones left out."""
@@ -155,6 +159,27 @@ class ChatFlow:
             self.conversations.set_emotion(message_id, emotion)
         return emotion
 
+    def _mood_line(self, persona: Persona, conversation_id: str, user_name: str) -> list[str]:
+        """The character's state as one line for the model (nothing before the first exchange)."""
+        if self.moods is None:
+            return []
+        try:
+            mood = self.moods.get(conversation_id)
+        except Exception:  # the state never stops a turn
+            log.exception("mood unavailable")
+            return []
+        return [prompt_line(mood, persona.name, user_name)] if mood else []
+
+    async def _move_mood(self, persona: Persona, conversation_id: str, reply_label: str | None, said: str) -> None:
+        """After the reply is saved and labelled: the conversation's mood and affinity move (never failing the turn)."""
+        if self.moods is None or reply_label is None:
+            return
+        try:
+            user_label = await self.expression_of(said)
+            self.moods.record_exchange(conversation_id, persona.mood_baseline, reply_label, user_label)
+        except Exception:
+            log.exception("mood not updated")
+
     def _remember(self, persona: Persona, conversation_id: str, user_name: str) -> None:
         """Turn the new messages into memories, in the background: never on the reply's path."""
         if self.memory is None:
@@ -183,6 +208,7 @@ class ChatFlow:
             user_name=user_name,
             about_me=self.profile.about_me(),
             extra_sections=memories,
+            turn_notes=self._mood_line(persona, conversation_id, user_name),
             context_tokens=self.settings.context_tokens,
             reply_tokens=self.settings.reply_tokens,
         )
@@ -230,6 +256,7 @@ class ChatFlow:
         if saved_id:
             self._remember(persona, conversation_id, user_name)
             emotion = await self._label(saved_id, reply)
+            await self._move_mood(persona, conversation_id, emotion, question)
         log.info(
             "reply: conversation=%s status=%s text=%s",
             conversation_id,

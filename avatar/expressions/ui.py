@@ -72,16 +72,22 @@ class Faces:
         """(chatbot avatars, the large face, the line under it) for the conversation shown."""
         label = self.newest_label(conversation_id)
         face = self.face(persona_id, label)
-        return self.avatars(persona_id, label), str(face) if face else None, self.caption(persona_id, label)
+        caption = self.caption(persona_id, label, conversation_id)
+        return self.avatars(persona_id, label), str(face) if face else None, caption
 
     def for_chatbot(self, persona_id: str | None, conversation_id: str | None = None) -> Any:
         return self.avatars(persona_id, self.newest_label(conversation_id))
 
-    def caption(self, persona_id: str | None, label: str | None) -> str:
+    def caption(self, persona_id: str | None, label: str | None, conversation_id: str | None = None) -> str:
+        """The small line under the face: the newest reply's expression, then the conversation's mood and affinity."""
         persona = self.persona(persona_id)
         if persona is None or not label:
             return ""
-        return f"<small>{persona.name} · *{label}*</small>"
+        line = f"{persona.name} · *{label}*"
+        mood = self.ctx.moods.get(conversation_id)
+        if mood is not None:
+            line += f"<br>mood: {mood.name} · feels {mood.closeness} toward you ({mood.affinity:.0f}/100)"
+        return f"<small>{line}</small>"
 
     # -- layout ----------------------------------------------------------------------------------
     def build_panel(self) -> tuple[gr.Image, gr.Markdown]:

@@ -115,6 +115,7 @@ def build_prompt(
     reply_tokens: int,
     about_me: str = "",
     extra_sections: Sequence[str] = (),
+    turn_notes: Sequence[str] = (),
 ) -> BuiltPrompt:
     """System prompt, the newest history that fits with the character note placed inside it, then the
     post-history instructions (if the persona has any) as a last system message. `history` ends with
@@ -144,12 +145,16 @@ def build_prompt(
         used += cost
         kept += 1
     window.reverse()
+    # This turn's notes (the character's mood) change every turn: a system message just before the
+    # newest message, never in the system prompt, whose cached prefix they would break.
+    notes = [ChatMessage(role="system", content=text) for text in turn_notes if text.strip()]
+    window[-1:-1] = notes
     # Placed in the kept window, not the whole history: trimming never pushes the note out.
     at = max(len(window) - persona.character_note_depth, 0)
     window[at:at] = note
     return BuiltPrompt(
         messages=[system, *window, *after],
-        estimated_tokens=used + fixed_tokens,
+        estimated_tokens=used + fixed_tokens + sum(message_tokens(m.content) for m in notes),
         dropped_messages=len(history) - kept,
         newest_truncated=newest_text != newest.content,
     )

@@ -86,7 +86,7 @@ _V1_ALIASES = {
     "char_greeting": "first_mes",
     "example_dialogue": "mes_example",
 }
-_OUR_FIELDS = ("tagline", "style", "boundaries", "voice", "memory_policy")
+_OUR_FIELDS = ("tagline", "style", "boundaries", "voice", "memory_policy", "mood_baseline")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LEGACY_MACROS = re.compile(r"<(user|bot|char)>", re.IGNORECASE)
 _ORIGINAL_MACRO = re.compile(r"\{\{original\}\}", re.IGNORECASE)
@@ -753,6 +753,8 @@ def _our_extension(persona: PersonaFile) -> dict[str, Any]:
     fields = persona.model_dump(mode="json", include={*_OUR_FIELDS, "model"})
     if not fields.get("model"):
         fields.pop("model", None)
+    if fields.get("mood_baseline") == "neutral":
+        fields.pop("mood_baseline")  # the default: cards from before the field stay as they were
     return fields
 
 

@@ -29,7 +29,7 @@ def test_the_chat_face_follows_the_newest_reply(ctx, fake_ollama):
     fake_ollama.script("How dare he say that to you! I am furious.")
     conversation_id = asyncio.run(run_turn(ctx, "My boss yelled at me."))[-1].conversation_id
     avatars, face, caption = Faces(ctx).for_chat("aria", conversation_id)
-    assert face.endswith(".png") and caption == "<small>Aria · *anger*</small>"
+    assert face.endswith(".png") and caption.startswith("<small>Aria · *anger*<br>mood: ")
     shipped = ctx.settings.builtin_personas_dir / "aria.expressions" / "anger.png"
     assert Path(face).read_bytes() == shipped.read_bytes()
     assert avatars["avatar_images"] == (None, face)  # no picture of yours yet: none beside your messages
