@@ -83,11 +83,12 @@ def common_flags() -> argparse.ArgumentParser:
 
 def subcommand_features() -> list:
     """The features that add subcommands; each has add_parsers(commands, common) and sets args.run."""
+    from avatar.expressions import cli as expressions_cli
     from avatar.memory import cli as memory_cli
     from avatar.personas import cli as personas_cli
     from avatar.privacy import cli as privacy_cli
 
-    return [personas_cli, privacy_cli, memory_cli]
+    return [personas_cli, expressions_cli, privacy_cli, memory_cli]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

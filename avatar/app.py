@@ -15,6 +15,7 @@ from avatar.context import AppContext, create_context
 from avatar.conversations.ui import ChatTab
 from avatar.core import scratch
 from avatar.core.settings import Settings
+from avatar.expressions.ui import FACE_CSS
 from avatar.memory.ui import MemoryTab
 from avatar.personas.ui import PersonasTab
 from avatar.privacy.auth import BasicAuthMiddleware
@@ -22,6 +23,7 @@ from avatar.privacy.lan import LanSetup
 from avatar.privacy.no_remote_assets import NoRemoteAssetsMiddleware
 from avatar.privacy.ui import PrivacyTab
 from avatar.theme import CSS, make_theme
+from avatar.voice.call_screen import CALL_CSS, CALL_JS
 from avatar.voice.ui import VoiceTab
 
 log = logging.getLogger(__name__)
@@ -30,7 +32,9 @@ log = logging.getLogger(__name__)
 def build_app(settings: Settings, ctx: AppContext | None = None) -> gr.Blocks:
     scratch.use_data_dir(settings.data_dir)  # before any Blocks: Gradio's cache goes there too
     ctx = ctx or create_context(settings)
-    with gr.Blocks(title="Local Avatar", theme=make_theme(), css=CSS, analytics_enabled=False) as demo:
+    with gr.Blocks(
+        title="Local Avatar", theme=make_theme(), css=CSS + FACE_CSS + CALL_CSS, js=CALL_JS, analytics_enabled=False
+    ) as demo:
         gr.Markdown("## Local Avatar\nYour characters, on your computer. Nothing you say leaves this machine.")
         chat_tab = ChatTab(ctx)
         personas_tab = PersonasTab(ctx)

@@ -12,6 +12,9 @@ from avatar.chat.flows import ChatFlow
 from avatar.conversations.service import ConversationService
 from avatar.core.db import open_database
 from avatar.core.settings import Settings
+from avatar.expressions.classifier import ExpressionClassifier
+from avatar.expressions.service import MoodService
+from avatar.expressions.sprites import SpriteStore
 from avatar.llm.base import ChatProvider
 from avatar.llm.factory import make_provider
 from avatar.llm.model_choice import ModelChoice, startup_model
@@ -35,6 +38,8 @@ class AppContext:
     chat: ChatFlow
     model_choice: ModelChoice
     cards: CardSchedule
+    faces: SpriteStore
+    moods: MoodService
 
     def use_model(self, model: str) -> None:
         """The Chat tab's model picker: the following turns (and memory cards) use `model`, except for
@@ -87,10 +92,24 @@ def create_context(settings: Settings, embedder: Embedder | None = None) -> AppC
     personas.lore_listeners.append(
         lambda persona_id: memory.schedule_lore_sync(persona_id, partial(personas.lore, persona_id))
     )
-    chat = ChatFlow(settings, personas, profile, conversations, provider, memory)
+    moods = MoodService(engine)
+    expressions = ExpressionClassifier(embedder)
+    chat = ChatFlow(settings, personas, profile, conversations, provider, memory, expressions=expressions, moods=moods)
     chat.cards = CardSchedule(
         memory, chat.card_job, chat.registry.any_active, idle_s=settings.card_idle_s, after_batch=chat.rewarm
     )
+    faces = SpriteStore(personas)
     return AppContext(
-        settings, engine, personas, profile, conversations, provider, memory, chat, model_choice, chat.cards
+        settings,
+        engine,
+        personas,
+        profile,
+        conversations,
+        provider,
+        memory,
+        chat,
+        model_choice,
+        chat.cards,
+        faces,
+        moods,
     )

@@ -13,6 +13,7 @@ from gradio_client import Client
 from avatar.conversations.service import ConversationService
 from avatar.core.db import open_database
 from avatar.core.settings import PROJECT_ROOT
+from avatar.expressions.labels import LABELS
 from tests.conftest import free_port
 
 
@@ -33,6 +34,7 @@ def test_personas_chat_streams_and_restart_keeps_history(launch_app, fake_ollama
     assert len(outputs) > 2, "the reply should arrive in several pieces"
     assert final["done"] and final["status"] == "complete"
     assert final["reply"] == "I will remember that you love kites."
+    assert final["emotion"] in LABELS and all(u["emotion"] is None for u in outputs[:-1])  # the reply's expression
     conversation_id = final["conversation_id"]
     app.stop()
 

@@ -1,7 +1,7 @@
 """The named API ("Use via API"): what scripts and tests call with gradio_client.
 
 /personas -> [{id, name}]
-/chat(message, persona_id, conversation_id) -> streams dicts; the last has done=True
+/chat(message, persona_id, conversation_id) -> streams dicts; the last has done=True and the reply's emotion
 /stop(conversation_id) -> whether a reply was being generated there
 """
 
@@ -25,10 +25,11 @@ def register_api(ctx: AppContext) -> None:
     async def chat(message: str, persona_id: str, conversation_id: str) -> AsyncIterator[dict]:
         """Send `message` to the persona; "" as conversation_id starts a new conversation.
 
-        Streams {"conversation_id", "reply", "done", "status", "error", "generation"}; the reply grows token by
-        token; the last update's "generation" has what the model server reported for it (tokens, timings).
+        Streams {"conversation_id", "reply", "done", "status", "error", "emotion", "generation"}; the reply grows
+        token by token; the last update's "emotion" is the reply's expression label (one of the 28) or None, and
+        its "generation" what the model server reported for it (tokens, timings).
         """
-        fields = {"conversation_id", "reply", "done", "status", "error", "generation"}
+        fields = {"conversation_id", "reply", "done", "status", "error", "emotion", "generation"}
         try:
             async for update in ctx.chat.send(persona_id, conversation_id or None, message):
                 yield update.model_dump(mode="json", include=fields)

@@ -13,13 +13,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 
 from avatar.chat.cancel import TurnRegistry, until_cancelled
-from avatar.chat.notes import fresh_recall, noted_history
+from avatar.chat.notes import fresh_recall, join_notes, noted_history
 from avatar.chat.schemas import TurnUpdate
 from avatar.conversations.schemas import MessageStatus
 from avatar.conversations.service import ConversationService
 from avatar.core.errors import NotFoundError
 from avatar.core.logging import private
 from avatar.core.settings import Settings
+from avatar.expressions.classifier import ExpressionClassifier
+from avatar.expressions.mood import prompt_line
+from avatar.expressions.service import MoodService
 from avatar.llm.base import ChatMessage, ChatProvider, GenerationOptions, ProviderError
 from avatar.llm.prompt import BuiltPrompt, apply_macros, build_prompt, first_kept
 from avatar.llm.stats import GenerationStats
@@ -33,6 +36,8 @@ from avatar.profile.service import ProfileService
 
 log = logging.getLogger(__name__)
 
+STATE_LINE_TOKENS = 48  # room kept for the mood line in this turn's note
+
 
 class ChatFlow:
     def __init__(
@@ -44,6 +49,8 @@ class ChatFlow:
         provider: ChatProvider,
         memory: MemoryService | None = None,
         registry: TurnRegistry | None = None,
+        expressions: ExpressionClassifier | None = None,
+        moods: MoodService | None = None,
     ) -> None:
         self.settings = settings
         self.personas = personas
@@ -58,6 +65,8 @@ class ChatFlow:
         # The newest exchange as the model server last saw it (conversation, model, messages with the reply):
         # what to put back into its cache after memory cards took it over.
         self._last_exchange: tuple[str, str, list[ChatMessage]] | None = None
+        self.expressions = expressions
+        self.moods = moods
 
     def generation_options(self) -> GenerationOptions:
         """The model options of every request to the model server (chat, preload, memory cards)."""
@@ -191,6 +200,40 @@ class ChatFlow:
         self.last_recall[conversation_id] = recalled
         return recalled
 
+    async def expression_of(self, reply: str) -> str | None:
+        """The reply's expression label (on a worker thread), or None without a classifier or its model."""
+        if self.expressions is None or not reply.strip():
+            return None
+        return await self.expressions.aclassify(reply)
+
+    async def _label(self, message_id: str, reply: str) -> str | None:
+        """Label the saved reply. After the last token and the save: it never delays a word of the reply."""
+        emotion = await self.expression_of(reply)
+        if emotion is not None:
+            self.conversations.set_emotion(message_id, emotion)
+        return emotion
+
+    def _mood_line(self, persona: Persona, conversation_id: str, user_name: str) -> str:
+        """The character's state as one line for the model ("" before the first exchange)."""
+        if self.moods is None:
+            return ""
+        try:
+            mood = self.moods.get(conversation_id)
+        except Exception:  # the state never stops a turn
+            log.exception("mood unavailable")
+            return ""
+        return prompt_line(mood, persona.name, user_name) if mood else ""
+
+    async def _move_mood(self, persona: Persona, conversation_id: str, reply_label: str | None, said: str) -> None:
+        """After the reply is saved and labelled: the conversation's mood and affinity move (never failing the turn)."""
+        if self.moods is None or reply_label is None:
+            return
+        try:
+            user_label = await self.expression_of(said)
+            self.moods.record_exchange(conversation_id, persona.mood_baseline, reply_label, user_label)
+        except Exception:
+            log.exception("mood not updated")
+
     def _remember(self, persona: Persona, conversation_id: str, user_name: str) -> None:
         """Turn the new messages into memories, in the background: never on the reply's path."""
         if self.memory is None:
@@ -216,7 +259,7 @@ class ChatFlow:
         messages = self.conversations.messages(conversation_id)
         history = noted_history(messages, self.memory if recall_on else None, user_name)
         newest = history.items[-1] if history.items else None
-        reserve = self.settings.memory_token_budget if recall_on else 0
+        reserve = (self.settings.memory_token_budget if recall_on else 0) + STATE_LINE_TOKENS
         layout = {
             "user_name": user_name,
             "about_me": self.profile.about_me(),
@@ -224,13 +267,17 @@ class ChatFlow:
             "reply_tokens": self.settings.reply_tokens,
             "turn_reserve": reserve,
         }
-        if recall_on and newest is not None and newest.role == "user":
-            recalled = await self._recall(conversation_id, persona, newest.content, user_name)
+        if newest is not None and newest.role == "user":
             start = first_kept(persona, history.items, **layout)
-            fresh = fresh_recall(recalled, history.shown_from(start))
-            history.items[-1] = replace(newest, note=format_memories(fresh, user_name))
-            self.conversations.set_recalled(history.message_ids[-1], [r.memory.id for r in fresh])
-        elif not recall_on:
+            fresh: list[RecalledMemory] = []
+            if recall_on:
+                recalled = await self._recall(conversation_id, persona, newest.content, user_name)
+                fresh = fresh_recall(recalled, history.shown_from(start))
+            state = self._mood_line(persona, conversation_id, user_name)
+            state = state if state != history.state_from(start) else ""  # unchanged: the window shows it
+            history.items[-1] = replace(newest, note=join_notes(format_memories(fresh, user_name), state))
+            self.conversations.set_turn_note(history.message_ids[-1], [r.memory.id for r in fresh], state)
+        if not recall_on:
             self.last_recall[conversation_id] = []
         prompt = build_prompt(persona, history.items, **layout)
         if prompt.dropped_messages or prompt.newest_truncated:
@@ -245,6 +292,7 @@ class ChatFlow:
         self, persona: Persona, conversation_id: str, until_heard: Callable[[], Awaitable[None]] | None = None
     ) -> AsyncIterator[TurnUpdate]:
         prompt = await self._prompt(persona, conversation_id)
+        question = next((m.content for m in reversed(prompt.messages) if m.role == "user"), "")
         user_name = self.profile.user_name()
         options = self.generation_options()
         model = persona.model or self.provider.model
@@ -281,11 +329,14 @@ class ChatFlow:
                     conversation_id, reply, status, model=model, generation=generation
                 ).id
             self.registry.finish(turn)
+        emotion: str | None = None
         if saved_id:
             self._remember(persona, conversation_id, user_name)
             if status is MessageStatus.complete:
                 said = [*prompt.before_last_word(), ChatMessage(role="assistant", content=reply)]
                 self._last_exchange = (conversation_id, model, said)
+            emotion = await self._label(saved_id, reply)
+            await self._move_mood(persona, conversation_id, emotion, question)
         log.info(
             "reply: conversation=%s status=%s text=%s server=%s",
             conversation_id,
@@ -301,6 +352,7 @@ class ChatFlow:
             reply_message_id=saved_id,
             error=error,
             generation=generation,
+            emotion=emotion,
         )
 
 

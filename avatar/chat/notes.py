@@ -1,10 +1,13 @@
-"""Recalled memories as notes inside the history, so each turn's prompt extends the previous one.
+"""Recalled memories (and the character's mood) as notes inside the history, so each turn's prompt
+extends the previous one.
 
 A turn's note (the memories recalled for it, quoted as data) is a system message just before the
 user's message, and is stored with that message (`recalled_memory_ids`). Later turns send the same
 note at the same place, so the model server finds the whole earlier conversation in its cache; a
 turn's own note holds only what the kept window does not already show. What the user edits or
 deletes in the Memory tab changes (or leaves) the notes that showed it: it is read anew each turn.
+The mood line works the same way (`state_note`): sent with a message when it differs from the last
+one the window shows, and left in place after, so the newest line in the window is the current mood.
 """
 
 from __future__ import annotations
@@ -26,14 +29,19 @@ class NotedHistory:
     items: list[HistoryItem]
     note_ids: list[list[str]]
     message_ids: list[str]
+    state_notes: list[str]
 
     def shown_from(self, start: int) -> set[str]:
         """The memories the notes of the kept window show, from item `start` up to (not including) the newest."""
         return {memory_id for ids in self.note_ids[start:-1] for memory_id in ids}
 
+    def state_from(self, start: int) -> str:
+        """The newest mood line the kept window shows (before the newest message), or ""."""
+        return next((note for note in reversed(self.state_notes[start:-1]) if note), "")
+
 
 def noted_history(messages: Sequence[MessageOut], memory: MemoryService | None, user_name: str) -> NotedHistory:
-    """The history with each message's stored note; `memory` None (memory off): no notes at all."""
+    """The history with each message's stored note; `memory` None (memory off): no memories in them."""
     kept = [m for m in messages if m.content.strip()]
     wanted = [i for m in kept for i in m.recalled_memory_ids] if memory is not None else []
     found = {m.id: m for m in memory.by_ids(wanted)} if memory is not None and wanted else {}
@@ -41,9 +49,14 @@ def noted_history(messages: Sequence[MessageOut], memory: MemoryService | None, 
     note_ids: list[list[str]] = []
     for message in kept:
         shown = [found[i] for i in message.recalled_memory_ids if i in found]
-        items.append(HistoryItem(message.role.value, message.content, format_memories(shown, user_name)))
+        note = join_notes(format_memories(shown, user_name), message.state_note or "")
+        items.append(HistoryItem(message.role.value, message.content, note))
         note_ids.append([m.id for m in shown])
-    return NotedHistory(items, note_ids, [m.id for m in kept])
+    return NotedHistory(items, note_ids, [m.id for m in kept], [m.state_note or "" for m in kept])
+
+
+def join_notes(*parts: str) -> str:
+    return "\n\n".join(part for part in parts if part)
 
 
 def fresh_recall(recalled: Sequence[RecalledMemory], shown: set[str]) -> list[RecalledMemory]:

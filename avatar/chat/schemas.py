@@ -17,3 +17,4 @@ class TurnUpdate(BaseModel):
     user_message_id: str | None = None
     error: str | None = None  # a message for the user when the model failed
     generation: GenerationStats | None = None  # the last update: what the model server reported for the reply
+    emotion: str | None = None  # the saved reply's expression label (the last update), None if unknown

@@ -33,5 +33,9 @@ class Message(SQLModel, table=True):
     model: str | None = Field(default=None, max_length=200)
     # JSON: the memories whose note was sent just before this (user) message, in that order.
     recalled_memory_ids: str | None = None
+    # The character's mood line sent just before this (user) message, when it had changed (see chat/notes.py).
+    state_note: str | None = None
     # JSON: the model server's figures for this reply (llm.stats.GenerationStats), numbers only.
     generation: str | None = None
+    # The reply's expression label (avatar/expressions), set once the reply is saved; None for the user's.
+    emotion: str | None = Field(default=None, max_length=32)

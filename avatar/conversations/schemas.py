@@ -34,6 +34,7 @@ class MessageOut(BaseModel):
     created_at: datetime
     model: str | None = None
     recalled_memory_ids: list[str] = []
+    state_note: str | None = None
     generation: GenerationStats | None = None
 
     @field_validator("recalled_memory_ids", mode="before")
@@ -45,6 +46,8 @@ class MessageOut(BaseModel):
     @classmethod
     def _generation(cls, value: object) -> object:
         return json.loads(value) if isinstance(value, str) else value
+
+    emotion: str | None = None
 
 
 class ConversationOut(BaseModel):

@@ -145,13 +145,25 @@ class ConversationService:
             session.refresh(message)
             return MessageOut.model_validate(message)
 
-    def set_recalled(self, message_id: str, memory_ids: Sequence[str]) -> None:
-        """Remember which memories were shown to the model just before this message (empty: none)."""
+    def set_turn_note(self, message_id: str, memory_ids: Sequence[str], state_note: str = "") -> None:
+        """Remember what was shown to the model just before this message: the memories recalled for it and
+        the character's mood line (empty: none). Later turns send the same note in the same place."""
         with Session(self.engine) as session:
             message = repository.get_message(session, message_id)
             if message is None:
                 return  # deleted meanwhile: nothing to keep
             message.recalled_memory_ids = json.dumps(list(memory_ids)) if memory_ids else None
+            message.state_note = state_note or None
+            session.add(message)
+            session.commit()
+
+    def set_emotion(self, message_id: str, label: str) -> None:
+        """Label a saved reply with its expression (after it was saved: the label is found off the reply's path)."""
+        with Session(self.engine) as session:
+            message = repository.get_message(session, message_id)
+            if message is None:
+                return  # deleted meanwhile (Regenerate, a deleted conversation): nothing to label
+            message.emotion = label
             session.add(message)
             session.commit()
 

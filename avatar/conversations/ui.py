@@ -13,6 +13,7 @@ from avatar.context import AppContext
 from avatar.conversations.schemas import MessageOut, MessageStatus
 from avatar.core.errors import AvatarError
 from avatar.core.wording import counted
+from avatar.expressions.ui import Faces
 from avatar.llm.base import ProviderError, ProviderHealth, listed_name
 from avatar.personas.schemas import Persona
 
@@ -107,6 +108,7 @@ class ChatTab:
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
+        self.faces = Faces(ctx)
 
     # -- helpers ---------------------------------------------------------------------------
     def persona_choices(self) -> list[tuple[str, str]]:
@@ -442,6 +444,7 @@ class ChatTab:
                         interactive=True,
                         filterable=False,
                     )
+                    face_panel = self.faces.build_panel()
                     persona_blurb = gr.Markdown()
                     # The list is filled on page load (one request to the model server), never at build time.
                     model_picker = gr.Dropdown(
@@ -510,6 +513,8 @@ class ChatTab:
             "greeting_index": greeting_index,
             "name_row": name_row,
             "memory_switch": memory_switch,
+            "chatbot": chatbot,
+            "face_panel": face_panel,
         }
 
         persona_picker.input(
@@ -544,6 +549,9 @@ class ChatTab:
             event.then(self.status, [model_picker], status_outputs, show_progress="hidden", api_name=False).then(
                 hidden, None, [load_note], show_progress="hidden", api_name=False
             )
+        self.faces.wire_chat(
+            chatbot, face_panel, persona_picker, conversation_id, [submit_event, click_event, regenerate_event]
+        )
         model_picker.input(
             self.choose_model,
             [model_picker, persona_picker],
@@ -620,3 +628,10 @@ class ChatTab:
             api_name=False,
         ).then(self.warm_model, [c["persona_picker"]], [c["load_note"]], show_progress="hidden", api_name=False)
         demo.load(self.name_prompt, None, [c["name_row"]], show_progress="hidden", api_name=False)
+        demo.load(
+            self.faces.for_chat,
+            [c["persona_picker"], c["conversation_id"]],
+            [c["chatbot"], *c["face_panel"]],
+            show_progress="hidden",
+            api_name=False,
+        )

@@ -190,7 +190,7 @@ def build_prompt(
     """The messages for one turn, from what changes least to what changes most: the system message,
     the kept history (each message after its note, the character note at its depth), then the
     post-history instructions. `history` ends with the message to answer; its `note` is this turn's
-    (recalled memories), and must fit in `turn_reserve`."""
+    (recalled memories, the mood line), and must fit in `turn_reserve`."""
     fixed = fixed_parts(persona, user_name, about_me)
     if not history:
         messages = [fixed.system, *fixed.note, *fixed.after]

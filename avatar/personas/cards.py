@@ -26,12 +26,12 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-import hashlib
 import io
 import json
 import logging
 import math
 import re
+import shutil
 import stat
 import struct
 import threading
@@ -47,8 +47,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from avatar.core.errors import AvatarError, InvalidInputError
 from avatar.core.files import atomic_write_bytes
+from avatar.personas.card_assets import EMOTION_ASSET_TYPES, emotion_asset_chunks, emotion_sprites
 from avatar.personas.files import safe_persona_id
-from avatar.personas.repository import _describe_validation_error, persona_image_path, save_persona, used_stems
+from avatar.personas.repository import (
+    _describe_validation_error,
+    persona_image_path,
+    save_persona,
+    used_stems,
+    write_sprite_folder,
+)
 from avatar.personas.schemas import DEFAULT_CHARACTER_NOTE_DEPTH, MAX_CHARACTER_NOTE_DEPTH, PersonaFile
 
 log = logging.getLogger(__name__)
@@ -79,7 +86,7 @@ _V1_ALIASES = {
     "char_greeting": "first_mes",
     "example_dialogue": "mes_example",
 }
-_OUR_FIELDS = ("tagline", "style", "boundaries", "voice", "memory_policy")
+_OUR_FIELDS = ("tagline", "style", "boundaries", "voice", "memory_policy", "mood_baseline")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LEGACY_MACROS = re.compile(r"<(user|bot|char)>", re.IGNORECASE)
 _ORIGINAL_MACRO = re.compile(r"\{\{original\}\}", re.IGNORECASE)
@@ -158,6 +165,7 @@ class ParsedCard:
     extras: CardExtras
     image: bytes | None  # PNG bytes without the card chunks, or None for a JSON card
     warnings: list[str] = field(default_factory=list)
+    sprites: dict[str, bytes] = field(default_factory=dict)  # expression label -> picture (V3 emotion assets)
 
     @property
     def lore(self) -> list[LoreEntry]:
@@ -194,8 +202,9 @@ def parse_card(data: bytes, filename: str | None = None) -> ParsedCard:
         raise CardError(_too_large(label, len(data), MAX_CARD_BYTES))
     warnings: list[str] = []
     image: bytes | None = None
+    assets: dict[str, bytes] = {}
     if data.startswith(PNG_SIGNATURE):
-        card, image = _card_from_png(data, warnings)
+        card, image, assets = _card_from_png(data, warnings)
     elif filename and filename.lower().endswith((".png", ".apng")):
         raise CardError(f"{label} is not a PNG image (it does not start with the PNG signature).")
     elif data.startswith(b"PK\x03\x04"):
@@ -205,8 +214,9 @@ def parse_card(data: bytes, filename: str | None = None) -> ParsedCard:
     else:
         raise CardError(f"{label} is not a character card: expected a PNG card or a JSON card.")
     spec, fields = _unwrap(card, warnings)
+    sprites = emotion_sprites(fields, assets, warnings)
     persona, extras = _persona_from_card(fields, spec, warnings)
-    return ParsedCard(persona=persona, extras=extras, image=image, warnings=warnings)
+    return ParsedCard(persona=persona, extras=extras, image=image, warnings=warnings, sprites=sprites)
 
 
 def _too_large(label: str, size: int, limit: int) -> str:
@@ -534,9 +544,13 @@ def _v3_fields(data: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
             kept[key] = copy.deepcopy(data[key])
     assets = data.get("assets")
     if isinstance(assets, list):
-        extra = [a for a in assets if not (isinstance(a, dict) and a.get("uri") == "ccdefault:")]
+        extra = [
+            a
+            for a in assets
+            if not (isinstance(a, dict) and (a.get("uri") == "ccdefault:" or a.get("type") in EMOTION_ASSET_TYPES))
+        ]
         if extra:
-            warnings.append(f"{len(extra)} extra card asset(s) (backgrounds, expressions, ...) were not imported.")
+            warnings.append(f"{len(extra)} extra card asset(s) (backgrounds, icons, ...) were not imported.")
     if kept.get("nickname"):
         warnings.append(f"The card's nickname {kept['nickname'][:80]!r} is kept for export but not used in chats.")
     return kept
@@ -545,8 +559,8 @@ def _v3_fields(data: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
 # PNG chunks ------------------------------------------------------------------------------------
 
 
-def _card_from_png(data: bytes, warnings: list[str]) -> tuple[dict[str, Any], bytes]:
-    """(the card JSON, the picture without any card chunks) from a PNG card."""
+def _card_from_png(data: bytes, warnings: list[str]) -> tuple[dict[str, Any], bytes, dict[str, bytes]]:
+    """(the card JSON, the picture without any card chunks, its embedded assets by path) from a PNG card."""
     chunks = _png_chunks(data)
     texts: dict[str, tuple[bytes, bytes]] = {}
     picture: list[tuple[bytes, bytes]] = []
@@ -571,7 +585,21 @@ def _card_from_png(data: bytes, warnings: list[str]) -> tuple[dict[str, Any], by
     image = _build_png(picture)
     _check_picture(image)
     assert card is not None
-    return card, image
+    return card, image, _embedded_assets(texts)
+
+
+def _embedded_assets(texts: dict[str, tuple[bytes, bytes]]) -> dict[str, bytes]:
+    """The pictures in a PNG card's `chara-ext-asset_:<path>` chunks, by path (what `__asset:<path>` names)."""
+    found: dict[str, bytes] = {}
+    for keyword, chunk in texts.items():
+        if not keyword.startswith(_ASSET_KEYWORD_PREFIX):
+            continue
+        path = keyword.removeprefix(_ASSET_KEYWORD_PREFIX).removeprefix(":")
+        try:
+            found[path] = base64.b64decode(_text_chunk_value(*chunk), validate=False)
+        except (CardError, binascii.Error, ValueError):
+            continue  # an unreadable asset: the sprite is reported missing, the card still imports
+    return found
 
 
 def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
@@ -725,6 +753,8 @@ def _our_extension(persona: PersonaFile) -> dict[str, Any]:
     fields = persona.model_dump(mode="json", include={*_OUR_FIELDS, "model"})
     if not fields.get("model"):
         fields.pop("model", None)
+    if fields.get("mood_baseline") == "neutral":
+        fields.pop("mood_baseline")  # the default: cards from before the field stay as they were
     return fields
 
 
@@ -733,16 +763,24 @@ def export_json(persona: PersonaFile, extras: CardExtras | None = None) -> bytes
     return (json.dumps(card_v2(persona, extras), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def export_png(persona: PersonaFile, image: bytes | None = None, extras: CardExtras | None = None) -> bytes:
-    """The persona as a PNG card: its picture (or a plain placeholder) with `chara` (V2) and `ccv3` (V3) chunks."""
+def export_png(
+    persona: PersonaFile,
+    image: bytes | None = None,
+    extras: CardExtras | None = None,
+    sprites: dict[str, bytes] | None = None,
+) -> bytes:
+    """The persona as a PNG card: its picture (or a face drawn from its name) with `chara` (V2) and `ccv3`
+    (V3) chunks; expression `sprites` (label -> PNG) go in as V3 emotion assets, each in its own chunk."""
     picture = _as_png(image) if image else None
     chunks = _png_chunks(picture or placeholder_png(persona.name))
     chunks = [c for c in chunks if not _is_card_chunk(c)]
+    v3 = card_v3(persona, extras)
+    assets = emotion_asset_chunks(v3, sprites or {})
     cards = [
         _text_chunk("chara", _base64_json(card_v2(persona, extras))),
-        _text_chunk("ccv3", _base64_json(card_v3(persona, extras))),
+        _text_chunk("ccv3", _base64_json(v3)),
     ]
-    return _build_png([*chunks[:-1], *cards, chunks[-1]])
+    return _build_png([*chunks[:-1], *cards, *(_text_chunk(k, v) for k, v in assets), chunks[-1]])
 
 
 def _is_card_chunk(chunk: tuple[bytes, bytes]) -> bool:
@@ -770,12 +808,10 @@ def _as_png(image: bytes) -> bytes | None:
 
 
 def placeholder_png(name: str, size: tuple[int, int] = (400, 600)) -> bytes:
-    """A plain picture in a soft colour derived from `name` (the 2:3 portrait most card sites use)."""
-    digest = hashlib.sha256(name.encode("utf-8")).digest()
-    colour = tuple(110 + byte % 110 for byte in digest[:3])
-    out = io.BytesIO()
-    Image.new("RGB", size, colour).save(out, format="PNG")
-    return out.getvalue()
+    """A face drawn from `name` (the 2:3 portrait most card sites use) for a persona without a picture."""
+    from avatar.expressions.faces import generated_face  # Pillow drawing; only when a picture is missing
+
+    return generated_face(name, size=size)
 
 
 # On disk ---------------------------------------------------------------------------------------
@@ -809,7 +845,14 @@ def save_card(card: ParsedCard, user_personas_dir: Path, existing_ids: Iterable[
             if not card.extras.is_empty():
                 attachments[EXTRAS_SUFFIX] = card.extras.model_dump_json(indent=2).encode("utf-8")
             try:
-                save_persona(user_personas_dir, persona_id, persona, attachments=attachments)
+                # The sprites first and the YAML last: the persona appears only once all of it is there.
+                sprite_dir = write_sprite_folder(user_personas_dir, persona_id, card.sprites) if card.sprites else None
+                try:
+                    save_persona(user_personas_dir, persona_id, persona, attachments=attachments)
+                except BaseException:
+                    if sprite_dir is not None:
+                        shutil.rmtree(sprite_dir, ignore_errors=True)
+                    raise
             except FileExistsError:
                 taken.add(persona_id)  # another process took the id meanwhile: pick the next one
                 continue
@@ -862,8 +905,16 @@ def read_lore(persona_dir: Path, persona_id: str) -> list[LoreEntry]:
     return extras.lore() if extras else []
 
 
-def export_card(persona: PersonaFile, out_path: Path, persona_dir: Path, persona_id: str | None = None) -> Path:
-    """Write `persona` (whose files are in `persona_dir`) as a card: .png (V2 + V3 chunks) or .json (V2)."""
+def export_card(
+    persona: PersonaFile,
+    out_path: Path,
+    persona_dir: Path,
+    persona_id: str | None = None,
+    *,
+    sprites: dict[str, bytes] | None = None,
+) -> Path:
+    """Write `persona` (whose files are in `persona_dir`) as a card: .png (V2 + V3 chunks, and the
+    expression sprites as V3 assets) or .json (V2)."""
     out_path = Path(out_path)
     persona_id = persona_id or getattr(persona, "id", None)
     extras = read_card_extras(persona_dir, persona_id) if persona_id else None
@@ -872,7 +923,7 @@ def export_card(persona: PersonaFile, out_path: Path, persona_dir: Path, persona
         data = export_json(persona, extras)
     elif suffix == ".png":
         image_path = persona_image_path(Path(persona_dir), persona)
-        data = export_png(persona, image_path.read_bytes() if image_path else None, extras)
+        data = export_png(persona, image_path.read_bytes() if image_path else None, extras, sprites)
     else:
         raise CardError(f"Cannot export as {suffix or 'a file without extension'}: use .png or .json.")
     atomic_write_bytes(out_path, data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import re
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from avatar.core.files import atomic_write_bytes, atomic_write_text
 from avatar.personas.schemas import PERSONA_ID_PATTERN, Persona, PersonaFile, PersonaLoadError
 
 _ID_RE = re.compile(PERSONA_ID_PATTERN)
+EXPRESSIONS_SUFFIX = "expressions"  # <id>.expressions/: the persona's sprites (avatar/expressions/sprites.py)
 # Files written before post_history_instructions was a field carried it at the end of system_prompt,
 # under this heading (cards.py did that on import). load_persona splits it off again.
 LEGACY_POST_HISTORY_HEADING = "## Instructions for every reply"
@@ -147,13 +149,32 @@ def used_stems(directory: Path) -> set[str]:
     return {path.name.split(".", 1)[0].lower() for path in directory.iterdir() if not path.name.startswith(".")}
 
 
+def expressions_dir(directory: Path, persona_id: str) -> Path:
+    """The persona's expression sprites: <id>.expressions/<label>.png beside its YAML file."""
+    return directory / f"{persona_id}.{EXPRESSIONS_SUFFIX}"
+
+
+def write_sprite_folder(directory: Path, persona_id: str, sprites: Mapping[str, bytes]) -> Path:
+    """A new <id>.expressions folder holding `sprites` (label -> PNG); FileExistsError if there is one."""
+    folder = expressions_dir(directory, persona_id)
+    folder.mkdir(parents=True)  # FileExistsError: a stray folder of that name is never adopted
+    try:
+        for label, data in sprites.items():
+            atomic_write_bytes(folder / f"{label}.png", data)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return folder
+
+
 def delete_persona_files(directory: Path, persona_id: str, image: str | None) -> None:
-    """Remove <id>.yaml (first, so the persona is gone at once), then its image and card extras."""
+    """Remove <id>.yaml (first, so the persona is gone at once), then its image, card extras and sprites."""
     for name in (f"{persona_id}.yaml", f"{persona_id}.yml", image, f"{persona_id}.card.json"):
         # The image name comes from a hand-editable file: only a plain name inside `directory`, and
         # only the persona's own (<id>.<ext>): another persona may use a differently named picture.
         if name and name == Path(name).name and name.startswith(f"{persona_id}."):
             (directory / name).unlink(missing_ok=True)
+    shutil.rmtree(expressions_dir(directory, persona_id), ignore_errors=True)
 
 
 def persona_image_path(directory: Path, persona: PersonaFile) -> Path | None:

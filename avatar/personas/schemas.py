@@ -65,6 +65,18 @@ class PersonaFile(BaseModel):
     tags: list[str] = Field(default_factory=list)
     creator_notes: str = Field(default="", description="notes for people reading the file; never sent to the model")
     image: str | None = Field(default=None, description="image file name, beside the YAML file")
+    mood_baseline: str = Field(
+        default="neutral", description="the resting mood its mood returns to: one of the 28 expression labels"
+    )
+
+    @field_validator("mood_baseline")
+    @classmethod
+    def _known_label(cls, value: str) -> str:
+        from avatar.expressions.labels import LABELS
+
+        if value not in LABELS:
+            raise ValueError(f"must be one of the expression labels ({', '.join(LABELS)})")
+        return value
 
     @field_validator("name")
     @classmethod

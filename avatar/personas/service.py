@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import enum
 import logging
+import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from avatar.core.errors import AvatarError
+from avatar.expressions.labels import LABELS
 from avatar.personas.cards import (
     EXTRAS_SUFFIX,
     CardExtras,
@@ -32,6 +34,7 @@ from avatar.personas.files import safe_persona_id
 from avatar.personas.images import normalise_image
 from avatar.personas.repository import (
     delete_persona_files,
+    expressions_dir,
     load_persona,
     persona_files,
     persona_image_path,
@@ -129,6 +132,31 @@ class PersonaService:
     def image_path(self, persona: Persona) -> Path | None:
         return persona_image_path(self.directory_of(persona), persona)
 
+    def expression_folders(self, persona: Persona) -> list[Path]:
+        """Where the persona's expression sprites are looked for, the user's own first. A built-in's shipped
+        sprites count for the user's copy of it only while that copy keeps the shipped picture (they show
+        that face)."""
+        folders = [expressions_dir(self.user_dir, persona.id)]
+        if persona.builtin or (self.is_builtin_id(persona.id) and self._keeps_shipped_picture(persona)):
+            folders.append(expressions_dir(self.builtin_dir, persona.id))
+        return folders
+
+    def _keeps_shipped_picture(self, persona: Persona) -> bool:
+        own = self.image_path(persona)
+        shipped = self.builtin_dir / f"{persona.id}.png"
+        try:
+            return own is not None and shipped.is_file() and own.read_bytes() == shipped.read_bytes()
+        except OSError:
+            return False
+
+    def expression_sprites(self, persona: Persona) -> dict[str, bytes]:
+        """label -> PNG bytes of every expression sprite the persona has (for a card export)."""
+        found: dict[str, bytes] = {}
+        for folder in reversed(self.expression_folders(persona)):  # the user's own win
+            if folder.is_dir():
+                found |= {p.stem: p.read_bytes() for p in sorted(folder.glob("*.png")) if p.stem in LABELS}
+        return {label: found[label] for label in LABELS if label in found}
+
     def card_extras(self, persona: Persona) -> CardExtras | None:
         return read_card_extras(self.directory_of(persona), persona.id)
 
@@ -202,6 +230,7 @@ class PersonaService:
         if extras.is_file():
             attachments[EXTRAS_SUFFIX] = sidecar_without_note(extras.read_bytes())  # the copy's file has the note
         duplicate = self._save_new(copy, attachments)
+        self._copy_sprites(original, duplicate.id)
         self._lore_changed(duplicate.id)
         return duplicate
 
@@ -238,9 +267,20 @@ class PersonaService:
     def export_card(self, persona_id: str, out_path: Path) -> Path:
         """Write the persona as a card file: .png (V2 + V3 chunks) or .json (V2)."""
         persona = self.get(persona_id)
-        return export_card(persona, out_path, self.directory_of(persona), persona.id)
+        sprites = self.expression_sprites(persona) if out_path.suffix.lower() == ".png" else {}
+        return export_card(persona, out_path, self.directory_of(persona), persona.id, sprites=sprites)
 
     # -- internals ------------------------------------------------------------------------------
+    def _copy_sprites(self, original: Persona, new_id: str) -> None:
+        """A copy looks like the original: its expression sprites (the user's, over the shipped ones) go too."""
+        target = expressions_dir(self.user_dir, new_id)
+        for folder in (
+            expressions_dir(self.directory_of(original), original.id),
+            expressions_dir(self.user_dir, original.id),
+        ):
+            if folder.is_dir():
+                shutil.copytree(folder, target, dirs_exist_ok=True)
+
     def _builtin_stems(self) -> set[str]:
         return used_stems(self.builtin_dir)
 

@@ -14,6 +14,8 @@ from pydantic import ValidationError
 from avatar.context import AppContext
 from avatar.core import scratch
 from avatar.core.errors import AvatarError
+from avatar.expressions.sprites_ui import SpriteSection
+from avatar.expressions.ui import Faces
 from avatar.personas.cards import join_examples, split_examples
 from avatar.personas.images import preview_of
 from avatar.personas.schemas import DEFAULT_CHARACTER_NOTE_DEPTH, MAX_CHARACTER_NOTE_DEPTH, Persona, PersonaFile
@@ -457,9 +459,12 @@ class PersonasTab:
                         )
                     export_files = gr.File(label="Card files", file_count="multiple", interactive=False, visible=False)
                     form = self._build_form()
+                    SpriteSection(self.ctx).build(current_id)
                     with gr.Accordion("Try it", open=False, elem_id="persona-preview"):
                         gr.Markdown("A quick chat with the saved version (save your edits first). It starts fresh.")
-                        preview_chat = gr.Chatbot(type="messages", height=300, label="Preview")
+                        preview_chat = gr.Chatbot(
+                            type="messages", height=300, label="Preview", elem_id="persona-preview-chat"
+                        )
                         preview_box = gr.Textbox(
                             show_label=False, placeholder="Say hello… (Enter to send)", lines=1, max_lines=4
                         )
@@ -497,8 +502,14 @@ class PersonasTab:
 
         send_inputs = [preview_box, current_id, preview_id, preview_chat]
         send_outputs = [preview_box, preview_chat, preview_id, preview_notice]
-        preview_box.submit(self.preview_send, send_inputs, send_outputs, show_progress="hidden", api_name=False)
-        preview_send.click(self.preview_send, send_inputs, send_outputs, show_progress="hidden", api_name=False)
+        sent = [
+            preview_box.submit(self.preview_send, send_inputs, send_outputs, show_progress="hidden", api_name=False),
+            preview_send.click(self.preview_send, send_inputs, send_outputs, show_progress="hidden", api_name=False),
+        ]
+        # The character's face beside its messages, following its newest reply's expression.
+        faces = Faces(self.ctx)
+        for event in (current_id.change, *(event.then for event in sent)):
+            event(faces.for_chatbot, [current_id, preview_id], [preview_chat], show_progress="hidden", api_name=False)
         preview_reset.click(self.preview_reset, None, [preview_chat, preview_id, preview_notice], api_name=False)
 
     def _build_form(self) -> dict[str, gr.components.Component]:

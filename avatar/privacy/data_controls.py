@@ -84,11 +84,16 @@ def export_archive(ctx: AppContext, out_path: Path) -> Path:
         profile = ctx.settings.data_dir / "profile.yaml"
         if profile.is_file():
             archive.write(profile, "profile.yaml")
+        if (picture := ctx.profile.picture()) is not None:
+            archive.write(picture, "profile.png")
         personas_dir = ctx.settings.user_personas_dir
         if personas_dir.is_dir():
             for path in sorted(personas_dir.iterdir()):
                 if path.is_file() and not path.name.startswith("."):
                     archive.write(path, f"personas/{path.name}")
+                elif path.is_dir() and path.name.endswith(".expressions"):  # expression sprites
+                    for sprite in sorted(path.glob("*.png")):
+                        archive.write(sprite, f"personas/{path.name}/{sprite.name}")
         archive.writestr(
             "README.txt",
             "Local Avatar export, made " + datetime.now(timezone.utc).isoformat(timespec="seconds") + "\n"
@@ -173,7 +178,7 @@ def delete_all_memories(ctx: AppContext) -> int:
 def wipe_everything(ctx: AppContext) -> None:
     """Conversations, memories, the user's personas and profile, exports: gone. Built-in personas stay."""
     with ctx.engine.begin() as conn:
-        for table in ("memory_progress", "memories", "messages", "conversations"):
+        for table in ("memory_progress", "memories", "conversation_moods", "messages", "conversations"):
             if _has_table(ctx, table):
                 conn.execute(text(f"DELETE FROM {table}"))
     _vacuum(ctx)
@@ -181,6 +186,7 @@ def wipe_everything(ctx: AppContext) -> None:
         shutil.rmtree(ctx.settings.user_personas_dir)
     ctx.settings.user_personas_dir.mkdir(parents=True, exist_ok=True)
     (ctx.settings.data_dir / "profile.yaml").unlink(missing_ok=True)
+    ctx.profile.picture_path.unlink(missing_ok=True)
     # Exports made earlier and Gradio's cached copies of uploads and downloads hold the same data.
     scratch.empty_current_run()
     scratch.sweep_ended_runs(scratch.scratch_root(ctx.settings.data_dir))

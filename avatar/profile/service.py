@@ -10,7 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from avatar.core.errors import InvalidInputError
-from avatar.core.files import atomic_write_text
+from avatar.core.files import atomic_write_bytes, atomic_write_text
 from avatar.profile.schemas import UserProfile
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,26 @@ class ProfileService:
         self._cached = (None, profile)
         self.problem = ""
         return profile
+
+    @property
+    def picture_path(self) -> Path:
+        """Your picture, shown beside your messages: profile.png beside profile.yaml (optional)."""
+        return self.path.with_name("profile.png")
+
+    def picture(self) -> Path | None:
+        return self.picture_path if self.picture_path.is_file() else None
+
+    def save_picture(self, data: bytes | None) -> None:
+        """Store `data` (any common image format, converted to PNG) as your picture; None removes it.
+        InvalidInputError: it is not a picture that can be read."""
+        from avatar.personas.images import normalise_image  # Pillow: only when a picture is saved
+
+        with self._lock:
+            if data is None:
+                self.picture_path.unlink(missing_ok=True)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(self.picture_path, normalise_image(data))
 
     def _read(self) -> UserProfile:
         try:

@@ -101,6 +101,8 @@ class VoiceEvent:
     conversation_id: str | None = None  # set: the conversation changed, refresh the chat views
     persona_id: str | None = None
     latency_rows: list[list[object]] | None = None
+    caption: str | None = None  # the sentence whose audio is now being sent to the page (the call screen's caption)
+    emotion: str | None = None  # the reply's expression label, known once the model is done
 
 
 @dataclass
@@ -147,6 +149,8 @@ class VoiceHandler(AsyncStreamHandler):
         self._created_seen = False  # the page has reported that conversation back
         self._greeting: int | None = None  # the Playback generation of the greeting being spoken
         self._status = ""
+        self._caption = ""
+        self._expression: asyncio.Task | None = None  # held: the loop keeps only weak references to tasks
         self._broken: str | None = None
 
     def copy(self) -> VoiceHandler:
@@ -192,6 +196,7 @@ class VoiceHandler(AsyncStreamHandler):
             turn = self._turn
             if turn is not None and turn.generation == generation and turn.latency.first_audio_at is None:
                 turn.latency.first_audio_at = self.clock()
+            self._show_caption(self.playback.sentence_playing())
             return OUTPUT_RATE, chunk.reshape(1, -1)
         if self._outputs:
             return self._outputs.popleft()
@@ -468,8 +473,11 @@ class VoiceHandler(AsyncStreamHandler):
         sentences: asyncio.Queue[str | None] = asyncio.Queue()
         splitter = SentenceSplitter()
 
+        reply_text = ""
+
         async def heard() -> None:
             # Runs inside the flow's stream once the model is done: speak the rest, wait until it is heard.
+            self._expression = asyncio.get_running_loop().create_task(self._show_expression(reply_text))
             for sentence in splitter.flush():
                 sentences.put_nowait(sentence)
             sentences.put_nowait(None)
@@ -496,7 +504,7 @@ class VoiceHandler(AsyncStreamHandler):
                     self._say(voice_problem or "Speaking… (talk over me to interrupt)")
                 for sentence in splitter.feed(update.reply[reply_len:]):
                     sentences.put_nowait(sentence)
-                reply_len = len(update.reply)
+                reply_len, reply_text = len(update.reply), update.reply
             if final is not None and final.status is MessageStatus.partial and not turn.interrupted:
                 # Stopped from the Chat tab (or the API): silence the voice as well.
                 turn.interrupted = True
@@ -552,6 +560,21 @@ class VoiceHandler(AsyncStreamHandler):
             await asyncio.sleep(0.02)
 
     # -- telling the page -----------------------------------------------------------------------
+    async def _show_expression(self, reply: str) -> None:
+        """The call screen shows the reply's expression while it is spoken (labelled off the reply's path)."""
+        try:
+            label = await self.ctx.chat.expression_of(reply)
+        except Exception:  # the face just stays as it is
+            log.exception("voice: no expression for the reply")
+            return
+        if label is not None:
+            self._post(VoiceEvent(emotion=label))
+
+    def _show_caption(self, sentence: str) -> None:
+        if sentence != self._caption:
+            self._caption = sentence
+            self._post(VoiceEvent(caption=sentence))
+
     def _say(self, status: str) -> None:
         if status != self._status:
             self._status = status

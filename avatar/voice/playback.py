@@ -120,6 +120,12 @@ class Playback:
             return False
         return bool(self._chunks) or self.clock() < self._next_due + PLAYOUT_DELAY_S
 
+    def sentence_playing(self) -> str:
+        """The text of the sentence whose audio was handed over last ("" when none)."""
+        if not self._released or self._released[-1].sentence >= len(self.sentences):
+            return ""
+        return self.sentences[self._released[-1].sentence].text
+
     def audible_until(self) -> float:
         """When the last released audio will have been heard (clock time)."""
         return self._next_due + PLAYOUT_DELAY_S

@@ -13,6 +13,8 @@ from fastrtc import WebRTC
 from avatar.context import AppContext
 from avatar.conversations.ui import ChatTab
 from avatar.core.errors import AvatarError
+from avatar.expressions.ui import Faces
+from avatar.voice.call_screen import CallScreen
 from avatar.voice.handler import Mode, VoiceEvent, VoiceHandler
 from avatar.voice.latency import HEADERS
 from avatar.voice.models import VoiceModels
@@ -47,6 +49,8 @@ class VoiceTab:
         self.chat_tab = chat_tab
         self.models = models or VoiceModels(ctx.settings)
         self.handler = VoiceHandler(ctx, self.models)
+        self.faces = Faces(ctx)
+        self.call = CallScreen(self.faces)
         listen_without_prefetch()
 
     # -- handlers --------------------------------------------------------------------------------
@@ -60,22 +64,30 @@ class VoiceTab:
         yield self.models.status
 
     def on_event(self, persona_id: str | None, event: VoiceEvent) -> tuple[Any, ...]:
-        """One message from the voice handler -> (status, transcript, latency, conversation, chat, list)."""
+        """One message from the voice handler -> (status, transcript, latency, conversation, chat, list,
+        *the call screen's parts)."""
         status = event.status if event.status is not None else gr.update()
         latency = gr.update(value=event.latency_rows) if event.latency_rows is not None else gr.update()
-        if not event.conversation_id:
-            return status, gr.update(), latency, gr.update(), gr.update(), gr.update()
         persona = event.persona_id or persona_id
-        spoken = self.chat_tab.history_view(event.conversation_id, persona, figures=False)  # the latency table has them
+        call = self.call.update(persona, event.status, event.caption, event.emotion)
+        if not event.conversation_id:
+            return status, gr.update(), latency, gr.update(), gr.update(), gr.update(), *call
         history = self.chat_tab.history_view(event.conversation_id, persona)
+        transcript = self.faces.for_chatbot(persona, event.conversation_id)
+        # The Voice tab's conversation without the model-server figures: its latency table has them.
+        transcript["value"] = self.chat_tab.history_view(event.conversation_id, persona, figures=False)
         listing = gr.update(choices=self.chat_tab.conversation_choices(persona), value=event.conversation_id)
-        return status, spoken, latency, event.conversation_id, history, listing
+        return status, transcript, latency, event.conversation_id, history, listing, *call
 
-    def show_conversation(self, conversation_id: str | None, persona_id: str | None) -> Any:
+    def show_conversation(self, conversation_id: str | None, persona_id: str | None) -> tuple[Any, ...]:
+        """(transcript with the faces, *the call screen) for the conversation the Chat tab shows."""
         try:
-            return self.chat_tab.history_view(conversation_id, persona_id, figures=False)
+            history = self.chat_tab.history_view(conversation_id, persona_id, figures=False)
         except AvatarError:  # a conversation deleted meanwhile: the Chat tab reports it
-            return []
+            history = []
+        transcript = self.faces.for_chatbot(persona_id, conversation_id)
+        transcript["value"] = history
+        return transcript, *self.call.show(persona_id, conversation_id)
 
     @staticmethod
     def mode_changed(mode: str) -> tuple[Any, bool]:
@@ -100,6 +112,7 @@ class VoiceTab:
             model_status = gr.Markdown(elem_id="voice-models")
             with gr.Row():
                 with gr.Column(scale=2, min_width=300):
+                    call_outputs = self.call.build()
                     webrtc = WebRTC(
                         # Any value but FastRTC's placeholder: with the placeholder its page script
                         # fetches a sound effect from huggingface.co, and this page loads nothing remote.
@@ -167,19 +180,20 @@ class VoiceTab:
         webrtc.on_additional_outputs(
             self.on_event,
             inputs=[persona_picker],
-            outputs=[status, transcript, latency, conversation_id, chat_chatbot, conversation_list],
+            outputs=[status, transcript, latency, conversation_id, chat_chatbot, conversation_list, *call_outputs],
             show_progress="hidden",
         )
         for fn_id, fn in _event_functions().items():
             if fn_id not in before:
                 fn.show_api = False  # FastRTC's plumbing events are not part of the app's named API
-        conversation_id.change(
-            self.show_conversation,
-            [conversation_id, persona_picker],
-            [transcript],
-            show_progress="hidden",
-            api_name=False,
-        )
+        for shown in (conversation_id.change, persona_picker.change, tab.select):
+            shown(
+                self.show_conversation,
+                [conversation_id, persona_picker],
+                [transcript, *call_outputs],
+                show_progress="hidden",
+                api_name=False,
+            )
         # Talking hands-free, the person looks at the newest turn: always show it. (Gradio's own autoscroll
         # gives up when one update adds more than ~100 px, as a barge-in's cut reply plus two new turns do.)
         transcript.change(None, None, None, js=SCROLL_TO_NEWEST, show_progress="hidden", api_name=False)

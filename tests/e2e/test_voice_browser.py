@@ -27,13 +27,27 @@ def test_talking_in_the_voice_tab(app, model_server, talking_page):
     page = talking_page(app.url, (QUESTION, 6.0))
     start_talking(page, app.url)
     voice_chat = page.locator("#voice-chatbot")
+    face = page.locator("#call-face img")
+    face.wait_for(timeout=30_000)  # the call screen shows Aria's face from the start
+    portrait = face.get_attribute("src")
     # A new chat: the call opens with Aria's greeting (spoken, and shown), which the question talks over.
     voice_chat.get_by_text("I was just sketching", exact=False).wait_for(timeout=30_000)
+    # While the greeting plays, the face follows the sound the page plays (measured by its AnalyserNode).
+    page.wait_for_function("window.__callLevelMax > 0.05", timeout=30_000)
     voice_chat.get_by_text(QUESTION).wait_for(timeout=30_000)
     greeted = received_energy(page)
     voice_chat.get_by_text("Paris is the capital of France.").wait_for(timeout=30_000)
     page.locator("#voice-latency").get_by_text("complete").first.wait_for(timeout=30_000)
     wait_for_voice_from_app(page, more_than=greeted)  # the answer was heard too, not only the greeting
+    # The call screen shows the reply's expression: the label saved with the reply, and its sprite.
+    service = conversations(app)
+    [reply] = [
+        m for c in service.list() for m in service.messages(c.id) if m.content == "Paris is the capital of France."
+    ]
+    assert reply.emotion is not None
+    page.locator("#call-expression").get_by_text(reply.emotion).wait_for(timeout=10_000)
+    assert face.get_attribute("src") != portrait
+    page.wait_for_function("document.querySelector('#call-screen').dataset.state === 'listening'", timeout=30_000)
     # Nor does the page's side of the call ask a STUN or TURN server anywhere for its address.
     ice_servers = page.evaluate("window.__peerConnections.map(pc => pc.getConfiguration().iceServers || [])")
     assert ice_servers and all(servers == [] for servers in ice_servers), ice_servers

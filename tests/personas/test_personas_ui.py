@@ -172,7 +172,13 @@ def test_duplicate_copies_fields_and_picture_and_deletes_cleanly(ctx, settings, 
     assert confirm["visible"] and "Delete Nova (copy)" in question
     shown = view(tab.delete("nova-copy"))
     assert shown["status"] == "Deleted Nova (copy)." and "nova-copy" not in shown["ids"]
-    assert sorted(p.name for p in settings.user_personas_dir.iterdir()) == ["aria-copy.yaml", "nova.png", "nova.yaml"]
+    assert sorted(p.name for p in settings.user_personas_dir.iterdir()) == [
+        "aria-copy.expressions",  # the shipped characters have portraits and expression sprites
+        "aria-copy.png",
+        "aria-copy.yaml",
+        "nova.png",
+        "nova.yaml",
+    ]
 
 
 def test_gallery_click_opens_the_persona_but_a_refresh_keeps_the_notice(ctx):
