@@ -43,8 +43,8 @@ def test_personas_chat_streams_and_restart_keeps_history(launch_app, fake_ollama
     fake_ollama.script("Kites, of course!")
     final = chat(client, "What do I love?", "aria", conversation_id)[-1]
     assert final["reply"] == "Kites, of course!"
-    sent = [m["content"] for m in fake_ollama.chat_requests()[-1].body["messages"]]
-    assert sent[-3:] == ["I love kites 🪁", "I will remember that you love kites.", "What do I love?"]
+    said = [m["content"] for m in fake_ollama.chat_requests()[-1].body["messages"] if m["role"] != "system"]
+    assert said[-3:] == ["I love kites 🪁", "I will remember that you love kites.", "What do I love?"]
     restarted.stop()
 
     service = ConversationService(open_database(tmp_path / "data" / "avatar.db"))
