@@ -16,7 +16,10 @@ uncached token and reports what it found cached; the model answers in 40-60 word
 Time to first token = the app's own time from send to first token (measured; the fake answers at once)
 + what the server would spend loading the model and evaluating the uncached prompt at the rates below
 (charged on paper, so a run takes minutes, not the hour it would at CPU rates; --real-time sleeps instead)
-+ one generated token. Rates, llama.cpp's llama-bench for Llama 3.2 3B Instruct Q4_K_M:
++ one generated token + the wait for what the server was still doing when the message arrived: work the
+app gave it after the previous reply (warming its cache for a trimmed window) that took longer than the
+person's --think-s (reading the reply and typing; 20 s by default). The breaks are long enough for the
+cards and the re-warm after them (their server time is printed). Rates, llama.cpp's llama-bench for Llama 3.2 3B Instruct Q4_K_M:
 - laptop-cpu: Framework 12, Intel Core i3-1315U, CPU backend, 2 threads: pp512 28.67 t/s, tg128 11.05 t/s
   (geerlingguy/sbc-reviews issue #107, 2026).
 - apple-m4: Mac mini M4, llama.cpp Metal: Llama 3.1 8B Q4_K_M pp512 224.81 t/s, tg128 20.87 t/s
@@ -125,7 +128,14 @@ async def first_token_s(flow, persona_id: str, conversation_id: str | None, text
     return final.conversation_id, first or 0.0
 
 
-def run(turns: int, rates: Rates, slots: int, real_time: bool, embedder, idle_s: float) -> list[TurnFigures]:
+def background_s(uses, rates: Rates) -> float:
+    """Server time of requests the app made on its own (cards, warm-ups): evaluation + their output."""
+    return sum(u.charged_s + (40 if u.structured else 1) * rates.decode_s_per_token for u in uses)
+
+
+def run(
+    turns: int, rates: Rates, slots: int, real_time: bool, embedder, idle_s: float, think_s: float
+) -> list[TurnFigures]:
     from avatar.context import create_context
 
     server = FakeModelServer(rates=rates, slots=slots, virtual_time=not real_time).start()
@@ -146,28 +156,34 @@ def run(turns: int, rates: Rates, slots: int, real_time: bool, embedder, idle_s:
             time.sleep(idle_s + 2.5)  # the person leaves: the first conversation's cards are made
             ctx.memory.wait_for_writes(300)
             conversation = None
+            busy_s = 0.0  # server work left over from after the previous reply when the next message comes
             for turn in range(1, turns + 1):
                 if turn in (21, 41):  # a break: cards of what was said so far are made, the cache is put back
                     ctx.memory.wait_for_writes(300)
+                    mark = len(server.cache_log)
                     time.sleep(idle_s + 2.5)
                     ctx.memory.wait_for_writes(300)
+                    spent = background_s(server.cache_log[mark:], rates)
+                    print(f"  (break before turn {turn}: {spent:.0f} s of server time for cards and the re-warm)")
+                    busy_s = 0.0
                 server.script(reply(100 + turn))
                 before = len(server.cache_log)
                 conversation, measured = asyncio.run(
                     first_token_s(ctx.chat, "aria", conversation, TOPICS[turn % len(TOPICS)] + f" ({turn})")
                 )
-                use = next(u for u in server.cache_log[before:] if not u.structured)
-                ttft = measured + use.charged_s + rates.decode_s_per_token
+                use = next(u for u in server.cache_log[before:] if not (u.structured or u.warm_up))
+                ttft = busy_s + measured + use.charged_s + rates.decode_s_per_token
                 figures.append(TurnFigures(use.prompt_tokens, use.cached_tokens, ttft))
+                after = len(server.cache_log)
                 ctx.memory.wait_for_writes(300)  # as while the person reads and types
+                busy_s = max(0.0, background_s(server.cache_log[after:], rates) - think_s)
         finally:
             ctx.close()
             server.stop()
     return figures
 
 
-def report(name: str, figures: list[TurnFigures]) -> None:
-    print(f"\n{name}")
+def report(figures: list[TurnFigures]) -> None:
     print("  turn   prompt tokens   cached   evaluated   reuse   time to first token")
     for turn in SHOWN_TURNS:
         if turn <= len(figures):
@@ -193,6 +209,7 @@ def main() -> None:
     parser.add_argument("--rates", choices=[*RATES, "both"], default="both")
     parser.add_argument("--real-time", action="store_true", help="sleep the charged time instead of adding it")
     parser.add_argument("--idle-s", type=float, default=2.0, help="card idle time used for the breaks")
+    parser.add_argument("--think-s", type=float, default=20.0, help="reading a reply and typing the next message")
     args = parser.parse_args()
 
     from avatar.memory.embedder import Embedder
@@ -203,8 +220,9 @@ def main() -> None:
     names = list(RATES) if args.rates == "both" else [args.rates]
     for name in names:
         for slots, label in ((1, "one slot (Ollama's default)"), (4, "a cache per conversation (4 slots)")):
-            figures = run(args.turns, RATES[name], slots, args.real_time, embedder, args.idle_s)
-            report(f"{name}, {label}", figures)
+            print(f"\n{name}, {label}")
+            figures = run(args.turns, RATES[name], slots, args.real_time, embedder, args.idle_s, args.think_s)
+            report(figures)
 
 
 if __name__ == "__main__":

@@ -120,7 +120,7 @@ def test_an_edited_memory_is_sent_as_edited_in_the_notes_that_showed_it(remember
     assert "named Biscuit" not in str(fake_ollama.chat_requests()[-1].body["messages"])  # deleted: gone from notes
 
 
-def test_trimming_moves_in_big_steps_and_the_prefix_holds_between(tmp_path, fake_ollama, embedder):
+def test_trimming_moves_in_big_steps_prepared_while_the_person_reads(tmp_path, fake_ollama, embedder):
     from avatar.core.settings import Settings
 
     settings = Settings(
@@ -137,20 +137,25 @@ def test_trimming_moves_in_big_steps_and_the_prefix_holds_between(tmp_path, fake
         for turn in range(40):
             text = f"Turn {turn}: today I walked by the river and watched the boats go by for an hour."
             conversation_id = say(ctx.chat, conversation_id, text)
+            assert ctx.memory.wait_for_writes(30)  # the person reads the reply and types the next message
         requests, uses = fake_ollama.chat_requests(), fake_ollama.chat_uses()
         starts = [next(m["content"] for m in r.body["messages"][1:] if m["role"] == "user") for r in requests]
         moves = [turn for turn in range(1, 40) if starts[turn] != starts[turn - 1]]
         assert moves, "40 turns must overflow a 2048-token context"
         assert len(moves) <= 40 // 5  # the window moved in steps, not on every turn
+        warm_ups = fake_ollama.warm_ups()
+        assert len(warm_ups) == len(moves)  # each move was prepared once, after the reply before it
         for turn in range(1, 40):
-            assert requests[turn].body["messages"][0] == requests[0].body["messages"][0]
-            if turn not in moves:
-                assert_extends(requests[turn - 1], requests[turn])
-            # The system message (less the reply header rendered after it there) came from the cache.
-            assert uses[turn].cached_tokens >= tokens_of(requests[0].body["messages"][:1]) - 6
-        for turn in moves:
-            kept = uses[turn].prompt_tokens
-            assert kept >= 0.5 * uses[turn - 1].prompt_tokens  # a step, not the whole history dropped
+            previous, current = requests[turn - 1], requests[turn]
+            assert current.body["messages"][0] == requests[0].body["messages"][0]
+            if turn in moves:
+                warm = warm_ups[moves.index(turn)].body["messages"]
+                assert current.body["messages"][: len(warm)] == warm  # the moved window, evaluated beforehand
+                assert uses[turn].evaluated_tokens <= tokens_of(current.body["messages"][len(warm) :]) + 8
+                assert uses[turn].prompt_tokens >= 0.5 * uses[turn - 1].prompt_tokens  # a step, not all dropped
+            else:
+                assert_extends(previous, current)
+                assert uses[turn].evaluated_tokens <= tokens_of(tail_after_previous_reply(current, previous)) + 8
     finally:
         ctx.close()
 

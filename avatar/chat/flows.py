@@ -24,7 +24,7 @@ from avatar.expressions.classifier import ExpressionClassifier
 from avatar.expressions.mood import prompt_line
 from avatar.expressions.service import MoodService
 from avatar.llm.base import ChatMessage, ChatProvider, GenerationOptions, ProviderError
-from avatar.llm.prompt import BuiltPrompt, apply_macros, build_prompt, first_kept
+from avatar.llm.prompt import BuiltPrompt, HistoryItem, apply_macros, build_prompt, first_kept, next_turn_prefix
 from avatar.llm.stats import GenerationStats
 from avatar.memory.card_schedule import CardJob, CardSchedule
 from avatar.memory.prompt import format_memories
@@ -100,6 +100,23 @@ class ChatFlow:
             log.info("model server cache warmed again for conversation=%s in %.1f s", conversation_id, seconds)
         except ProviderError as error:
             log.info("could not warm the model server's cache again: %s", error.message)
+
+    def _prepare_next_turn(
+        self,
+        persona: Persona,
+        conversation_id: str,
+        model: str,
+        prompt: BuiltPrompt,
+        history: list[HistoryItem],
+        layout: dict,
+    ) -> None:
+        """Remember what the next turn's prompt starts with; when the window moves for it (a trim), have the
+        server evaluate that start now, while the person reads and types, instead of during the next turn."""
+        prefix, start = next_turn_prefix(persona, history, **layout)
+        self._last_exchange = (conversation_id, model, prefix)
+        if start != prompt.dropped_messages and self.memory is not None:
+            log.info("prompt window moves next turn: warming the model server's cache with it now")
+            self.memory.writer.submit(("warm", conversation_id), lambda: self.rewarm(conversation_id))
 
     # -- memory cards: when ---------------------------------------------------------------------
     def opened(self, conversation_id: str | None) -> None:
@@ -252,8 +269,9 @@ class ChatFlow:
         if self.cards is not None:
             self.cards.touched(conversation_id)
 
-    async def _prompt(self, persona: Persona, conversation_id: str) -> BuiltPrompt:
-        """This turn's prompt: the stable start, the kept history with its notes, this turn's note and message."""
+    async def _prompt(self, persona: Persona, conversation_id: str) -> tuple[BuiltPrompt, list[HistoryItem], dict]:
+        """This turn's prompt: the stable start, the kept history with its notes, this turn's note and message;
+        with the history it was built from and the layout (what the next turn's prefix is computed with)."""
         user_name = self.profile.user_name()
         recall_on = self._recall_enabled(persona, conversation_id)
         messages = self.conversations.messages(conversation_id)
@@ -286,12 +304,12 @@ class ChatFlow:
                 prompt.dropped_messages,
                 prompt.newest_truncated,
             )
-        return prompt
+        return prompt, history.items, layout
 
     async def _answer(
         self, persona: Persona, conversation_id: str, until_heard: Callable[[], Awaitable[None]] | None = None
     ) -> AsyncIterator[TurnUpdate]:
-        prompt = await self._prompt(persona, conversation_id)
+        prompt, history, layout = await self._prompt(persona, conversation_id)
         question = next((m.content for m in reversed(prompt.messages) if m.role == "user"), "")
         user_name = self.profile.user_name()
         options = self.generation_options()
@@ -332,9 +350,9 @@ class ChatFlow:
         emotion: str | None = None
         if saved_id:
             self._remember(persona, conversation_id, user_name)
-            if status is MessageStatus.complete:
-                said = [*prompt.before_last_word(), ChatMessage(role="assistant", content=reply)]
-                self._last_exchange = (conversation_id, model, said)
+            self._prepare_next_turn(
+                persona, conversation_id, model, prompt, [*history, HistoryItem("assistant", reply)], layout
+            )
             emotion = await self._label(saved_id, reply)
             await self._move_mood(persona, conversation_id, emotion, question)
         log.info(

@@ -30,6 +30,10 @@ from avatar.personas.schemas import Persona
 
 # The newest message keeps at least this much room even when the system prompt is huge.
 MIN_NEWEST_MESSAGE_TOKENS = 256
+# Where the window starts is decided with at least this much room for the newest message, whatever it
+# costs: so the start for the next turn is known as soon as a reply ends (next_turn_prefix), and a trim
+# can be prepared in the server's cache while the person reads and types.
+NEWEST_ROOM_TOKENS = 256
 
 
 def apply_macros(text: str, char_name: str, user_name: str) -> str:
@@ -168,7 +172,7 @@ def _start(history: Sequence[HistoryItem], budget: int) -> int:
     if not history:
         return 0
     costs = [item_tokens(item) for item in history[:-1]]
-    costs.append(message_tokens(_newest_text(history[-1], budget)))
+    costs.append(max(message_tokens(_newest_text(history[-1], budget)), NEWEST_ROOM_TOKENS))
     return window_start(costs, budget)
 
 
@@ -219,3 +223,32 @@ def build_prompt(
         newest_truncated=newest_text != newest.content,
         last_word=len(fixed.after),
     )
+
+
+def next_turn_prefix(
+    persona: Persona,
+    history: Sequence[HistoryItem],
+    *,
+    user_name: str,
+    context_tokens: int,
+    reply_tokens: int,
+    about_me: str = "",
+    turn_reserve: int = 0,
+) -> tuple[list[ChatMessage], int]:
+    """What the next turn's prompt will start with once `history` (ending with a reply) gets one more
+    message of ordinary length: (the messages before that message, the index of the first kept one)."""
+    ahead = [*history, HistoryItem("user", "")]
+    built = build_prompt(
+        persona,
+        ahead,
+        user_name=user_name,
+        context_tokens=context_tokens,
+        reply_tokens=reply_tokens,
+        about_me=about_me,
+        turn_reserve=turn_reserve,
+    )
+    # The placeholder is last but for the post-history instructions and a depth-0 character note after it.
+    after = built.last_word + (
+        1 if persona.character_note_depth == 0 and character_note_text(persona, user_name) else 0
+    )
+    return built.messages[: len(built.messages) - after - 1], built.dropped_messages
