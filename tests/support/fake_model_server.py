@@ -72,9 +72,10 @@ class FakeModelServer:
     rates: Rates = field(default_factory=Rates)
     # KV-cache slots (Ollama: 1 by default; llama.cpp server -np N, vLLM: many). Requests beyond them wait.
     slots: int = 1
-    # How Ollama's prompt_eval_count counts: "evaluated" (what it evaluated, the cache left out, as older
-    # versions did) or "whole" (the whole prompt, with prompt_eval_cached_count beside it, as newer ones do).
-    ollama_counts: str = "evaluated"
+    # How Ollama's prompt_eval_count counts: "whole" (the whole prompt, the cached part in
+    # prompt_eval_cached_count beside it, as 2026 versions do) or "evaluated" (only what it evaluated, as
+    # 2024 versions did, leaving the field out when everything was cached).
+    ollama_counts: str = "whole"
     # Every chat request's cache use, in order (tests assert prefix reuse on it).
     cache_log: list[CacheUse] = field(default_factory=list)
     # Charge loading and prompt evaluation on paper (CacheUse.charged_s) instead of sleeping: benches add it
