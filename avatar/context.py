@@ -56,6 +56,7 @@ class AppContext:
         # Memory cards a stop or a crash left pending are made when the model server is free.
         self.cards.catch_up()
         self.cards.start()
+        self.memory.schedule_line_index()  # memories stored before lines had vectors of their own
         # Cards imported by `app.py import-card` (no memory there) or edited by hand: lore catches up.
         for persona in self.personas.list():
             self.memory.schedule_lore_sync(persona.id, partial(self.personas.lore, persona.id))
