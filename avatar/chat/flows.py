@@ -70,12 +70,7 @@ class ChatFlow:
 
     def generation_options(self) -> GenerationOptions:
         """The model options of every request to the model server (chat, preload, memory cards)."""
-        return GenerationOptions(
-            context_tokens=self.settings.context_tokens,
-            max_reply_tokens=self.settings.reply_tokens,
-            temperature=self.settings.temperature,
-            keep_alive=self.settings.keep_alive,
-        )
+        return GenerationOptions.from_settings(self.settings)
 
     # -- the model server, ahead of need ---------------------------------------------------------
     def model_for(self, persona_id: str | None) -> str:
