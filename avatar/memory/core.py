@@ -97,7 +97,7 @@ class MemoryCore:
         return done
 
     def index_lines(self, batch_size: int = 128) -> int:
-        """Store the line vectors of multi-line memories that have none (stored before migration 0007).
+        """Store the line vectors of multi-line memories that have none (stored before migration 0009).
         Returns how many memories got them. Safe beside other writes: a memory deleted or re-embedded
         meanwhile is left as it is."""
         done, after = 0, 0

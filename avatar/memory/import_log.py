@@ -1,4 +1,4 @@
-"""Data access for chat imports (migration 0008): which transcript became which conversation, finished or not."""
+"""Data access for chat imports (migration 0010): which transcript became which conversation, finished or not."""
 
 from __future__ import annotations
 

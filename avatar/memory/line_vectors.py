@@ -1,4 +1,4 @@
-"""Data access for memory lines (migration 0007): the vector of each line of a multi-line memory. No commits.
+"""Data access for memory lines (migration 0009): the vector of each line of a multi-line memory. No commits.
 
 A chunk's lines are its messages, one per line ("Name: words"), so a line's row also names the message
 it is; recall scores each line against the query and returns the messages that match. Vectors are

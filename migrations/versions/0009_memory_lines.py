@@ -1,7 +1,7 @@
 """Memory lines: each line of a multi-line memory (a chunk's messages) with a vector of its own.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-30
 
 Why: recall scores a chunk by its best-matching message as well as whole, and returns the matching
@@ -24,8 +24,8 @@ averages them into the memory's vector); storing them costs no extra embedding.
 
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

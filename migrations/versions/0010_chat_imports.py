@@ -1,8 +1,8 @@
 """Chat imports: which transcript (by a fingerprint of its messages) became which conversation, and whether
 its memories were all written.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-30
 
 Why: `import-chat` run again on the same file imported a second copy, and an import killed midway left its
@@ -15,8 +15,8 @@ is reported as already imported. Deleting the conversation deletes the row (a la
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
