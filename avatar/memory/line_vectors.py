@@ -32,6 +32,34 @@ def text_lines(body: str) -> list[str]:
     return [line.strip() for line in body.splitlines() if line.strip()]
 
 
+GAP = "…"  # between lines of one memory that are not next to each other
+
+
+def excerpt(body: str, numbers: Sequence[int]) -> str:
+    """The lines `numbers` of a memory's text, in order, with GAP where lines in between are left out."""
+    lines = text_lines(body)
+    parts: list[str] = []
+    previous: int | None = None
+    for number in sorted(set(numbers)):
+        if number >= len(lines):
+            continue
+        if previous is not None and number != previous + 1:
+            parts.append(GAP)
+        parts.append(lines[number])
+        previous = number
+    return "\n".join(parts)
+
+
+def note_ref(memory_id: str, numbers: Sequence[int]) -> str:
+    """How a prompt note records a recalled memory: its id, and the lines shown when not all of it ("id#2,3")."""
+    return f"{memory_id}#{','.join(str(n) for n in numbers)}" if numbers else memory_id
+
+
+def parse_note_ref(ref: str) -> tuple[str, list[int]]:
+    memory_id, _, numbers = ref.partition("#")
+    return memory_id, [int(n) for n in numbers.split(",") if n.isdigit()]
+
+
 def quantize(vectors: np.ndarray) -> list[bytes]:
     vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, EMBEDDING_DIM)
     peak = np.maximum(np.abs(vectors).max(axis=1, keepdims=True), 1e-12)

@@ -52,7 +52,6 @@ ENTITY_CANDIDATES = 16
 ENTITY_WINDOW = 500
 # Recall (the prompt) leaves out lines scoring under this share of the best line's score.
 RELATIVE_FLOOR = 0.6
-GAP = "…"  # between lines of one memory that are not next to each other
 
 
 @dataclass
@@ -364,12 +363,7 @@ class MemoryRecall(MemoryCore):
 
 
 def _excerpt(row: Row, lines: Sequence[ScoredLine]) -> str:
-    parts: list[str] = []
-    for previous, line in zip([None, *lines], lines):
-        if previous is not None and line.number != previous.number + 1:
-            parts.append(GAP)
-        parts.append(line_text(row, line))
-    return "\n".join(parts)
+    return line_vectors.excerpt(row.text, [line.number for line in lines])
 
 
 def _source_ids(memory: Memory, lines: Sequence[ScoredLine]) -> list[str]:
