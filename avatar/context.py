@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from functools import partial
 
@@ -15,7 +14,7 @@ from avatar.core.settings import Settings
 from avatar.expressions.classifier import ExpressionClassifier
 from avatar.expressions.service import MoodService
 from avatar.expressions.sprites import SpriteStore
-from avatar.llm.base import ChatProvider
+from avatar.llm.base import ChatProvider, GenerationOptions
 from avatar.llm.factory import make_provider
 from avatar.llm.model_choice import ModelChoice, startup_model
 from avatar.memory.card_schedule import CardSchedule
@@ -45,9 +44,7 @@ class AppContext:
         """The Chat tab's model picker: the following turns (and memory cards) use `model`, except for
         characters with a model of their own; remembered for the next start. AvatarError: it could not
         be remembered (it is still used until the app stops)."""
-        self.provider.model = model
-        if self.memory.distiller is not None:
-            self.memory.distiller = dataclasses.replace(self.memory.distiller, model=model)
+        self.provider.model = model  # memory cards follow: their distiller asks the provider's current model
         self.model_choice.save(self.settings.provider, model)
 
     def warm_up(self) -> None:
@@ -56,6 +53,7 @@ class AppContext:
         # Memory cards a stop or a crash left pending are made when the model server is free.
         self.cards.catch_up()
         self.cards.start()
+        self.memory.schedule_line_index()  # memories stored before lines had vectors of their own
         # Cards imported by `app.py import-card` (no memory there) or edited by hand: lore catches up.
         for persona in self.personas.list():
             self.memory.schedule_lore_sync(persona.id, partial(self.personas.lore, persona.id))
@@ -76,18 +74,9 @@ def create_context(settings: Settings, embedder: Embedder | None = None) -> AppC
     model_choice = ModelChoice.for_data_dir(settings.data_dir)
     provider.model = startup_model(settings, model_choice)
     embedder = embedder or Embedder(settings.embedding_model, cache_dir=settings.models_dir / "embeddings")
-    # Cards are distilled with Ollama's structured output; other providers get raw chunks only.
-    distiller = (
-        CardDistiller(
-            settings.ollama_host,
-            provider.model,
-            settings.request_timeout_s,
-            num_ctx=settings.context_tokens,
-            keep_alive=settings.keep_alive,
-        )
-        if settings.provider == "ollama"
-        else None
-    )
+    # Cards come from the chat model through the provider's structured output (any server), with the chat's
+    # own options: one num_ctx for every request, or Ollama reloads the model between chat and cards.
+    distiller = CardDistiller(provider, GenerationOptions.from_settings(settings))
     memory = MemoryService(engine, embedder, distiller)
     personas.lore_listeners.append(
         lambda persona_id: memory.schedule_lore_sync(persona_id, partial(personas.lore, persona_id))

@@ -53,13 +53,13 @@ from sqlmodel import Session
 from avatar.conversations.service import ConversationService
 from avatar.core.db import open_database
 from avatar.core.ids import new_id, utcnow
-from avatar.memory import repository
+from avatar.memory import line_vectors, repository
 from avatar.memory.embedder import Embedder, normalise
 from avatar.memory.models import EMBEDDING_DIM, Memory
 from avatar.memory.service import MemoryService
 
 PERSONAS = ["aria", "captain-vega", "professor-quill", "nova", "sage"]
-DATA_VERSION = 2  # bump when the generator changes: cached databases are rebuilt
+DATA_VERSION = 3  # bump when the generator changes: cached databases are rebuilt
 NOISE = 0.15  # norm of the noise added to each bulk memory's vector
 SESSIONS_FILE = Path(__file__).resolve().parent / "data" / "memory_sessions.json"
 RNG = np.random.default_rng(7)
@@ -236,24 +236,26 @@ class Pool:
         self.reply_vectors = vectors[len(self.users) : len(self.users) + len(self.replies)]
         self.card_vectors = vectors[len(self.users) + len(self.replies) :]
 
-    def chunks(self, count: int) -> tuple[list[str], np.ndarray]:
-        """`count` chat excerpts of 4-6 alternating lines, and their vectors (normalised mean of the lines)."""
+    def chunks(self, count: int) -> tuple[list[str], np.ndarray, list[np.ndarray]]:
+        """`count` chat excerpts of 4-6 alternating lines, their vectors (normalised mean of the lines) and
+        their line vectors (what the write path stores in memory_lines)."""
         lengths = RNG.integers(4, 7, size=count)
         user_picks = RNG.integers(len(self.users), size=(count, 3))
         reply_picks = RNG.integers(len(self.replies), size=(count, 3))
-        texts, vectors = [], np.zeros((count, EMBEDDING_DIM), dtype=np.float32)
+        texts, vectors, per_line = [], np.zeros((count, EMBEDDING_DIM), dtype=np.float32), []
         for i in range(count):
-            lines, vector = [], np.zeros(EMBEDDING_DIM, dtype=np.float32)
+            lines, line_vectors = [], []
             for turn in range(lengths[i]):
                 if turn % 2 == 0:
                     lines.append(self.users[user_picks[i, turn // 2]])
-                    vector += self.user_vectors[user_picks[i, turn // 2]]
+                    line_vectors.append(self.user_vectors[user_picks[i, turn // 2]])
                 else:
                     lines.append(self.replies[reply_picks[i, turn // 2]])
-                    vector += self.reply_vectors[reply_picks[i, turn // 2]]
+                    line_vectors.append(self.reply_vectors[reply_picks[i, turn // 2]])
             texts.append("\n".join(lines))
-            vectors[i] = vector
-        return texts, normalise(vectors)
+            per_line.append(np.stack(line_vectors))
+            vectors[i] = per_line[-1].sum(axis=0)
+        return texts, normalise(vectors), per_line
 
     def cards_sample(self, count: int) -> tuple[list[str], np.ndarray]:
         picks = RNG.integers(len(self.cards), size=count)
@@ -304,7 +306,7 @@ def bulk_load(engine: Engine, pool: Pool, count: int, batch: int = 5000) -> floa
     for offset in range(0, count, batch):
         size = min(batch, count - offset)
         is_card = RNG.random(size) < 0.3
-        chunk_texts, chunk_vectors = pool.chunks(size)
+        chunk_texts, chunk_vectors, chunk_lines = pool.chunks(size)
         card_texts, card_vectors = pool.cards_sample(size)
         # A little noise (cosine ~0.99 to the clean vector): no two memories share a vector exactly,
         # as 30k cards drawn from 800 template lines otherwise would.
@@ -312,7 +314,7 @@ def bulk_load(engine: Engine, pool: Pool, count: int, batch: int = 5000) -> floa
         vectors = normalise(
             vectors + RNG.standard_normal(vectors.shape).astype(np.float32) * NOISE / np.sqrt(EMBEDDING_DIM)
         )
-        rows, vector_rows = [], []
+        rows, vector_rows, line_rows = [], [], []
         for i in range(size):
             key = offset + i + 1
             profile = RNG.random() < 0.1
@@ -334,6 +336,11 @@ def bulk_load(engine: Engine, pool: Pool, count: int, batch: int = 5000) -> floa
                 }
             )
             vector_rows.append({"key": key, "embedding": vector.tobytes(), "owner": persona or "*", "kind": kind})
+            if not is_card[i]:
+                line_rows += [
+                    {"key": key, "line": number, "vector": blob}
+                    for number, blob in enumerate(line_vectors.quantize(chunk_lines[i]))
+                ]
         started = time.perf_counter()
         with engine.begin() as conn:
             conn.execute(
@@ -344,6 +351,7 @@ def bulk_load(engine: Engine, pool: Pool, count: int, batch: int = 5000) -> floa
                 rows,
             )
             repository.insert_vectors(conn, vector_rows)
+            conn.execute(text("INSERT INTO memory_lines(key, line, vector) VALUES (:key, :line, :vector)"), line_rows)
         spent += time.perf_counter() - started
     return count / spent
 
@@ -532,7 +540,7 @@ def bench_model(embedder: Embedder, pool: Pool, count: int) -> None:
         engine = open_database(Path(tmp) / "ingest.db")
         conversations = ConversationService(engine)
         service = MemoryService(engine, embedder)
-        texts, _ = pool.chunks(40)
+        texts, _, _ = pool.chunks(40)
         messages = [m.split(": ", 1)[1] for t in texts for m in t.splitlines()][:200]
         started = datetime.now(timezone.utc) - timedelta(days=1)
         conversation_id = conversations.import_messages(

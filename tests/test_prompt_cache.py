@@ -128,7 +128,7 @@ def test_trimming_moves_in_big_steps_prepared_while_the_person_reads(tmp_path, f
         ollama_host=fake_ollama.url,
         context_tokens=2048,
         reply_tokens=256,
-        memory_token_budget=200,
+        memory_token_budget=150,  # room for the notice only: no note fits, the window alone is trimmed
     )
     ctx = create_context(settings, embedder=embedder)
     try:

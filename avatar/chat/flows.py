@@ -27,6 +27,7 @@ from avatar.llm.base import ChatMessage, ChatProvider, GenerationOptions, Provid
 from avatar.llm.prompt import BuiltPrompt, HistoryItem, apply_macros, build_prompt, first_kept, next_turn_prefix
 from avatar.llm.stats import GenerationStats
 from avatar.memory.card_schedule import CardJob, CardSchedule
+from avatar.memory.line_vectors import note_ref
 from avatar.memory.prompt import format_memories
 from avatar.memory.schemas import RecalledMemory
 from avatar.memory.service import MemoryService
@@ -70,12 +71,7 @@ class ChatFlow:
 
     def generation_options(self) -> GenerationOptions:
         """The model options of every request to the model server (chat, preload, memory cards)."""
-        return GenerationOptions(
-            context_tokens=self.settings.context_tokens,
-            max_reply_tokens=self.settings.reply_tokens,
-            temperature=self.settings.temperature,
-            keep_alive=self.settings.keep_alive,
-        )
+        return GenerationOptions.from_settings(self.settings)
 
     # -- the model server, ahead of need ---------------------------------------------------------
     def model_for(self, persona_id: str | None) -> str:
@@ -294,7 +290,8 @@ class ChatFlow:
             state = self._mood_line(persona, conversation_id, user_name)
             state = state if state != history.state_from(start) else ""  # unchanged: the window shows it
             history.items[-1] = replace(newest, note=join_notes(format_memories(fresh, user_name), state))
-            self.conversations.set_turn_note(history.message_ids[-1], [r.memory.id for r in fresh], state)
+            refs = [note_ref(r.memory.id, r.lines) for r in fresh]
+            self.conversations.set_turn_note(history.message_ids[-1], refs, state)
         if not recall_on:
             self.last_recall[conversation_id] = []
         prompt = build_prompt(persona, history.items, **layout)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from avatar.conversations.schemas import MessageOut
 from avatar.llm.prompt import HistoryItem
+from avatar.memory.line_vectors import excerpt, parse_note_ref
 from avatar.memory.prompt import format_memories
 from avatar.memory.schemas import RecalledMemory
 from avatar.memory.service import MemoryService
@@ -43,15 +44,21 @@ class NotedHistory:
 def noted_history(messages: Sequence[MessageOut], memory: MemoryService | None, user_name: str) -> NotedHistory:
     """The history with each message's stored note; `memory` None (memory off): no memories in them."""
     kept = [m for m in messages if m.content.strip()]
-    wanted = [i for m in kept for i in m.recalled_memory_ids] if memory is not None else []
+    refs = {message.id: [parse_note_ref(ref) for ref in message.recalled_memory_ids] for message in kept}
+    wanted = [i for parsed in refs.values() for i, _ in parsed] if memory is not None else []
     found = {m.id: m for m in memory.by_ids(wanted)} if memory is not None and wanted else {}
     items: list[HistoryItem] = []
     note_ids: list[list[str]] = []
     for message in kept:
-        shown = [found[i] for i in message.recalled_memory_ids if i in found]
+        # The lines of each memory the note showed, as it showed them (recall gives the lines that matched).
+        shown = [
+            RecalledMemory(memory=found[i], score=0.0, lines=lines, excerpt=excerpt(found[i].text, lines))
+            for i, lines in refs[message.id]
+            if i in found
+        ]
         note = join_notes(format_memories(shown, user_name), message.state_note or "")
         items.append(HistoryItem(message.role.value, message.content, note))
-        note_ids.append([m.id for m in shown])
+        note_ids.append([r.memory.id for r in shown])
     return NotedHistory(items, note_ids, [m.id for m in kept], [m.state_note or "" for m in kept])
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
@@ -76,9 +76,15 @@ class ConversationService:
             return ConversationOut.model_validate(conversation)
 
     def import_messages(
-        self, persona_id: str, title: str, messages: Sequence[tuple[Role, str, datetime]]
+        self,
+        persona_id: str,
+        title: str,
+        messages: Sequence[tuple[Role, str, datetime]],
+        *,
+        also: Callable[[Session, str], None] | None = None,
     ) -> ConversationOut:
-        """A new conversation holding `messages` (role, text, original time) in order, all in one commit."""
+        """A new conversation holding `messages` (role, text, original time) in order, all in one commit.
+        also(session, conversation_id): more to write in that same commit (the import's own record)."""
         if not messages:
             raise EmptyMessage()
         with Session(self.engine) as session:
@@ -93,6 +99,9 @@ class ConversationService:
             for role, text, when in messages:
                 message = Message(conversation_id=conversation.id, role=Role(role).value, content=text, created_at=when)
                 session.add(message)
+            if also is not None:
+                session.flush()
+                also(session, conversation.id)
             session.commit()
             session.refresh(conversation)
             return ConversationOut.model_validate(conversation)

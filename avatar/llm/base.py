@@ -8,12 +8,15 @@ the model server learns to stop generating.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel
 
 from avatar.core.errors import AvatarError
 from avatar.llm.stats import GenerationStats
+
+if TYPE_CHECKING:
+    from avatar.core.settings import Settings
 
 
 class ChatMessage(BaseModel):
@@ -27,6 +30,17 @@ class GenerationOptions(BaseModel):
     temperature: float = 0.8
     # How long the server keeps the model loaded after a request (Ollama's keep_alive: "30m", "-1" for ever).
     keep_alive: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GenerationOptions:
+        """The options of every request to the chat model, chat and memory cards alike: Ollama loads the
+        model again when num_ctx (context_tokens) differs from the previous request's."""
+        return cls(
+            context_tokens=settings.context_tokens,
+            max_reply_tokens=settings.reply_tokens,
+            temperature=settings.temperature,
+            keep_alive=settings.keep_alive,
+        )
 
 
 class PullProgress(BaseModel):
@@ -95,6 +109,21 @@ class ChatProvider(Protocol):
     ) -> float:
         """Have the server load `model` now (and evaluate `messages`, the start of the next prompts, into
         its cache); returns the seconds it took. Raises like stream_chat."""
+        ...
+
+    async def complete_json(
+        self,
+        messages: list[ChatMessage],
+        schema: dict[str, Any],
+        options: GenerationOptions,
+        model: str | None = None,
+        *,
+        constrained: bool = True,
+    ) -> str:
+        """One whole answer (not streamed) meant to be a JSON object of `schema`: constrained to it where
+        the server can (constrained=False: only asked for it, the schema written into the prompt). The
+        caller validates. Waits while this provider streams a reply. Raises ProviderUnavailable /
+        ModelNotFound / ProviderError."""
         ...
 
     async def list_models(self) -> list[str]: ...

@@ -7,10 +7,12 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import ollama
 
+from avatar.llm.activity import ReplyActivity
 from avatar.llm.base import (
     ChatMessage,
     GenerationOptions,
@@ -47,10 +49,10 @@ class OllamaProvider:
     def __init__(self, host: str, model: str, timeout_s: float = 300.0) -> None:
         self.host = host
         self.model = model
+        self.activity = ReplyActivity()
         # A short connect timeout: "Ollama is not running" should be said in seconds, not minutes.
-        self._clients = PerLoopClient(
-            lambda: ollama.AsyncClient(host=host, timeout=httpx.Timeout(timeout_s, connect=5.0))
-        )
+        self._new_client = lambda: ollama.AsyncClient(host=host, timeout=httpx.Timeout(timeout_s, connect=5.0))
+        self._clients = PerLoopClient(self._new_client)
 
     def unavailable(self) -> ProviderUnavailable:
         return ProviderUnavailable(
@@ -92,31 +94,59 @@ class OllamaProvider:
         stats: GenerationStats | None = None,
     ) -> AsyncIterator[str]:
         model = model or self.model
-        stats = stats if stats is not None else GenerationStats()
-        stats.model = model
-        clock = StatsClock(stats)
+        with self.activity.reply():
+            stats = stats if stats is not None else GenerationStats()
+            stats.model = model
+            clock = StatsClock(stats)
+            try:
+                stream = await self._clients.get().chat(
+                    model=model,
+                    messages=[m.model_dump() for m in messages],
+                    stream=True,
+                    options=request_options(options),
+                    keep_alive=options.keep_alive,
+                )
+                # aclosing: when our consumer stops early, the HTTP response must close now, not at GC time,
+                # or Ollama keeps generating a reply nobody reads.
+                async with contextlib.aclosing(stream):
+                    async for part in stream:
+                        piece = part.message.content if part.message else ""
+                        if piece:
+                            clock.piece()
+                            yield piece
+                        if part.done:
+                            clock.done()
+                            stats.read_ollama(part)
+                            return
+            except CLIENT_ERRORS as error:
+                raise self._translate(error, model) from None
+
+    async def complete_json(
+        self,
+        messages: list[ChatMessage],
+        schema: dict[str, Any],
+        options: GenerationOptions,
+        model: str | None = None,
+        *,
+        constrained: bool = True,
+    ) -> str:
+        """Ollama constrains the answer to `schema` itself (`format`), always: `constrained` changes nothing."""
+        model = model or self.model
+        await self.activity.idle()
         try:
-            stream = await self._clients.get().chat(
-                model=model,
-                messages=[m.model_dump() for m in messages],
-                stream=True,
-                options=request_options(options),
-                keep_alive=options.keep_alive,
-            )
-            # aclosing: when our consumer stops early, the HTTP response must close now, not at GC time,
-            # or Ollama keeps generating a reply nobody reads.
-            async with contextlib.aclosing(stream):
-                async for part in stream:
-                    piece = part.message.content if part.message else ""
-                    if piece:
-                        clock.piece()
-                        yield piece
-                    if part.done:
-                        clock.done()
-                        stats.read_ollama(part)
-                        return
+            # A client of its own: this runs on short-lived event loops (the memory writer's jobs).
+            async with self._new_client() as client:
+                response = await client.chat(
+                    model=model,
+                    messages=[m.model_dump() for m in messages],
+                    format=schema,
+                    stream=False,
+                    options=request_options(options),
+                    keep_alive=options.keep_alive,
+                )
         except CLIENT_ERRORS as error:
             raise self._translate(error, model) from None
+        return response.message.content or ""
 
     async def preload(
         self, options: GenerationOptions, model: str | None = None, messages: list[ChatMessage] | None = None

@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 
+from avatar.llm.activity import ReplyActivity
 from avatar.llm.base import (
     ChatMessage,
     GenerationOptions,
@@ -21,10 +24,14 @@ from avatar.llm.base import (
 )
 from avatar.llm.loop_clients import PerLoopClient
 from avatar.llm.stats import GenerationStats, StatsClock
+from avatar.llm.structured import with_schema_instruction
 
 log = logging.getLogger(__name__)
 # A reply that is not a stream is read whole, up to this size (a chat completion; a web page is refused).
 MAX_UNSTREAMED_CHARS = 1_000_000
+# What a server that cannot constrain an answer to a JSON schema says when asked to (llama.cpp before
+# json_schema support: 'response_format type must be one of "text" or "json_object", but got: json_schema').
+_NO_SCHEMA = re.compile(r"response_format|json_schema|schema", re.IGNORECASE)
 
 
 class OpenAICompatibleProvider:
@@ -34,12 +41,14 @@ class OpenAICompatibleProvider:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self._usage_in_stream = True
+        self.activity = ReplyActivity()
+        # None: not known yet; False: the server refused response_format json_schema once (asked in words since).
+        self.json_schema_supported: bool | None = None
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._clients = PerLoopClient(
-            lambda: httpx.AsyncClient(
-                base_url=self.base_url, headers=headers, timeout=httpx.Timeout(timeout_s, connect=5.0)
-            )
+        self._new_client = lambda: httpx.AsyncClient(
+            base_url=self.base_url, headers=headers, timeout=httpx.Timeout(timeout_s, connect=5.0)
         )
+        self._clients = PerLoopClient(self._new_client)
 
     def unavailable(self) -> ProviderUnavailable:
         return ProviderUnavailable(
@@ -104,6 +113,15 @@ class OpenAICompatibleProvider:
             "temperature": options.temperature,
         }
         clock = StatsClock(stats)
+        with self.activity.reply():
+            # aclosing: a consumer that stops early closes the HTTP response now (the server stops generating).
+            async with contextlib.aclosing(self._stream(payload, model, stats, clock)) as pieces:
+                async for piece in pieces:
+                    yield piece
+
+    async def _stream(
+        self, payload: dict[str, object], model: str, stats: GenerationStats, clock: StatsClock
+    ) -> AsyncIterator[str]:
         try:
             while True:
                 if self._usage_in_stream:
@@ -175,6 +193,56 @@ class OpenAICompatibleProvider:
         async for _piece in self.stream_chat(messages, quick, model):
             pass
         return time.perf_counter() - started
+
+    async def complete_json(
+        self,
+        messages: list[ChatMessage],
+        schema: dict[str, Any],
+        options: GenerationOptions,
+        model: str | None = None,
+        *,
+        constrained: bool = True,
+    ) -> str:
+        """With `response_format: json_schema` (vLLM, llama.cpp server, LM Studio, Ollama's /v1 take it); a
+        server that refuses it (an error naming it) is asked with the schema in the prompt, from then on."""
+        model = model or self.model
+        await self.activity.idle()
+        payload: dict[str, Any] = {
+            "model": model,
+            "stream": False,
+            "max_tokens": options.max_reply_tokens,
+            "temperature": options.temperature,
+        }
+        # A client of its own: this runs on short-lived event loops (the memory writer's jobs).
+        async with self._new_client() as client:
+            if constrained and self.json_schema_supported is not False:
+                response_format = {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
+                messages_json = [m.model_dump() for m in messages]
+                response, body = await self._post(
+                    client, {**payload, "messages": messages_json, "response_format": response_format}
+                )
+                if response.status_code < 400:
+                    self.json_schema_supported = True
+                    return self._whole_reply(body)
+                error = self._http_error(response, body, model)
+                if response.status_code in (401, 403, 404) or not _NO_SCHEMA.search(error.message):
+                    raise error
+                self.json_schema_supported = False
+                log.info("the model server takes no JSON schema (%d): asking for JSON in words", response.status_code)
+            prompted = [m.model_dump() for m in with_schema_instruction(messages, schema)]
+            response, body = await self._post(client, {**payload, "messages": prompted})
+            if response.status_code >= 400:
+                raise self._http_error(response, body, model)
+            return self._whole_reply(body)
+
+    async def _post(self, client: httpx.AsyncClient, payload: dict[str, Any]) -> tuple[httpx.Response, str]:
+        try:
+            response = await client.post("/chat/completions", json=payload)
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            raise self.unavailable() from None
+        except httpx.TransportError as error:
+            raise ProviderError(f"The connection to the model server broke off ({type(error).__name__}).") from None
+        return response, response.text[:MAX_UNSTREAMED_CHARS]
 
     async def list_models(self) -> list[str]:
         try:

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 # Fields of a --queries JSONL line that say when the question is asked ("last week" is relative to it).
 DATE_FIELDS = ("date", "question_date", "now", "asked_at", "timestamp")
+# What a prompt can afford of earlier conversation, in messages: the default budget of `memories search`.
+DEFAULT_TURNS = 45
 
 
 def add_parsers(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -32,7 +34,8 @@ def add_parsers(commands: argparse._SubParsersAction, common: argparse.ArgumentP
         "turn it into memories. SillyTavern chat files (.jsonl) and a plain JSONL with one "
         '{"role": "user"|"assistant", "content": ..., "timestamp": ...} per line are understood. Memory cards '
         "need the model server; without it the chat is imported as memory chunks only. Several files: one "
-        "conversation each, all or nothing.",
+        "conversation each, all or nothing. The same chat imported again is recognised (by its messages): an "
+        "import that was cut short is finished, a complete one is left as it is.",
     )
     importer.add_argument(
         "files", type=Path, nargs="+", metavar="FILE", help="the transcript (.jsonl); several: one conversation each"
@@ -47,9 +50,10 @@ def add_parsers(commands: argparse._SubParsersAction, common: argparse.ArgumentP
         "search",
         parents=[common],
         help="search a persona's memories",
-        description="Print the memories a persona would find for each query, best first, with the messages "
-        'they come from. --json: one line per query: {"query", "hits": [{"text", "score", "kind", "sources": '
-        '[{"id", "text", "timestamp"}]}]}.',
+        description="Print the memories a persona would find for each query, best first, each with the lines "
+        "of it that matched and the messages they are, up to a budget of source messages (--turns) as a "
+        'prompt would hold them. --json: one line per query: {"query", "hits": [{"text", "score", "kind", '
+        '"sources": [{"id", "text", "timestamp"}]}]}.',
     )
     search.add_argument("query", nargs="?", metavar="QUERY", help="what to look for")
     search.add_argument("--persona", required=True, metavar="ID", help="whose memories (plus those about you)")
@@ -59,7 +63,13 @@ def add_parsers(commands: argparse._SubParsersAction, common: argparse.ArgumentP
         metavar="FILE",
         help='more queries: one per line, or JSONL with a "query" field (and optionally a "date" it is asked on)',
     )
-    search.add_argument("--k", type=int, default=10, help="hits per query (default 10)")
+    search.add_argument(
+        "--turns",
+        type=int,
+        default=DEFAULT_TURNS,
+        help=f"source messages per query, in all hits (default {DEFAULT_TURNS}; 0: every hit whole)",
+    )
+    search.add_argument("--k", type=int, default=None, help="at most this many memories per query (default: no limit)")
     search.add_argument("--json", action="store_true", help="one JSON line per query")
     search.set_defaults(run=search_command)
 
@@ -138,12 +148,14 @@ def import_chats(
                     ctx.memory,
                     user_name=ctx.profile.user_name(),
                     distill=distill,
+                    source=str(file),
                 )
             )
         except Exception as error:  # noqa: BLE001 (one line, no traceback: everything is rolled back)
             for _, done in reports:
-                ctx.memory.delete_all(conversation_id=done.conversation_id)
-                ctx.conversations.delete(done.conversation_id)
+                if done.fresh:
+                    ctx.memory.delete_all(conversation_id=done.conversation_id)
+                    ctx.conversations.delete(done.conversation_id)
             reason = error.message if isinstance(error, AvatarError) else f"{type(error).__name__}: {error}."
             return _fail(f"Cannot import {file}: {reason} Nothing was imported.", 1)
         reports.append((file, report))
@@ -152,6 +164,12 @@ def import_chats(
         prefix = f"{file}: " if len(reports) > 1 else ""
         written = report.memory
         skipped = f" ({report.skipped} hidden or empty left out)" if report.skipped else ""
+        if not report.fresh:
+            done = "its import had been cut short and is finished now" if report.resumed else "nothing to add"
+            print(f"{prefix}Already imported as a conversation with {persona.name} ({report.conversation_id}): {done}.")
+            if report.resumed and persona.memory_policy != "off":
+                print(f"{prefix}Memory: {written.chunks_added} more chunks, {written.cards_added} new cards.")
+            continue
         print(
             f"{prefix}Imported {report.messages} messages{skipped} from {report.first_at:%Y-%m-%d} to "
             f"{report.last_at:%Y-%m-%d} as a conversation with {persona.name} ({report.conversation_id})."
@@ -161,11 +179,31 @@ def import_chats(
                 f"{prefix}Memory: {written.chunks_added} chunks, {written.cards_added} new cards, "
                 f"{written.cards_updated} updated cards."
             )
+    _finish_earlier_imports(ctx, distill)
     if persona.memory_policy == "off":
         print(f"Memory is off for {persona.name}, so nothing was added to memory.")
     if note:
         print(note, file=sys.stderr)
     return 0
+
+
+def _finish_earlier_imports(ctx: AppContext, distill: bool) -> None:
+    """Finish the memories of imports cut short before (the process was killed), whichever files they were."""
+    from avatar.memory import import_log
+    from avatar.memory.importers import finish_import
+
+    with ctx.engine.connect() as connection:
+        pending = import_log.unfinished(connection)
+    for entry in pending:
+        try:
+            persona = ctx.personas.get(entry.persona_id)
+        except AvatarError:
+            continue  # its persona is gone; the conversation stays as it is
+        written = asyncio.run(finish_import(entry, persona, ctx.memory, distill=distill))
+        print(
+            f"Also finished an earlier import that had been cut short ({entry.source or entry.conversation_id}): "
+            f"{written.chunks_added} more chunks."
+        )
 
 
 def _cards_decision(ctx: AppContext, policy: str, cards: bool) -> tuple[bool, str]:
@@ -175,11 +213,12 @@ def _cards_decision(ctx: AppContext, policy: str, cards: bool) -> tuple[bool, st
     if policy == "off":
         return False, ""
     if ctx.memory.distiller is None:
-        return False, "Memory cards need Ollama (--provider ollama): imported as conversation chunks only."
+        return False, "Memory cards need a model server: imported as conversation chunks only."
     health = asyncio.run(ctx.provider.health())
     if not health.reachable:
+        where = ctx.settings.openai_base_url if ctx.settings.provider == "openai" else ctx.settings.ollama_host
         return False, (
-            f"The model server at {ctx.settings.ollama_host} is not reachable, so no memory cards were "
+            f"The model server at {where} is not reachable, so no memory cards were "
             "distilled: imported as conversation chunks only."
         )
     if not health.listed:
@@ -237,7 +276,7 @@ def hit_json(recalled: RecalledMemory) -> dict[str, Any]:
     from avatar.memory.ranking import as_utc
 
     return {
-        "text": recalled.memory.text,
+        "text": recalled.text,
         "score": round(recalled.score, 6),
         "kind": recalled.memory.kind.value,
         "sources": [
@@ -259,17 +298,25 @@ def search_command(settings: Settings, args: argparse.Namespace) -> int:
             return _fail(f"Cannot read the queries: {error}")
     if not queries:
         return _fail("Give a query, or --queries FILE.")
-    if not 1 <= args.k <= 1000:
+    if args.k is not None and not 1 <= args.k <= 1000:
         return _fail("--k must be between 1 and 1000.")
+    if not 0 <= args.turns <= 10000:
+        return _fail("--turns must be between 0 and 10000.")
     ctx = _context(settings)
     try:
-        return search_memories(ctx, args.persona, queries, k=args.k, as_json=args.json)
+        return search_memories(ctx, args.persona, queries, k=args.k, turns=args.turns or None, as_json=args.json)
     finally:
         ctx.close()
 
 
 def search_memories(
-    ctx: AppContext, persona_id: str, queries: list[tuple[str, datetime | None]], *, k: int = 10, as_json: bool = False
+    ctx: AppContext,
+    persona_id: str,
+    queries: list[tuple[str, datetime | None]],
+    *,
+    k: int | None = 10,
+    turns: int | None = DEFAULT_TURNS,
+    as_json: bool = False,
 ) -> int:
     try:
         ctx.personas.get(persona_id)
@@ -280,7 +327,7 @@ def search_memories(
     if problem is not None:
         return _fail(problem, 1)
     for query, asked_at in queries:
-        hits = ctx.memory.search(query, persona_id, k=k, now=asked_at, wait_for_model=True)
+        hits = ctx.memory.search(query, persona_id, k=k, turn_budget=turns, now=asked_at, wait_for_model=True)
         if as_json:
             print(json.dumps({"query": query, "hits": [hit_json(h) for h in hits]}, ensure_ascii=False), flush=True)
             continue
@@ -288,7 +335,7 @@ def search_memories(
         if not hits:
             print("  (nothing found)")
         for rank, hit in enumerate(hits, start=1):
-            text = " ".join(hit.memory.text.split())
+            text = " ".join(hit.text.split())
             print(f"{rank:>3}. [{hit.memory.kind.value}, {hit.score:.4f}] {text[:200]}")
             for source in hit.sources:
                 print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 
@@ -9,7 +10,7 @@ import numpy as np
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from avatar.memory import repository
+from avatar.memory import line_vectors, repository
 from avatar.memory.distill import CardDistiller
 from avatar.memory.embedder import Embedder, normalise
 from avatar.memory.exceptions import InvalidMemory, MemoryNotFound, MemoryOff
@@ -84,39 +85,78 @@ class MemoryCore:
                 rows = repository.all_keys_and_texts(session, after, batch_size)
             if not rows:
                 break
-            vectors = self.embed_passages([row[1] for row in rows])
+            vectors, lines = self.embed_passages_with_lines([row[1] for row in rows])
             with Session(self.engine) as session:
                 memories = repository.memories_by_key(session, [row[0] for row in rows])
-                for (key, _text), vector in zip(rows, vectors):
-                    repository.replace_vector(session, memories[key], vector)
+                for (key, _text), vector, per_line in zip(rows, vectors, lines):
+                    repository.replace_vector(session, memories[key], vector, per_line)
                 repository.set_meta(session, "embedding_model", self.embedder.model_name)
                 session.commit()
             done += len(rows)
             after = rows[-1][0]
         return done
 
+    def index_lines(self, batch_size: int = 128) -> int:
+        """Store the line vectors of multi-line memories that have none (stored before migration 0009).
+        Returns how many memories got them. Safe beside other writes: a memory deleted or re-embedded
+        meanwhile is left as it is."""
+        done, after = 0, 0
+        while True:
+            with Session(self.engine) as session:
+                rows = line_vectors.memories_without_lines(session, after, batch_size)
+            if not rows:
+                return done
+            _, lines = self.embed_passages_with_lines([body for _, body, _ in rows])
+            with Session(self.engine) as session:
+                still = line_vectors.memories_without_lines(session, after, len(rows) + batch_size)
+                waiting = {key for key, _, _ in still}
+                for (key, _body, ids), per_line in zip(rows, lines):
+                    if key in waiting:
+                        line_vectors.insert_lines(session, key, per_line, json.loads(ids))
+                        done += 1
+                session.commit()
+            after = rows[-1][0]
+
+    def schedule_line_index(self) -> bool:
+        """index_lines() in the background (it embeds)."""
+
+        async def job() -> int:
+            count = self.index_lines()
+            if count:
+                log.info("memory: line vectors stored for %d older memories", count)
+            return count
+
+        return self.writer.submit(("lines",), job)
+
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors for texts to store. Each line (in a chunk: each message) is embedded on its own, in
-        pieces when longer than the model's window, and the line vectors are averaged, so a short
-        message keeps its weight beside long ones and the end of a long excerpt still counts. A
-        one-line text under the window gets exactly its plain embedding."""
+        """Vectors for texts to store (see embed_passages_with_lines)."""
+        return self.embed_passages_with_lines(texts)[0]
+
+    def embed_passages_with_lines(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Vectors for texts to store, and the unit vector of each of their lines. Each line (in a chunk: each
+        message) is embedded on its own, in pieces when longer than the model's window, and a text's vector
+        is the normalised mean of its line vectors, so a short message keeps its weight beside long ones and
+        the end of a long excerpt still counts. A one-line text under the window gets exactly its plain
+        embedding. The line vectors are kept (memory_lines): recall scores each line too."""
         limit = self._passage_chars()
         pieces: list[str] = []
         line_of_piece: list[int] = []
         text_of_line: list[int] = []
-        for index, text in enumerate(texts):
-            for line in split_for_embedding(text, limit):
+        for index, body in enumerate(texts):
+            for line in split_for_embedding(body, limit):
                 pieces += line
                 line_of_piece += [len(text_of_line)] * len(line)
                 text_of_line.append(index)
         vectors = self.embedder.embed_documents(pieces)
         if len(pieces) == len(texts):
-            return vectors
+            return vectors, [vectors[i : i + 1] for i in range(len(texts))]
         lines = np.zeros((len(text_of_line), vectors.shape[1]), dtype=np.float32)
         np.add.at(lines, line_of_piece, vectors)
+        lines = normalise(lines)
         summed = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
-        np.add.at(summed, text_of_line, normalise(lines))
-        return normalise(summed)
+        np.add.at(summed, text_of_line, lines)
+        owner = np.asarray(text_of_line)
+        return normalise(summed), [lines[owner == i] for i in range(len(texts))]
 
     def _passage_chars(self) -> int:
         tokens = getattr(self.embedder.load(), "max_seq_length", None)  # embedding loads it anyway

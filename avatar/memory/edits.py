@@ -40,7 +40,7 @@ class MemoryEdits(MemoryCore):
         if scope is MemoryScope.persona and not persona_id:
             raise InvalidMemory("A character memory needs a character: pick one first.")
         clean = self._clean(text, policy)
-        vector = self.embed_passages([clean])[0]
+        vectors, lines = self.embed_passages_with_lines([clean])
         with Session(self.engine) as session:
             memory = Memory(
                 kind=MemoryKind(kind).value,
@@ -52,7 +52,7 @@ class MemoryEdits(MemoryCore):
                 importance=min(1.0, max(0.0, importance)),
                 pinned=pinned,
             )
-            repository.insert_memory(session, memory, vector)
+            repository.insert_memory(session, memory, vectors[0], lines[0])
             self._record_model(session)
             session.commit()
             return MemoryOut.model_validate(memory)
@@ -107,14 +107,14 @@ class MemoryEdits(MemoryCore):
     def edit(self, memory_id: str, text: str, *, policy: MemoryPolicy = "strict") -> MemoryOut:
         """New text for a memory: filtered, re-embedded, re-indexed."""
         clean = self._clean(text, policy)
-        vector = self.embed_passages([clean])[0]
+        vectors, lines = self.embed_passages_with_lines([clean])
         with Session(self.engine) as session:
             memory = self._require(session, memory_id)
             memory.text = clean
             memory.updated_at = utcnow()
             session.add(memory)
             session.flush()  # the FTS5 trigger runs on the UPDATE
-            repository.replace_vector(session, memory, vector)
+            repository.replace_vector(session, memory, vectors[0], lines[0])
             session.commit()
             return MemoryOut.model_validate(memory)
 

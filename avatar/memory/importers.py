@@ -3,7 +3,8 @@
 SillyTavern (`<character>/<date>.jsonl`): a first line of metadata (user_name, character_name, ...),
 then one message per line: name, is_user, is_system, send_date, mes. `send_date` is ISO 8601, epoch
 milliseconds, or SillyTavern's "March 3, 2024 7:05pm"; hidden (is_system) messages are left out.
-Plain JSONL: one {"role": "user" | "assistant", "content": ..., "timestamp": ...} per line.
+Plain JSONL: one {"role": "user" | "assistant", "content": ..., "timestamp": ...} per line (and an optional
+"name" of the speaker).
 
 The whole file is read and checked before anything is written, so a bad file imports nothing. The
 messages become one new conversation with their original times and exact text; then the memory
@@ -15,13 +16,15 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from avatar.conversations.schemas import Role
 from avatar.conversations.service import ConversationService
+from avatar.memory import import_log
 from avatar.memory.exceptions import InvalidTranscript
 from avatar.memory.schemas import WriteReport
 from avatar.memory.service import MemoryService
@@ -155,6 +158,7 @@ class ImportedTurn:
     role: Role
     content: str  # exactly as in the file
     said_at: datetime  # UTC
+    name: str | None = None  # the speaker's name, when the file gives one
 
 
 @dataclass
@@ -214,6 +218,15 @@ def _is_sillytavern_header(record: dict[str, Any]) -> bool:
     return "mes" not in record and ("user_name" in record or "character_name" in record or "chat_metadata" in record)
 
 
+def _speaker_names(transcript: Transcript) -> Transcript:
+    """The names the people in the chat go by: the one most of their messages carry, else the header's."""
+    for role, attribute in ((Role.user, "user_name"), (Role.assistant, "character_name")):
+        names = [turn.name for turn in transcript.turns if turn.role is role and turn.name]
+        if names:
+            setattr(transcript, attribute, Counter(names).most_common(1)[0][0])
+    return transcript
+
+
 def _sillytavern(records: list[tuple[int, dict[str, Any]]]) -> Transcript:
     transcript = Transcript(format="sillytavern", turns=[])
     for index, (number, record) in enumerate(records):
@@ -235,8 +248,9 @@ def _sillytavern(records: list[tuple[int, dict[str, Any]]]) -> Transcript:
         if record.get("is_system") is True or not content.strip():
             transcript.skipped += 1
             continue
-        transcript.turns.append(ImportedTurn(Role.user if is_user else Role.assistant, content, said_at))
-    return transcript
+        name = _optional_text(record.get("name"))
+        transcript.turns.append(ImportedTurn(Role.user if is_user else Role.assistant, content, said_at, name))
+    return _speaker_names(transcript)
 
 
 def _plain(records: list[tuple[int, dict[str, Any]]]) -> Transcript:
@@ -257,8 +271,8 @@ def _plain(records: list[tuple[int, dict[str, Any]]]) -> Transcript:
             continue
         if key not in ROLES:
             raise InvalidTranscript(f"line {number}: role {role!r} is neither 'user' nor 'assistant'.")
-        transcript.turns.append(ImportedTurn(ROLES[key], content, said_at))
-    return transcript
+        transcript.turns.append(ImportedTurn(ROLES[key], content, said_at, _optional_text(record.get("name"))))
+    return _speaker_names(transcript)
 
 
 def _time(value: Any, number: int, name: str) -> datetime:
@@ -281,6 +295,8 @@ class ImportReport:
     first_at: datetime
     last_at: datetime
     memory: WriteReport = field(default_factory=lambda: WriteReport(conversation_id=""))
+    fresh: bool = True  # a new conversation (False: this chat was imported before)
+    resumed: bool = False  # an earlier import of it had been cut short: its memories were finished now
 
 
 async def import_transcript(
@@ -291,37 +307,76 @@ async def import_transcript(
     *,
     user_name: str = "User",
     distill: bool = True,
+    source: str = "",
 ) -> ImportReport:
     """Store `transcript` as a new conversation with `persona`, then as memories (waits for them).
 
-    If the memory write fails, the conversation and what it had already stored are removed again,
-    and the error is raised: an import is all or nothing.
+    The same transcript again (a fingerprint of its messages, whatever file holds them) is not imported
+    twice: when its earlier import was cut short (the process killed), the memories it lacks are written
+    now, from the watermark on; when it was complete, nothing happens. The conversation, its messages and
+    the import's record are one commit. If the memory write of a new import fails, the conversation and
+    what it had already stored are removed again, and the error is raised: an import is all or nothing.
+    Memory text names the speakers as the file does (SillyTavern's names, a JSONL's "name"), so a question
+    that names them finds their words; without names, `user_name` and the persona's name.
     """
     turns = transcript.turns
-    first_user = next((t.content for t in turns if t.role is Role.user), turns[0].content)
-    title = f"Imported {turns[0].said_at:%Y-%m-%d}: {' '.join(first_user.split())}"
-    conversation = conversations.import_messages(persona.id, title, [(t.role, t.content, t.said_at) for t in turns])
-    try:
-        report = await memory.remember(
-            persona.id,
-            conversation.id,
-            policy=persona.memory_policy,
-            persona_name=persona.name,
-            user_name=user_name,
-            final=True,
-            distill=distill,
-            keep_tail=True,
+    print_ = import_log.fingerprint((t.role.value, t.content, t.said_at) for t in turns)
+    with memory.engine.connect() as connection:
+        earlier = import_log.find(connection, persona.id, print_)
+    if earlier is None:
+        entry = import_log.ChatImport(
+            persona.id, "", source, transcript.user_name or user_name, transcript.character_name or persona.name, False
         )
-    except BaseException:
-        memory.delete_all(conversation_id=conversation.id)
-        conversations.delete(conversation.id)
-        raise
-    return ImportReport(
-        conversation_id=conversation.id,
+        first_user = next((t.content for t in turns if t.role is Role.user), turns[0].content)
+        title = f"Imported {turns[0].said_at:%Y-%m-%d}: {' '.join(first_user.split())}"
+        conversation = conversations.import_messages(
+            persona.id,
+            title,
+            [(t.role, t.content, t.said_at) for t in turns],
+            also=lambda session, conversation_id: import_log.record(
+                session.connection(), print_, replace(entry, conversation_id=conversation_id), len(turns)
+            ),
+        )
+        entry = replace(entry, conversation_id=conversation.id)
+    else:
+        entry = earlier
+    report = ImportReport(
+        conversation_id=entry.conversation_id,
         format=transcript.format,
         messages=len(turns),
         skipped=transcript.skipped,
         first_at=min(t.said_at for t in turns),
         last_at=max(t.said_at for t in turns),
-        memory=report,
+        memory=WriteReport(conversation_id=entry.conversation_id),
+        fresh=earlier is None,
+        resumed=earlier is not None and not earlier.complete,
     )
+    if not entry.complete:
+        try:
+            report.memory = await finish_import(entry, persona, memory, distill=distill)
+        except BaseException:
+            if report.fresh:
+                memory.delete_all(conversation_id=entry.conversation_id)
+                conversations.delete(entry.conversation_id)
+            raise
+    return report
+
+
+async def finish_import(
+    entry: import_log.ChatImport, persona: Persona, memory: MemoryService, *, distill: bool = True
+) -> WriteReport:
+    """Write an imported conversation's memories from its watermark on (all of them, for a new import), then
+    mark the import complete."""
+    report = await memory.remember(
+        persona.id,
+        entry.conversation_id,
+        policy=persona.memory_policy,
+        persona_name=entry.character_name or persona.name,
+        user_name=entry.user_name,
+        final=True,
+        distill=distill,
+        keep_tail=True,
+    )
+    with memory.engine.begin() as connection:
+        import_log.complete(connection, entry.conversation_id)
+    return report

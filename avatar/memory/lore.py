@@ -53,12 +53,12 @@ class LoreSync(MemoryCore):
             )
             stale = [memory.id for memory in existing if memory.text not in texts]
             fresh = [text for text in texts if text not in {memory.text for memory in existing}]
-        vectors = self.embed_passages(fresh) if fresh else []
+        vectors, lines = self.embed_passages_with_lines(fresh) if fresh else ([], [])
         with Session(self.engine) as session:
             for memory_id in stale:
                 if (gone := repository.get_memory(session, memory_id)) is not None:
                     repository.delete_memory(session, gone)
-            for text, vector in zip(fresh, vectors):
+            for text, vector, per_line in zip(fresh, vectors, lines):
                 memory = Memory(
                     kind=MemoryKind.lore.value,
                     scope=MemoryScope.persona.value,
@@ -68,7 +68,7 @@ class LoreSync(MemoryCore):
                     importance=LORE_IMPORTANCE,
                     pinned=texts[text],
                 )
-                repository.insert_memory(session, memory, vector)
+                repository.insert_memory(session, memory, vector, per_line)
             if texts:
                 repository.set_meta(session, meta_name, fingerprint)
                 self._record_model(session)

@@ -38,7 +38,7 @@ def memory_line(recalled: RecalledMemory | MemoryOut, user_name: str) -> str:
     if memory.kind is MemoryKind.lore:
         about = "from your character card"
     pinned = ", pinned" if memory.pinned else ""
-    quoted = json.dumps(memory.text, ensure_ascii=False).replace("`", "'")
+    quoted = json.dumps(recalled.text, ensure_ascii=False).replace("`", "'")
     return f"- [{when}, {label}, {about}{pinned}] {quoted}"
 
 

@@ -1,30 +1,42 @@
-"""Recall: the memories a persona may see that best match a query, hybrid-ranked (vectors, FTS5, time words)."""
+"""Recall: the moments a persona may see that best match a query, within a budget (prompt tokens or source turns).
+
+Candidates come from three searches fused (ranking.py): sign-bit KNN re-scored exactly, FTS5 BM25, and,
+when the query names a time ("last week"), the memories dated then. Each candidate's lines are then
+scored on their own and through their memory (moments.py), and the budget is spent line by line: a hit
+is a memory with the lines of it that matched, its sources the messages those lines are.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
+from sqlalchemy import text
 from sqlmodel import Session
 
 from avatar.core.ids import utcnow
-from avatar.llm.tokens import estimate_tokens
-from avatar.memory import repository
+from avatar.memory import line_vectors, repository
+from avatar.memory.budgets import Row, TokenCost, TurnCost, line_text
 from avatar.memory.core import MemoryCore
 from avatar.memory.exceptions import EmbeddingModelUnavailable
 from avatar.memory.models import PROFILE_OWNER, Memory
-from avatar.memory.prompt import header_tokens, memory_line
-from avatar.memory.ranking import Candidate, add_ranked, as_utc, boost, fuse
-from avatar.memory.schemas import (
-    MemoryKind,
-    MemoryOut,
-    MemoryScope,
-    RecalledMemory,
-    SourceMessage,
+from avatar.memory.moments import (
+    ENTITY_LINES,
+    Hit,
+    ScoredLine,
+    names_in,
+    raise_mentions,
+    score_lines,
+    select,
 )
+from avatar.memory.prompt import header_tokens
+from avatar.memory.ranking import Candidate, add_ranked, as_utc, boost, fuse
+from avatar.memory.schemas import MemoryKind, MemoryOut, MemoryScope, RecalledMemory, SourceMessage
 from avatar.memory.timeframe import TimeFrame, find_timeframe
 
 log = logging.getLogger(__name__)
@@ -32,6 +44,21 @@ log = logging.getLogger(__name__)
 # A memory dated this close outside the time a query names still counts (time zones, vague memories).
 TIME_SLACK = timedelta(days=1)
 TIME_CANDIDATES = 2000
+# Candidates per search: the lines of this many memories are scored (at least; more for a larger k).
+MIN_CANDIDATES = 64
+# The second pass adds this many memories, found by the names the first one's best lines mention, ranked
+# among the newest ENTITY_WINDOW that mention them (one FTS5 statement: a name can be in thousands).
+ENTITY_CANDIDATES = 16
+ENTITY_WINDOW = 500
+# Recall (the prompt) leaves out lines scoring under this share of the best line's score.
+RELATIVE_FLOOR = 0.6
+
+
+@dataclass
+class Ranking:
+    candidates: dict[int, Candidate]
+    rows: dict[int, Row]
+    lines: list[ScoredLine]  # best first; for recall, the strong ones only
 
 
 class MemoryRecall(MemoryCore):
@@ -48,7 +75,8 @@ class MemoryRecall(MemoryCore):
         wait_for_model: bool = False,
         now: datetime | None = None,
     ) -> list[RecalledMemory]:
-        """The memories most relevant to `query` that `persona_id` may see, best first.
+        """The memories most relevant to `query` that `persona_id` may see, best first, each with the lines
+        of it that matched (pinned memories first, whole, up to half of k).
 
         token_budget bounds the whole block format_memories() makes of them, header included.
         Never waits for the embedding model unless wait_for_model: while it is still loading (or
@@ -56,72 +84,66 @@ class MemoryRecall(MemoryCore):
         `now` anchors time words in the query ("last week"); by default, the present.
         """
         query = query.strip()
+        moment = utcnow()
         with Session(self.engine) as session:
-            ranked = self._rank(session, query, persona_id, max(4 * k, 32), now=now, wait_for_model=wait_for_model)
+            ranking = self._rank(session, query, persona_id, max(8 * k, MIN_CANDIDATES), now=now,
+                                 wait_for_model=wait_for_model, boosted_at=moment)  # fmt: skip
             pinned = repository.pinned_memories(session, persona_id, limit=max(1, k // 2))
-            pinned_ids = {m.id for m in pinned}
-            by_id = {r.memory.id: r for r in ranked}
-            moment = utcnow()
-            ordered = [by_id.get(m.id) or self._recalled(m, None, moment) for m in pinned]
-            ordered += [r for r in ranked if r.memory.id not in pinned_ids]
-
-            chosen: list[RecalledMemory] = []
-            used = header_tokens(user_name)
-            for recalled in ordered:
-                cost = estimate_tokens(memory_line(recalled, user_name)) + 1
-                if used + cost > token_budget:
-                    continue  # a shorter one further down may still fit
-                chosen.append(recalled)
-                used += cost
-                if len(chosen) >= k:
-                    break
-
-            if touch and chosen:
-                repository.touch_recalled(session, [r.memory.id for r in chosen], moment)
+            for memory in pinned:
+                ranking.rows.setdefault(memory.key, _row(memory))
+            budget = token_budget - header_tokens(user_name)
+            cost = TokenCost(ranking.rows)
+            chosen: dict[int, Hit] = {}
+            for memory in pinned:
+                line = ScoredLine(memory.key, 0, None, None, 0.0, whole=True)
+                price = cost(line, None)
+                if sum(hit.cost for hit in chosen.values()) + price <= budget:
+                    chosen[memory.key] = Hit(memory.key, [line], price)
+            pinned_keys = set(chosen)
+            # The prompt gets what matches, not whatever fills its budget: a line far below the best is left out.
+            floor = RELATIVE_FLOOR * ranking.lines[0].score if ranking.lines else 0.0
+            lines = [line for line in ranking.lines if line.key not in pinned_keys and line.score >= floor]
+            hits = select(lines, max_hits=k, budget=budget, cost=cost, chosen=chosen)
+            recalled = self._recalled(session, list(hits.values()), ranking, with_sources)
+            if touch and recalled:
+                repository.touch_recalled(session, [r.memory.id for r in recalled], moment)
                 session.commit()
-            if with_sources:
-                self._attach_sources(session, chosen)
-        return chosen
+        return recalled
 
     def search(
         self,
         query: str,
         persona_id: str | None = None,
         *,
-        k: int = 10,
+        k: int | None = 10,
         kind: MemoryKind | None = None,
         scope: MemoryScope | None = None,
         now: datetime | None = None,
         wait_for_model: bool = True,
         with_sources: bool = True,
+        turn_budget: int | None = None,
     ) -> list[RecalledMemory]:
-        """The k memories that best match `query` (the Memory tab, `memories search`), best first.
+        """The memories that best match `query` (the Memory tab, `memories search`), best first.
 
-        Found as recall finds them, but ranked by relevance alone, without pinned-first or a token
-        budget, and without counting as a recall. persona_id: what that persona may see (None: every
-        memory). Waits for the embedding model by default: a search should never quietly be keyword-only.
+        Found as recall finds them, but ranked by relevance alone, without pinned-first or boosts, and
+        without counting as a recall. k: at most this many memories (None: no limit). turn_budget: at most
+        this many source messages in all, chosen line by line (None: each memory whole). persona_id: what
+        that persona may see (None: every memory). Waits for the embedding model by default: a search
+        should never quietly be keyword-only.
         """
         query = query.strip()
         if not query:
             return []
         kind = MemoryKind(kind) if kind else None
         scope = MemoryScope(scope) if scope else None
+        wanted = max(4 * (k or 0), 2 * (turn_budget or 0), MIN_CANDIDATES) * (2 if kind or scope else 1)
         with Session(self.engine) as session:
-            ranked = self._rank(
-                session,
-                query,
-                persona_id,
-                max(4 * k, 50) * (2 if kind or scope else 1),
-                now=now,
-                wait_for_model=wait_for_model,
-                kind=kind,
-                search=True,
-            )
-            chosen = [r for r in ranked if scope is None or r.memory.scope is scope][:k]
-            if with_sources:
-                self._attach_sources(session, chosen)
-        return chosen
+            ranking = self._rank(session, query, persona_id, wanted, now=now, wait_for_model=wait_for_model,
+                                 kind=kind, scope=scope)  # fmt: skip
+            hits = select(ranking.lines, max_hits=k, budget=turn_budget, cost=TurnCost(ranking.rows))
+            return self._recalled(session, list(hits.values()), ranking, with_sources)
 
+    # -- ranking -------------------------------------------------------------------------------
     def _rank(
         self,
         session: Session,
@@ -132,20 +154,19 @@ class MemoryRecall(MemoryCore):
         now: datetime | None = None,
         wait_for_model: bool = False,
         kind: MemoryKind | None = None,
-        search: bool = False,
-    ) -> list[RecalledMemory]:
-        """Every candidate for `query`, best first: vector KNN, FTS5 BM25 and, when the query names a time,
-        the memories dated then, fused by RRF.
+        scope: MemoryScope | None = None,
+        boosted_at: datetime | None = None,
+    ) -> Ranking:
+        """Every line of every candidate for `query`, best first.
 
-        Recall (the prompt) boosts by importance and recency and leaves out vector-only candidates
-        below min_similarity. search=True ranks by relevance alone (importance and recency only break
-        ties: a search must not prefer a vaguely related card to the excerpt that answers it) and keeps
-        the weak candidates, after the others, so a search still lists k results.
+        boosted_at (recall): lines are weighted by their memory's importance and recency at that time, and
+        vector-only candidates below min_similarity are left out. Otherwise (search) relevance alone
+        ranks, and the weak candidates come after the others, so a search still fills its budget.
         """
+        empty = Ranking({}, {}, [])
         if not query:
-            return []
-        moment = utcnow()
-        frame = find_timeframe(query, now or moment)
+            return empty
+        frame = find_timeframe(query, now or utcnow())
         dated: list[tuple[int, datetime]] = []
         if frame is not None:
             frame, dated = self._dated(session, query, frame, persona_id, anchored=now is not None)
@@ -160,23 +181,110 @@ class MemoryRecall(MemoryCore):
         )
         terms = repository.query_terms(topical)
         common = repository.common_terms(session, terms)
-        keyword_hits = repository.keyword_search(session, [t for t in terms if t not in common], persona_id, wanted)
+        keyword_hits = repository.keyword_search(
+            session, [t for t in terms if t not in common], persona_id, max(32, wanted // 2)
+        )
         candidates = fuse(vector_hits, keyword_hits)
         if dated:
             add_ranked(candidates, self._rank_dated(session, dated, vector, wanted), "time_rank")
-        strong = {
-            key
+        rows = _rows(session, list(candidates))
+        candidates = self._keep(candidates, rows, kind, scope)
+        if not candidates:
+            return empty
+        weight = (
+            (lambda key: boost(1.0, importance=rows[key].importance, updated_at=rows[key].updated_at, now=boosted_at))
+            if boosted_at is not None
+            else (lambda key: 1.0)
+        )
+        lines = self._score(session, candidates, rows, vector, weight)
+        floor = self.min_similarity
+
+        def strong(line: ScoredLine) -> bool:
+            candidate = candidates[line.key]
+            evidence = candidate.keyword_rank is not None or candidate.time_rank is not None or line.linked
+            return evidence or (line.similarity or 0.0) >= floor
+
+        # Second pass: the names the best lines mention (people, places, pets) lead to other moments.
+        best = [line for line in lines if strong(line)][:ENTITY_LINES]
+        top = [line_text(rows[line.key], line) for line in best]
+        speakers = {body.partition(": ")[0] for body in top}
+        names = names_in(top, known={*repository.query_terms(query, keep_stopwords=True), *speakers})
+        if names:
+            found = repository.keyword_search(
+                session,
+                [n.lower() for n in names],
+                persona_id,
+                ENTITY_CANDIDATES,
+                window=ENTITY_WINDOW,
+                newest_only=True,
+            )
+            more = [key for key, _ in found if key not in candidates]
+            rows.update(_rows(session, more))
+            extra = self._keep({key: Candidate(key) for key in more}, rows, kind, scope)
+            lines += self._score(session, extra, rows, vector, weight)
+            candidates.update(extra)
+            sources = {(line.key, line.number) for line in best}
+            lines = raise_mentions(lines, lambda line: line_text(rows[line.key], line), names, sources)
+        lines = self._narrow_cards(session, lines, rows, vector)
+        if boosted_at is not None:
+            lines = [line for line in lines if strong(line)]
+        else:
+            lines = [line for line in lines if strong(line)] + [line for line in lines if not strong(line)]
+        return Ranking(candidates, rows, lines)
+
+    @staticmethod
+    def _keep(
+        candidates: dict[int, Candidate], rows: dict[int, Row], kind: MemoryKind | None, scope: MemoryScope | None
+    ) -> dict[int, Candidate]:
+        """The candidates that still exist and are of the kind and scope asked for."""
+        return {
+            key: c
             for key, c in candidates.items()
-            if c.keyword_rank is not None or c.time_rank is not None or (c.similarity or 0.0) >= self.min_similarity
+            if key in rows
+            and (kind is None or rows[key].kind == kind.value)
+            and (scope is None or rows[key].scope == scope.value)
         }
-        rows = repository.memories_by_key(session, candidates if search else strong)
-        ranked = [
-            (key in strong, self._recalled(rows[key], candidates[key], moment, boosted=not search))
-            for key in rows
-            if kind is None or rows[key].kind == kind.value
+
+    @staticmethod
+    def _score(
+        session: Session,
+        candidates: dict[int, Candidate],
+        rows: dict[int, Row],
+        vector: np.ndarray | None,
+        weight: Callable[[int], float],
+    ) -> list[ScoredLine]:
+        """The candidates' lines scored (moments.score_lines), after the similarity of each candidate the
+        vector search did not rank is computed."""
+        if not candidates:
+            return []
+        if vector is not None:
+            unscored = [key for key, c in candidates.items() if c.similarity is None]
+            for key, distance in repository.rescore(session, vector, unscored, len(unscored)):
+                candidates[key].similarity = 1.0 - distance
+        stored = line_vectors.lines_of(session, list(candidates))
+        return score_lines(vector, candidates, stored, weight)
+
+    def _narrow_cards(
+        self, session: Session, lines: list[ScoredLine], rows: dict[int, Row], vector: np.ndarray | None
+    ) -> list[ScoredLine]:
+        """A card's line leads to the one source message most like the card (and the query): its moment."""
+        cards = [line for line in lines if line.whole and rows[line.key].kind == MemoryKind.card.value]
+        sources = {line.key: rows[line.key].sources() for line in cards}
+        messages = line_vectors.lines_of_messages(session, [m for ids in sources.values() for m in ids])
+        if not messages:
+            return lines
+        card_vectors = repository.vectors_of(session, [line.key for line in cards])
+        narrowed: dict[int, str] = {}
+        for key, ids in sources.items():
+            known = [m for m in ids if m in messages]
+            if not known or key not in card_vectors:
+                continue
+            target = card_vectors[key] + (vector if vector is not None else 0.0)
+            narrowed[key] = max(known, key=lambda m: float(messages[m] @ target))
+        return [
+            replace(line, message_id=narrowed[line.key]) if line.whole and line.key in narrowed else line
+            for line in lines
         ]
-        ranked.sort(key=lambda item: (item[0], item[1].score, item[1].memory.importance), reverse=True)
-        return [recalled for _, recalled in ranked]
 
     @staticmethod
     def _dated(
@@ -224,28 +332,76 @@ class MemoryRecall(MemoryCore):
             log.warning("recall: keyword search only: %s", error.message)
             return None
 
+    # -- results -------------------------------------------------------------------------------
     @staticmethod
-    def _recalled(
-        memory: Memory, candidate: Candidate | None, now: datetime, *, boosted: bool = True
-    ) -> RecalledMemory:
-        score = candidate.rrf if candidate else 0.0
-        if boosted:
-            score = boost(score, importance=memory.importance, updated_at=memory.updated_at, now=now)
-        return RecalledMemory(
-            memory=MemoryOut.model_validate(memory),
-            score=score,
-            similarity=candidate.similarity if candidate else None,
-            vector_rank=candidate.vector_rank if candidate else None,
-            keyword_rank=candidate.keyword_rank if candidate else None,
-            time_rank=candidate.time_rank if candidate else None,
-        )
+    def _recalled(session: Session, hits: Sequence[Hit], ranking: Ranking, with_sources: bool) -> list[RecalledMemory]:
+        memories = repository.memories_by_key(session, [hit.key for hit in hits])
+        results = []
+        for hit in hits:
+            memory = memories.get(hit.key)
+            if memory is None:
+                continue
+            candidate = ranking.candidates.get(hit.key)
+            lines = sorted(hit.lines, key=lambda line: line.number)
+            whole = hit.best.whole or len(lines) == len(line_vectors.text_lines(memory.text))
+            results.append(
+                RecalledMemory(
+                    memory=MemoryOut.model_validate(memory),
+                    score=hit.best.score,
+                    similarity=candidate.similarity if candidate else None,
+                    vector_rank=candidate.vector_rank if candidate else None,
+                    keyword_rank=candidate.keyword_rank if candidate else None,
+                    time_rank=candidate.time_rank if candidate else None,
+                    lines=[] if whole else [line.number for line in lines],
+                    excerpt="" if whole else _excerpt(ranking.rows[hit.key], lines),
+                    source_ids=_source_ids(memory, lines),
+                )
+            )
+        if with_sources:
+            _attach_sources(session, results)
+        return results
 
-    @staticmethod
-    def _attach_sources(session: Session, recalled: Sequence[RecalledMemory]) -> None:
-        messages = repository.messages_by_id(session, (i for r in recalled for i in r.memory.source_message_ids))
-        for r in recalled:
-            r.sources = [
-                SourceMessage.model_validate(messages[i], from_attributes=True)
-                for i in r.memory.source_message_ids
-                if i in messages
-            ]
+
+def _excerpt(row: Row, lines: Sequence[ScoredLine]) -> str:
+    return line_vectors.excerpt(row.text, [line.number for line in lines])
+
+
+def _source_ids(memory: Memory, lines: Sequence[ScoredLine]) -> list[str]:
+    """The messages the chosen lines are; a memory without line messages: its sources (a card: the one
+    it was narrowed to)."""
+    if all(line.message_id is not None for line in lines):
+        return [line.message_id for line in lines if line.message_id is not None]
+    return list(MemoryOut.model_validate(memory).source_message_ids)
+
+
+def _attach_sources(session: Session, recalled: Sequence[RecalledMemory]) -> None:
+    messages = repository.messages_by_id(session, (i for r in recalled for i in r.source_ids))
+    for r in recalled:
+        r.sources = [
+            SourceMessage.model_validate(messages[i], from_attributes=True) for i in r.source_ids if i in messages
+        ]
+
+
+def _rows(session: Session, keys: list[int]) -> dict[int, Row]:
+    if not keys:
+        return {}
+    result = session.connection().execute(
+        text(
+            "SELECT key, kind, scope, text, source_message_ids, importance, updated_at, pinned FROM memories "
+            "WHERE key IN (SELECT value FROM json_each(:keys))"
+        ),
+        {"keys": json.dumps(keys)},
+    )
+    return {
+        int(key): Row(kind, body, ids, float(importance), _datetime(updated), bool(pinned), scope=scope)
+        for key, kind, scope, body, ids, importance, updated, pinned in result
+    }
+
+
+def _datetime(value: object) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def _row(memory: Memory) -> Row:
+    return Row(memory.kind, memory.text, memory.source_message_ids, memory.importance, memory.updated_at,
+               memory.pinned, scope=memory.scope)  # fmt: skip

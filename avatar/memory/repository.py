@@ -23,6 +23,7 @@ from sqlalchemy import update as sa_update
 from sqlmodel import Session, col, or_, select
 
 from avatar.conversations.models import Conversation, Message
+from avatar.memory import line_vectors
 from avatar.memory.models import EMBEDDING_DIM, PROFILE_OWNER, Memory, MemoryMeta, MemoryProgress
 
 # Words too common to help a keyword search (English function words and chat filler); the vector
@@ -129,14 +130,17 @@ def common_terms(session: Session, terms: Sequence[str], share: float = COMMON_T
 
 
 # -- rows -----------------------------------------------------------------------------------------
-def insert_memory(session: Session, memory: Memory, vector: np.ndarray) -> Memory:
-    """Insert `memory` with the next free key, and its vector under that key."""
+def insert_memory(session: Session, memory: Memory, vector: np.ndarray, lines: np.ndarray | None = None) -> Memory:
+    """Insert `memory` with the next free key, its vector under that key, and its line vectors when it has
+    several lines (line_vectors.py)."""
     # Taking max(key)+1 inside the INSERT makes it atomic: two writers cannot pick the same key.
     memory.key = select(func.coalesce(func.max(Memory.key), 0) + 1).scalar_subquery()  # type: ignore[assignment]
     session.add(memory)
     session.flush()
     session.refresh(memory)
     insert_vector(session, memory.key, vector, owner_of(memory.scope, memory.persona_id), memory.kind)
+    if lines is not None:
+        line_vectors.insert_lines(session, memory.key, lines, json.loads(memory.source_message_ids))
     return memory
 
 
@@ -155,9 +159,13 @@ def insert_vectors(connection: Connection, rows: Sequence[Mapping[str, object]])
     )
 
 
-def replace_vector(session: Session, memory: Memory, vector: np.ndarray) -> None:
+def replace_vector(session: Session, memory: Memory, vector: np.ndarray, lines: np.ndarray | None = None) -> None:
+    """New vectors for `memory` (its text changed, or the model did); its old line vectors go."""
     delete_vectors(session, memory.key)
+    line_vectors.delete_lines(session, memory.key)
     insert_vector(session, memory.key, vector, owner_of(memory.scope, memory.persona_id), memory.kind)
+    if lines is not None:
+        line_vectors.insert_lines(session, memory.key, lines, json.loads(memory.source_message_ids))
 
 
 def delete_vectors(session: Session, key: int) -> None:
@@ -345,13 +353,20 @@ def owner_token(owner: str) -> str:
 
 
 def keyword_search(
-    session: Session, terms: Sequence[str], persona_id: str | None, limit: int, *, window: int = KEYWORD_WINDOW
+    session: Session,
+    terms: Sequence[str],
+    persona_id: str | None,
+    limit: int,
+    *,
+    window: int = KEYWORD_WINDOW,
+    newest_only: bool = False,
 ) -> list[tuple[int, float]]:
     """(key, BM25) for memories visible to `persona_id` (None: all) holding any of `terms`, best first.
 
     BM25 costs a lookup per matching memory, so it is computed for at most ~`window` of them: terms
     found in at most `window` visible memories are ranked over all their matches; the rest only over
     the newest `window` memories matching any term. Owners are filtered inside FTS5 (the owner column).
+    newest_only: every term is ranked over the newest `window` matches only (one statement, no counting).
     """
     if not terms:
         return []
@@ -364,7 +379,13 @@ def keyword_search(
         return f"text : ({terms_expression(selected)}){visible}"
 
     count = text("SELECT count(*) FROM (SELECT 1 FROM memories_fts WHERE memories_fts MATCH :q LIMIT :n)")
-    rare = [t for t in terms if connection.execute(count, {"q": matches([t]), "n": window + 1}).scalar_one() <= window]
+    rare = (
+        []
+        if newest_only
+        else [
+            t for t in terms if connection.execute(count, {"q": matches([t]), "n": window + 1}).scalar_one() <= window
+        ]
+    )
     ranked = "SELECT rowid, bm25(memories_fts, 1.0, 0.0) AS score FROM memories_fts WHERE memories_fts MATCH :q"
     hits: dict[int, float] = {}
     queries = []

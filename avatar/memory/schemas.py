@@ -71,7 +71,17 @@ class RecalledMemory(BaseModel):
     vector_rank: int | None = None  # 1-based
     keyword_rank: int | None = None  # 1-based, FTS5 BM25
     time_rank: int | None = None  # 1-based, among memories dated in the time the query names ("last week")
+    # The lines of the memory's text that matched (0-based; empty: all of it), and their text ("…" between
+    # lines that are not next to each other; "" when all of it).
+    lines: list[int] = Field(default_factory=list)
+    excerpt: str = ""
+    source_ids: list[str] = Field(default_factory=list)  # the messages those lines are
     sources: list[SourceMessage] = Field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """What was recalled: the matching lines, or the whole memory."""
+        return self.excerpt or self.memory.text
 
 
 class WriteReport(BaseModel):

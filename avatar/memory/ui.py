@@ -347,12 +347,13 @@ class MemoryTab:
             for s in recalled.sources
         )
         from_messages = (
-            f"<details><summary>From {len(recalled.sources)} messages</summary><ul>{sources}</ul></details>"
+            f"<details><summary>From {counted(len(recalled.sources), 'message', 'messages')}</summary>"
+            f"<ul>{sources}</ul></details>"
             if sources
             else ""
         )
         return (
-            f"<li><span style='white-space: pre-wrap'>{html.escape(memory.text)}</span><br>"
+            f"<li><span style='white-space: pre-wrap'>{html.escape(recalled.text)}</span><br>"
             f"<small>{kind_label(memory)}, {about} · matched by {', '.join(why) or 'recency'} · "
             f"score {recalled.score:.4f}</small>{from_messages}</li>"
         )

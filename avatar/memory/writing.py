@@ -123,7 +123,7 @@ class MemoryWriting(MemoryCore):
         for chunk in chunks:
             filtered = filter_sensitive(chunk.text, policy)
             report.redactions += sum(filtered.redacted.values())
-            vector = self.embed_passages([filtered.text])[0]
+            vectors, lines = self.embed_passages_with_lines([filtered.text])
             when = max(said_at[i] for i in chunk.message_ids)
             with Session(self.engine) as session:
                 memory = Memory(
@@ -139,7 +139,7 @@ class MemoryWriting(MemoryCore):
                     updated_at=when,
                     cards_pending=distill,
                 )
-                repository.insert_memory(session, memory, vector)
+                repository.insert_memory(session, memory, vectors[0], lines[0])
                 repository.set_progress(session, conversation_id, chunk.message_ids[-1], utcnow())
                 self._record_model(session)
                 session.commit()

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from avatar.conversations.schemas import MessageStatus
 from avatar.conversations.service import ConversationService
 from avatar.core.db import open_database
+from avatar.llm.ollama import OllamaProvider
 from avatar.memory.distill import CardDistiller
 from avatar.memory.embedder import Embedder
 from avatar.memory.service import MemoryService
@@ -38,7 +39,8 @@ def conversations(engine: Engine) -> ConversationService:
 @pytest.fixture
 def memory(engine: Engine, embedder: Embedder, fake_ollama: FakeModelServer) -> Iterator[MemoryService]:
     fake_ollama.default_reply = NO_CARDS
-    service = MemoryService(engine, embedder, CardDistiller(fake_ollama.url, "llama3.2:3b", timeout_s=10))
+    provider = OllamaProvider(fake_ollama.url, "llama3.2:3b", timeout_s=10)
+    service = MemoryService(engine, embedder, CardDistiller(provider))
     yield service
     service.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import gradio as gr
 from sqlmodel import Session
@@ -206,7 +207,7 @@ def test_what_did_you_remember_shows_the_newest_replys_recall_with_sources(ctx, 
     assert ctx.chat.last_recall[final.conversation_id]
     assert "were recalled" in shown or "was recalled" in shown
     assert "My dog Biscuit &lt;3 loves the beach." in shown  # the exact text, escaped for the page
-    assert "matched by" in shown and "From 6 messages" in shown
+    assert "matched by" in shown and re.search(r"From \d messages?</summary>", shown)  # the lines that matched
 
     other = run(chat(ctx, "Hello there", persona_id="captain-vega")).conversation_id
     assert ctx.chat.last_recall[other] == []  # Aria's excerpts are not Vega's to recall

@@ -80,8 +80,9 @@ def test_recall_ranks_the_right_memory_first_across_sessions(memory, conversatio
 
     [top] = memory.recall("my teacher said my bow arm is stiff", "aria", k=1)
     assert top.memory.kind is MemoryKind.chunk and top.memory.conversation_id == second
-    assert [s.content for s in top.sources][-1] == "Relax the shoulder; it comes with time."
-    assert len(top.sources) == len(top.memory.source_message_ids)
+    # The messages of it that matched: the teacher's words (and the replies near in meaning), not all six.
+    assert "My teacher says my bow arm is too stiff." in [s.content for s in top.sources]
+    assert {s.id for s in top.sources} <= set(top.memory.source_message_ids)
     assert top.similarity is not None and top.vector_rank == 1
 
 

@@ -81,6 +81,8 @@ class FakeModelServer:
     # Charge loading and prompt evaluation on paper (CacheUse.charged_s) instead of sleeping: benches add it
     # to what they measure, and run in minutes what would take an hour at laptop-CPU rates.
     virtual_time: bool = False
+    # False: the OpenAI-compatible route refuses `response_format: json_schema` as older llama.cpp servers did.
+    openai_json_schema: bool = True
 
     def __post_init__(self) -> None:
         self._replies: deque[Reply] = deque()
@@ -109,7 +111,14 @@ class FakeModelServer:
             self._structured.append(reply if isinstance(reply, Reply) else Reply(reply))
 
     def structured_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path == "/api/chat" and r.body.get("format")]
+        """Requests answered from the structured script: Ollama's with a `format`, OpenAI's not streamed."""
+        return [r for r in self.requests if self._is_structured(r.path, r.body)]
+
+    @staticmethod
+    def _is_structured(path: str, body: dict[str, Any]) -> bool:
+        if path == "/api/chat":
+            return bool(body.get("format"))
+        return path == "/v1/chat/completions" and not body.get("stream")
 
     @property
     def url(self) -> str:
@@ -121,7 +130,7 @@ class FakeModelServer:
             r
             for r in self.requests
             if r.path in ("/api/chat", "/v1/chat/completions")
-            and not r.body.get("format")
+            and not self._is_structured(r.path, r.body)
             and r.body.get("messages")
             and not is_warm_up(r.body)
         ]
@@ -457,6 +466,8 @@ class FakeModelServer:
                 },
                 status_code=404,
             )
+        if not body.get("stream"):
+            return await self._openai_whole(name, body)
         reply = Reply(self.default_reply) if is_warm_up(body) else self._next_reply()
         report: dict[str, Any] = {}
         usage_wanted = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -500,6 +511,26 @@ class FakeModelServer:
                     self.events.append(("chat_closed_by_client", time.perf_counter()))
 
         return StreamingResponse(stream(), media_type="text/event-stream")
+
+    async def _openai_whole(self, name: str, body: dict[str, Any]) -> Response:
+        """A completion that is not streamed (memory cards): from the structured script."""
+        if (body.get("response_format") or {}).get("type") == "json_schema" and not self.openai_json_schema:
+            # llama.cpp server's words before it took JSON schemas (server/utils.hpp, oaicompat_completion_params_parse).
+            message = 'response_format type must be one of "text" or "json_object", but got: json_schema'
+            return JSONResponse(
+                {"error": {"code": 400, "message": message, "type": "invalid_request_error"}}, status_code=400
+            )
+        text = "".join([piece async for piece in self._tokens(self._next_reply(structured=True))])
+        return JSONResponse(
+            {
+                "id": "chatcmpl-2",
+                "object": "chat.completion",
+                "created": 1764000000,
+                "model": name,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": len(tokenize(text)), "total_tokens": 10},
+            }
+        )
 
     def _app(self) -> Starlette:
         return Starlette(
