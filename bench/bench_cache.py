@@ -48,13 +48,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from avatar.core.settings import Settings  # noqa: E402
-from tests.support.fake_model_server import FakeModelServer  # noqa: E402
-from tests.support.model_costs import Rates  # noqa: E402
+from avatar.core.settings import Settings
+from tests.support.fake_model_server import FakeModelServer
+from tests.support.model_costs import Rates
 
 RATES = {
     "laptop-cpu": Rates(prefill_s_per_token=1 / 28.67, decode_s_per_token=1 / 11.05, load_s=2.0),
-    "apple-m4": Rates(prefill_s_per_token=1 / (224.81 * 8.0 / 3.21), decode_s_per_token=1 / (20.87 * 8.0 / 3.21), load_s=1.0),
+    "apple-m4": Rates(
+        prefill_s_per_token=1 / (224.81 * 8.0 / 3.21), decode_s_per_token=1 / (20.87 * 8.0 / 3.21), load_s=1.0
+    ),
 }
 FACTS = [
     "My name is Ines and I work as a night nurse at the children's hospital.",
@@ -90,11 +92,12 @@ TOPICS = [
     "Carrying groceries up four floors is a workout.",
     "Do you remember what I told you about my sister?",
 ]
-REPLY_WORDS = (
+REPLY_TEXT = (
     "That sounds like quite a day, and I love hearing about it. Tell me more about how it felt, what surprised "
     "you, and what you would do differently next time. I'm always curious about the little details of your "
     "life, and I remember what matters to you, so go on whenever you like."
-).split()
+)
+REPLY_WORDS = REPLY_TEXT.split()
 CARDS = '{"cards": [{"type": "fact", "text": "The user mentioned something worth remembering.", "scope": "profile"}]}'
 SHOWN_TURNS = (1, 5, 10, 20, 40, 60)
 
