@@ -1,21 +1,20 @@
-"""One voice conversation over WebRTC: microphone -> VAD -> whisper -> ChatFlow -> Piper -> speaker, with barge-in.
+"""One voice conversation over WebRTC, wiring the stages: echo -> VAD -> end of turn -> transcript -> reply -> speech.
 
 A FastRTC `AsyncStreamHandler`, one copy per connection, all on the server's event loop:
 
-- `receive()` gets 20 ms microphone frames, normalises them and runs the 32 ms VAD (`Endpointer`).
-  Speech onset while the avatar is answering is a barge-in: the queued audio is dropped at once,
-  the reply is cancelled through `ChatFlow.stop(conversation, spoken_text=<what was heard>)`, and
-  the new utterance is handled when it ends. A pause ends an utterance and starts a turn.
-- A turn (a task): transcribe (worker thread) -> `ChatFlow.send` in the persona and conversation
-  chosen in the page (the same history as text chat) -> sentences as tokens arrive -> Piper
-  (worker thread) -> `Playback`, which `emit()` drains in real time.
-- The turn's reply stays "in progress" until its audio has been heard (`ChatFlow.send(until_heard=)`),
-  so a barge-in at any moment saves exactly the words the user heard, with status "interrupted".
-- A call on a new chat opens as a call with the character would: once the page has said which
-  character and greeting it shows, the conversation is created with that greeting as its first
-  message and the greeting is spoken through the same `Playback` as replies (so talking over it
-  stops it). The greeting stays saved whole: it is the card's text, shown whole in the Chat tab,
-  not a model reply that was cut. An existing conversation is joined without a word.
+- `receive()` gets 20 ms microphone frames, normalises them, takes the avatar's own voice out
+  (`EchoCanceller`, with what `emit()` played as the reference) and runs the 32 ms VAD (`Endpointer`).
+- While the user talks, whisper transcribes the audio so far (`LiveTranscriber`) and the page shows it.
+- At a short pause the end-of-turn model (Smart Turn v3) judges whether the utterance sounds finished:
+  if so the turn ends now; if not, it ends at the long pause limit (`--silence-ms`) unless the user goes on.
+- A turn (a task): the transcript (usually already there) -> `ChatFlow.send` in the persona and
+  conversation chosen in the page -> sentences as tokens arrive -> Piper -> `Playback`, which `emit()`
+  drains in real time. The reply is speculative until its first audio is queued: speech before that
+  cancels it silently (nothing saved, nothing played) and the new words join the same utterance.
+- Speech while the avatar is answering is judged (`Interruption`): a real interruption stops it at once
+  (what was heard is saved, "interrupted"), a backchannel ("mm-hmm", "okay") only ducks its volume.
+- A call on a new chat opens with the greeting (saved whole: it is the card's text); an existing
+  conversation is joined without a word.
 """
 
 from __future__ import annotations
@@ -25,8 +24,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 import av
@@ -34,97 +31,27 @@ import numpy as np
 from fastrtc import AdditionalOutputs, AsyncStreamHandler
 
 from avatar.context import AppContext
-from avatar.conversations.schemas import MessageStatus
 from avatar.core.errors import AvatarError, NotFoundError
 from avatar.core.logging import private
-from avatar.speech.audio import SAMPLE_RATE, resample, to_mono_16k
-from avatar.speech.sentences import SentenceSplitter, speakable
+from avatar.speech.audio import SAMPLE_RATE, to_mono_16k
+from avatar.speech.stt import Transcript
 from avatar.speech.tts import PiperTTS
-from avatar.voice.endpointing import Endpointer, EndpointOptions, NotSpeech, SpeechStarted, Utterance
+from avatar.speech.turn import COMPLETE
+from avatar.voice.endpointing import Endpointer, EndpointOptions, NotSpeech, Pause, SpeechStarted, Utterance
 from avatar.voice.latency import TurnLatency
 from avatar.voice.models import VoiceModels
 from avatar.voice.playback import OUTPUT_RATE, Playback
+from avatar.voice.reply import Reply, Speaker
+from avatar.voice.state import BargeIn, Mode, Turn, VoiceEvent, VoiceInputs
+from avatar.voice.transcription import Key, LiveTranscriber
+from avatar.voice.words import heard_words
+
+__all__ = ["BargeIn", "Mode", "VoiceEvent", "VoiceHandler", "VoiceInputs"]
 
 log = logging.getLogger(__name__)
 
 ARGS_WAIT_S = 2.0  # how long a turn waits for the page to say which persona/conversation it is in
 MUTE_TAIL_S = 0.3  # in "mute while speaking" mode, the mic stays off this long after the avatar's audio (echo)
-
-
-class Mode(str, Enum):
-    hands_free = "Hands-free"
-    mute_while_speaking = "Mute mic while the avatar speaks"
-    push_to_talk = "Push to talk"
-
-
-@dataclass
-class VoiceInputs:
-    """What the page sends with the stream (FastRTC additional inputs), in this order."""
-
-    persona_id: str | None = None
-    conversation_id: str | None = None
-    greeting_index: int = 0  # the greeting a new chat opens with (the Chat tab's "↻ Another greeting")
-    mode: Mode = Mode.hands_free
-    threshold: float | None = None
-    silence_ms: int | None = None
-    talking: bool = False  # push-to-talk: the Talk button is on
-
-    COUNT = 7
-
-    @classmethod
-    def from_args(cls, args: list[Any]) -> VoiceInputs:
-        # FastRTC prepends the WebRTC value (and a marker) to the inputs: ours are the last seven.
-        values = list(args)[-cls.COUNT :] if len(args) >= cls.COUNT else []
-        if not values:
-            return cls()
-        persona_id, conversation_id, greeting_index, mode, threshold, silence_ms, talking = values
-        try:
-            mode_value = Mode(mode)
-        except ValueError:
-            mode_value = Mode.hands_free
-        return cls(
-            persona_id=persona_id or None,
-            conversation_id=conversation_id or None,
-            greeting_index=greeting_index if isinstance(greeting_index, int) and greeting_index > 0 else 0,
-            mode=mode_value,
-            threshold=float(threshold) if threshold is not None else None,
-            silence_ms=int(silence_ms) if silence_ms is not None else None,
-            talking=bool(talking),
-        )
-
-
-@dataclass
-class VoiceEvent:
-    """What the handler tells the page (through FastRTC's additional outputs)."""
-
-    status: str | None = None
-    conversation_id: str | None = None  # set: the conversation changed, refresh the chat views
-    persona_id: str | None = None
-    latency_rows: list[list[object]] | None = None
-    caption: str | None = None  # the sentence whose audio is now being sent to the page (the call screen's caption)
-    emotion: str | None = None  # the reply's expression label, known once the model is done
-
-
-@dataclass
-class BargeIn:
-    """When a barge-in happened and what it did (for the log, tests and the benchmark)."""
-
-    at: float
-    spoken_text: str
-    stopped_generation: bool
-
-
-@dataclass
-class Turn:
-    latency: TurnLatency
-    audio: np.ndarray
-    persona_id: str | None = None
-    conversation_id: str | None = None
-    task: asyncio.Task | None = None
-    generation: int = 0  # the Playback generation of this reply
-    user_saved: bool = False
-    interrupted: bool = False
-    heard: asyncio.Event = field(default_factory=asyncio.Event)  # all of the reply's audio was played
 
 
 class VoiceHandler(AsyncStreamHandler):
@@ -138,19 +65,21 @@ class VoiceHandler(AsyncStreamHandler):
         self.clock = clock
         self.inputs = VoiceInputs()
         self.playback = Playback(clock)
+        self.speaker = Speaker(self.playback)
+        self.transcriber = LiveTranscriber(models, self._hearing)
         self.barge_ins: list[BargeIn] = []
         self.latencies: deque[TurnLatency] = deque(maxlen=8)
         self._endpointer: Endpointer | None = None
         self._outputs: deque[AdditionalOutputs] = deque()
         self._turn: Turn | None = None
+        self._judging: asyncio.Task | None = None  # the end-of-turn model at the current pause
         self._carry: np.ndarray | None = None  # an utterance cut off by more speech before it was saved
         self._turn_count = 0
         self._created: tuple[str, str] | None = None  # (persona, conversation) this connection started
         self._created_seen = False  # the page has reported that conversation back
         self._greeting: int | None = None  # the Playback generation of the greeting being spoken
         self._status = ""
-        self._caption = ""
-        self._expression: asyncio.Task | None = None  # held: the loop keeps only weak references to tasks
+        self._shown_hearing = ""
         self._broken: str | None = None
 
     def copy(self) -> VoiceHandler:
@@ -196,7 +125,6 @@ class VoiceHandler(AsyncStreamHandler):
             turn = self._turn
             if turn is not None and turn.generation == generation and turn.latency.first_audio_at is None:
                 turn.latency.first_audio_at = self.clock()
-            self._show_caption(self.playback.sentence_playing())
             return OUTPUT_RATE, chunk.reshape(1, -1)
         if self._outputs:
             return self._outputs.popleft()
@@ -248,6 +176,7 @@ class VoiceHandler(AsyncStreamHandler):
             onset_ms=s.vad_barge_in_ms,
             min_speech_ms=s.vad_min_speech_ms,
             min_silence_ms=self.inputs.silence_ms or s.vad_min_silence_ms,
+            pause_ms=s.vad_pause_ms,
             max_utterance_s=s.max_utterance_s,
             end_on_pause=self.inputs.mode is not Mode.push_to_talk,
         )
@@ -266,7 +195,7 @@ class VoiceHandler(AsyncStreamHandler):
     def _release(self) -> None:
         event = self._endpointer_now().finish("released")
         if isinstance(event, Utterance):
-            self._on_utterance(event)
+            self._on_utterance(event, ended_by="button")
         else:
             self._say("I didn't hear anything. Press Talk and speak.")
 
@@ -282,16 +211,63 @@ class VoiceHandler(AsyncStreamHandler):
             return
         for event in endpointer.feed(audio):
             if isinstance(event, SpeechStarted):
+                self.transcriber.reset()
                 if self.replying():
                     self.barge_in(reason="speech")
+            elif isinstance(event, Pause):
+                self._on_pause(event)
             elif isinstance(event, Utterance):
-                self._on_utterance(event)
+                self._on_utterance(event, ended_by="length" if event.reason == "max_length" else "silence")
             elif isinstance(event, NotSpeech) and self._carry is not None:
-                # A cough cut in while the previous utterance was being transcribed: answer that one.
+                # A cough cut in while the previous utterance was being answered: answer that one.
                 carried, self._carry = self._carry, None
-                self._on_utterance(Utterance(audio=carried, reason="pause", speech_s=carried.size / SAMPLE_RATE))
+                utterance = Utterance(audio=carried, reason="pause", speech_s=carried.size / SAMPLE_RATE)
+                self._on_utterance(utterance, ended_by="silence")
             elif isinstance(event, NotSpeech) and self._turn is None:
+                self._hearing("")
                 self._say("Listening…")
+        if endpointer.in_speech:
+            self.transcriber.maybe_live(self._key(), endpointer.speech_s, self._audio_so_far)
+
+    def _key(self) -> Key:
+        endpointer = self._endpointer_now()
+        carried = 0 if self._carry is None else self._carry.size
+        return (endpointer.utterances, round(endpointer.speech_s * 1000), carried)
+
+    def _audio_so_far(self, audio: np.ndarray | None = None) -> np.ndarray:
+        audio = self._endpointer_now().audio_so_far() if audio is None else audio
+        return audio if self._carry is None else np.concatenate((self._carry, audio))
+
+    def _on_pause(self, pause: Pause) -> None:
+        """A short pause: transcribe what was said so far, and ask the end-of-turn model if the user is done."""
+        audio = self._audio_so_far(pause.audio)
+        self.transcriber.at_pause(self._key(), audio)
+        if self._judging is not None and not self._judging.done():
+            self._judging.cancel()
+        self._judging = asyncio.get_running_loop().create_task(self._judge(pause, audio))
+
+    async def _judge(self, pause: Pause, audio: np.ndarray) -> None:
+        try:
+            model = await asyncio.to_thread(self.models.turn)
+            probability = await asyncio.to_thread(model.probability, audio)
+        except AvatarError as error:  # no end-of-turn model: the long pause still ends turns
+            self._say(error.message)
+            return
+        except Exception:
+            log.exception("voice: the end-of-turn model failed; the long pause ends this turn")
+            return
+        log.debug("voice: end of turn p=%.2f at pause %d", probability, pause.number)
+        if probability < COMPLETE:
+            return  # sounds unfinished: keep listening until the long pause, or more words
+        utterance = self._endpointer_now().end_turn(pause.number)
+        if utterance is not None:  # None: they went on talking meanwhile
+            self._on_utterance(utterance, ended_by="meaning", key=self._key_of(utterance))
+
+    def _key_of(self, utterance: Utterance) -> Key:
+        # end_turn() has reset the endpointer: the key of the utterance it returned, as it was at the pause.
+        endpointer = self._endpointer_now()
+        carried = 0 if self._carry is None else self._carry.size
+        return (endpointer.utterances, round(utterance.speech_s * 1000), carried)
 
     def replying(self) -> bool:
         """Whether the avatar is working on or speaking a reply (or its greeting)."""
@@ -319,7 +295,10 @@ class VoiceHandler(AsyncStreamHandler):
                 if not stopped:
                     turn.heard.set()
             else:
-                # Not saved yet (still transcribing): the user was not done; hear it with what comes next.
+                # Not heard yet: the user was not done. Nothing of it is kept; hear it with what comes next.
+                turn.speculation.discard()
+                turn.latency.speculative = "cancelled"
+                turn.latency.outcome = "you went on"
                 turn.task.cancel()
                 self._carry = turn.audio
                 self._turn = None
@@ -329,33 +308,43 @@ class VoiceHandler(AsyncStreamHandler):
         self._say("Listening…")
         return record
 
-    def _on_utterance(self, event: Utterance) -> None:
+    def _on_utterance(self, event: Utterance, ended_by: str, key: Key | None = None) -> None:
         now = self.clock()
+        key = key or self._key_of(event)
         audio = event.audio
         if self._carry is not None:
             audio, self._carry = np.concatenate((self._carry, audio)), None
+        if self._judging is not None and not self._judging.done() and ended_by != "meaning":
+            self._judging.cancel()
         if event.reason == "max_length":
             self._say(f"You talked for over {self.ctx.settings.max_utterance_s:.0f} s: answering what I heard so far.")
         if self.replying():
             self.barge_in(reason="new utterance")
         self._turn_count += 1
         latency = TurnLatency(self._turn_count, endpoint_at=now, speech_s=audio.size / SAMPLE_RATE)
-        turn = Turn(latency=latency, audio=audio)
+        latency.pause_s, latency.ended_by = event.pause_s, ended_by
+        if ended_by != "button":
+            latency.speculative = "started"
+        turn = Turn(latency=latency, audio=audio, speech_s=event.speech_s)
         self._turn = turn
-        turn.task = asyncio.get_running_loop().create_task(self._run_turn(turn))
+        turn.task = asyncio.get_running_loop().create_task(self._run_turn(turn, key))
 
     # -- one turn -------------------------------------------------------------------------------
-    async def _run_turn(self, turn: Turn) -> None:
+    async def _run_turn(self, turn: Turn, key: Key) -> None:
         latency = turn.latency
         try:
             self._say("Transcribing…" if self.models.ready else self.models.status)
-            stt = await asyncio.to_thread(self.models.stt)
-            text = await asyncio.to_thread(stt.transcribe, turn.audio)
+            transcript: Transcript = await self.transcriber.final(key, turn.audio)
             latency.transcript_at = self.clock()
-            if not text.strip():
+            text = heard_words(transcript, turn.speech_s)
+            if not text:
                 latency.outcome = "no words heard"
+                latency.speculative = ""
+                self._hearing("")
                 self._say("I didn't catch that. Could you say it again?")
                 return
+            self._hearing("")
+            self._say("Thinking…")
             await self._reply(turn, text)
         except asyncio.CancelledError:
             latency.outcome = latency.outcome or "merged with the next utterance"
@@ -413,6 +402,29 @@ class VoiceHandler(AsyncStreamHandler):
         self._created, self._created_seen = (persona_id, conversation_id), False
         return conversation_id
 
+    async def _reply(self, turn: Turn, text: str) -> None:
+        persona_id, conversation_id = await self._target()
+        persona = self.ctx.personas.get(persona_id)
+        tts: PiperTTS | None = None
+        length_scale: float | None = None
+        voice_problem: str | None = None
+        try:
+            tts, length_scale = await asyncio.to_thread(self.models.voice_for, persona)
+        except AvatarError as error:
+            voice_problem = error.message  # answer in text anyway, and say why it is silent
+        if not conversation_id:
+            conversation_id = self._new_conversation(persona_id)
+        turn.persona_id, turn.conversation_id = persona_id, conversation_id
+        turn.generation = self.playback.begin()
+        reply = Reply(self.ctx.chat, self.speaker, turn, self.clock, self._say, self._post, self._silence)
+        # Released, the push-to-talk button says the turn is over for certain: saved at once.
+        await reply.run(text, tts, length_scale, voice_problem, speculative=turn.latency.ended_by != "button")
+
+    def _silence(self) -> None:
+        self.playback.stop()
+        if self._clear_queue is not None:
+            self._clear_queue()
+
     # -- the greeting ---------------------------------------------------------------------------
     async def greet(self) -> None:
         """On a new chat, speak the greeting the page shows, creating the conversation with it (see above)."""
@@ -439,12 +451,7 @@ class VoiceHandler(AsyncStreamHandler):
             if not self._greeting_on():
                 return  # talked over (or answered) while the voice loaded
             self._say("Speaking… (talk over me to interrupt)")
-            splitter = SentenceSplitter()
-            sentences: asyncio.Queue[str | None] = asyncio.Queue()
-            for sentence in [*splitter.feed(text), *splitter.flush()]:
-                sentences.put_nowait(sentence)
-            sentences.put_nowait(None)
-            await self._speak(generation, tts, length_scale, sentences, stopped=lambda: not self._greeting_on())
+            await self.speaker.say(generation, tts, length_scale, text, stopped=lambda: not self._greeting_on())
             if self._greeting_on():
                 self._say("Listening…" if self.models.ready else self.models.status)
         except AvatarError as error:  # e.g. the character was deleted meanwhile
@@ -454,131 +461,17 @@ class VoiceHandler(AsyncStreamHandler):
         finally:
             self._greeting = None
 
-    async def _reply(self, turn: Turn, text: str) -> None:
-        latency = turn.latency
-        persona_id, conversation_id = await self._target()
-        persona = self.ctx.personas.get(persona_id)
-        tts: PiperTTS | None = None
-        length_scale: float | None = None
-        voice_problem: str | None = None
-        try:
-            tts, length_scale = await asyncio.to_thread(self.models.voice_for, persona)
-        except AvatarError as error:
-            voice_problem = error.message  # answer in text anyway, and say why it is silent
-        if not conversation_id:
-            conversation_id = self._new_conversation(persona_id)
-        turn.persona_id, turn.conversation_id = persona_id, conversation_id
-        turn.generation = self.playback.begin()
-
-        sentences: asyncio.Queue[str | None] = asyncio.Queue()
-        splitter = SentenceSplitter()
-
-        reply_text = ""
-
-        async def heard() -> None:
-            # Runs inside the flow's stream once the model is done: speak the rest, wait until it is heard.
-            self._expression = asyncio.get_running_loop().create_task(self._show_expression(reply_text))
-            for sentence in splitter.flush():
-                sentences.put_nowait(sentence)
-            sentences.put_nowait(None)
-            await turn.heard.wait()
-
-        async def speak() -> None:
-            await self._speak(turn.generation, tts, length_scale, sentences, stopped=lambda: turn.interrupted)
-            turn.heard.set()
-
-        speaker = asyncio.get_running_loop().create_task(speak())
-        final = None
-        reply_len = 0
-        try:
-            async for update in self.ctx.chat.send(persona_id, conversation_id, text, until_heard=heard):
-                if not turn.user_saved:
-                    turn.user_saved = True
-                    self._post(VoiceEvent(status="Thinking…", conversation_id=conversation_id, persona_id=persona_id))
-                    continue
-                if update.done:
-                    final = update
-                    break
-                if latency.first_token_at is None and update.reply:
-                    latency.first_token_at = self.clock()
-                    self._say(voice_problem or "Speaking… (talk over me to interrupt)")
-                for sentence in splitter.feed(update.reply[reply_len:]):
-                    sentences.put_nowait(sentence)
-                reply_len, reply_text = len(update.reply), update.reply
-            if final is not None and final.status is MessageStatus.partial and not turn.interrupted:
-                # Stopped from the Chat tab (or the API): silence the voice as well.
-                turn.interrupted = True
-                self.playback.stop()
-                if self._clear_queue is not None:
-                    self._clear_queue()
-        finally:
-            sentences.put_nowait(None)  # the speaker stops here if heard() never ran (error, cancel)
-            turn.heard.set()
-            if not speaker.done():
-                if turn.interrupted:
-                    speaker.cancel()
-                try:
-                    await speaker
-                except asyncio.CancelledError:
-                    pass
-        if final is not None and final.error:
-            latency.outcome = "error"
-            self._say(final.error)
-        elif final is not None and final.status is MessageStatus.partial:
-            latency.outcome = "stopped"
-            self._say("Stopped. Listening…")
-        elif turn.interrupted:
-            latency.outcome = "interrupted"
-        else:
-            latency.outcome = "complete" if tts is not None else "no voice"
-            self._say(voice_problem or "Listening…")
-        self._post(VoiceEvent(conversation_id=conversation_id, persona_id=persona_id))
-
-    async def _speak(
-        self,
-        generation: int,
-        tts: PiperTTS | None,
-        length_scale: float | None,
-        sentences: asyncio.Queue[str | None],
-        stopped: Callable[[], bool],
-    ) -> None:
-        """Synthesize sentences as they come and queue their audio; return once all was played (or stopped)."""
-        while True:
-            sentence = await sentences.get()
-            if sentence is None or stopped():
-                break
-            index = self.playback.add_sentence(generation, sentence)
-            text = speakable(sentence)
-            audio = np.zeros(0, dtype=np.float32)
-            if text and tts is not None:
-                rate, spoken = await asyncio.to_thread(tts.synthesize, text, length_scale)
-                audio = resample(spoken, rate, OUTPUT_RATE)
-            if stopped():
-                break
-            self.playback.add_audio(generation, index, audio)
-        while not stopped() and self.playback.busy(generation):
-            await asyncio.sleep(0.02)
-
     # -- telling the page -----------------------------------------------------------------------
-    async def _show_expression(self, reply: str) -> None:
-        """The call screen shows the reply's expression while it is spoken (labelled off the reply's path)."""
-        try:
-            label = await self.ctx.chat.expression_of(reply)
-        except Exception:  # the face just stays as it is
-            log.exception("voice: no expression for the reply")
-            return
-        if label is not None:
-            self._post(VoiceEvent(emotion=label))
-
-    def _show_caption(self, sentence: str) -> None:
-        if sentence != self._caption:
-            self._caption = sentence
-            self._post(VoiceEvent(caption=sentence))
-
     def _say(self, status: str) -> None:
         if status != self._status:
             self._status = status
             self._post(VoiceEvent(status=status))
+
+    def _hearing(self, text: str) -> None:
+        """The live transcript of what the user is saying ("" when the turn is over)."""
+        if text != self._shown_hearing:
+            self._shown_hearing = text
+            self._post(VoiceEvent(hearing=text))
 
     def _post(self, event: VoiceEvent) -> None:
         self._outputs.append(AdditionalOutputs(event))

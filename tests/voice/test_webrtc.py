@@ -126,7 +126,7 @@ def test_spoken_question_is_saved_and_answered_with_audio(voice_app, ollama, spe
     shown = [m["content"] for m in call.outputs[-1][4]] if isinstance(call.outputs[-1][4], list) else []
     assert any(isinstance(o[4], list) and o[4][-1]["content"].startswith("Paris") for o in call.outputs), shown
     row = call.latency_rows()[0]
-    transcript_ms, first_token_ms, first_audio_ms = row[2], row[3], row[4]
+    transcript_ms, first_token_ms, first_audio_ms = row[3], row[4], row[5]
     assert 0 < transcript_ms <= first_token_ms <= first_audio_ms, row
 
 
