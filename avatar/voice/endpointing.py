@@ -78,6 +78,7 @@ class EndpointOptions:
     min_speech_ms: utterances with less speech than this are dropped (coughs, clicks, door slams).
     min_silence_ms: a pause this long ends the utterance (the limit when it does not sound finished).
     pause_ms: a pause this long is reported (`Pause`), for the end-of-turn model to judge.
+    quiet_ms: a silence this long is reported first (`Quiet`): the user may be done, start transcribing.
     max_utterance_s: an utterance is cut here even if the user keeps talking (the rest, up to the
         next pause, is not heard: the avatar answers what it got).
     pre_roll_ms: audio kept from before the onset, so the first syllable is not clipped.
@@ -89,6 +90,7 @@ class EndpointOptions:
     min_speech_ms: int = 250
     min_silence_ms: int = 600
     pause_ms: int = 200
+    quiet_ms: int = 96
     max_utterance_s: float = 30.0
     pre_roll_ms: int = 300
     end_on_pause: bool = True
@@ -113,6 +115,13 @@ class Utterance:
 
 
 @dataclass
+class Quiet:
+    """The user has been quiet `quiet_ms` after enough speech: `audio` is the utterance so far."""
+
+    audio: np.ndarray
+
+
+@dataclass
 class Pause:
     """The user paused `pause_ms` after enough speech: `audio` is the utterance so far, pause included."""
 
@@ -128,7 +137,7 @@ class NotSpeech:
     reason: Literal["pause", "max_length", "released"]
 
 
-Event = SpeechStarted | Pause | Utterance | NotSpeech
+Event = SpeechStarted | Quiet | Pause | Utterance | NotSpeech
 
 
 def windows(ms: float) -> int:
@@ -189,7 +198,7 @@ class Endpointer:
         self._skip_until_pause = False  # after a cut-off: the rest of that speech is not a new utterance
         self._run = 0  # consecutive speech windows before the onset
         self._utterance: list[np.ndarray] = []
-        self._paused = False
+        self._paused = self._quiet = False
         self._speech_windows = 0
         self._silence_windows = 0
         self._last_speech_index = 0  # windows into the utterance at the end of the latest speech window
@@ -239,7 +248,7 @@ class Endpointer:
         if speech:
             self._speech_windows += 1
             self._silence_windows = 0
-            self._paused = False
+            self._paused = self._quiet = False
         if silence:
             self._silence_windows += 1
         else:
@@ -247,12 +256,11 @@ class Endpointer:
             self._last_speech_index = len(self._utterance)
         if o.end_on_pause and self._silence_windows >= windows(o.min_silence_ms):
             return self._end("pause", trim=True)
-        if (
-            o.end_on_pause
-            and not self._paused
-            and self._silence_windows >= windows(o.pause_ms)
-            and self.speech_s * 1000 >= o.min_speech_ms
-        ):
+        enough_speech = self.speech_s * 1000 >= o.min_speech_ms
+        if o.end_on_pause and not self._quiet and self._silence_windows >= windows(o.quiet_ms) and enough_speech:
+            self._quiet = True
+            return Quiet(np.concatenate(self._utterance))
+        if o.end_on_pause and not self._paused and self._silence_windows >= windows(o.pause_ms) and enough_speech:
             self._paused = True
             self._pauses += 1
             return Pause(self._pauses, np.concatenate(self._utterance), self.speech_s)

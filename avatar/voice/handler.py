@@ -37,14 +37,16 @@ from avatar.speech.audio import SAMPLE_RATE, to_mono_16k
 from avatar.speech.stt import Transcript
 from avatar.speech.tts import PiperTTS
 from avatar.speech.turn import COMPLETE
-from avatar.voice.endpointing import Endpointer, EndpointOptions, NotSpeech, Pause, SpeechStarted, Utterance
+from avatar.voice.echo import EchoCanceller
+from avatar.voice.endpointing import Endpointer, EndpointOptions, NotSpeech, Pause, Quiet, SpeechStarted, Utterance
 from avatar.voice.latency import TurnLatency
 from avatar.voice.models import VoiceModels
-from avatar.voice.playback import OUTPUT_RATE, Playback
+from avatar.voice.playback import OUTPUT_RATE, PLAYOUT_DELAY_S, Playback
 from avatar.voice.reply import Reply, Speaker
 from avatar.voice.state import BargeIn, Mode, Turn, VoiceEvent, VoiceInputs
 from avatar.voice.transcription import Key, LiveTranscriber
-from avatar.voice.words import heard_words
+from avatar.voice.turn_end import judge
+from avatar.voice.words import heard_words, is_backchannel, is_echo
 
 __all__ = ["BargeIn", "Mode", "VoiceEvent", "VoiceHandler", "VoiceInputs"]
 
@@ -52,6 +54,9 @@ log = logging.getLogger(__name__)
 
 ARGS_WAIT_S = 2.0  # how long a turn waits for the page to say which persona/conversation it is in
 MUTE_TAIL_S = 0.3  # in "mute while speaking" mode, the mic stays off this long after the avatar's audio (echo)
+# Speech over the avatar holds its voice at once; this much speech makes it a real interruption. Shorter
+# speech is judged by its words when it ends: "mm-hmm", "yeah", "okay" let the avatar carry on.
+BACKCHANNEL_MAX_S = 0.9
 
 
 class VoiceHandler(AsyncStreamHandler):
@@ -67,12 +72,15 @@ class VoiceHandler(AsyncStreamHandler):
         self.playback = Playback(clock)
         self.speaker = Speaker(self.playback)
         self.transcriber = LiveTranscriber(models, self._hearing)
+        self.echo = EchoCanceller()
+        self.backchannels = 0  # speech over the avatar that let it carry on
         self.barge_ins: list[BargeIn] = []
         self.latencies: deque[TurnLatency] = deque(maxlen=8)
         self._endpointer: Endpointer | None = None
         self._outputs: deque[AdditionalOutputs] = deque()
         self._turn: Turn | None = None
         self._judging: asyncio.Task | None = None  # the end-of-turn model at the current pause
+        self._unsure_since: float | None = None  # the avatar is held: is the user interrupting, or saying "mm-hmm"?
         self._carry: np.ndarray | None = None  # an utterance cut off by more speech before it was saved
         self._turn_count = 0
         self._created: tuple[str, str] | None = None  # (persona, conversation) this connection started
@@ -107,7 +115,7 @@ class VoiceHandler(AsyncStreamHandler):
             return
         try:
             rate, samples = frame
-            audio = to_mono_16k(samples, rate)
+            audio = self.echo.clean(to_mono_16k(samples, rate), self.clock())
             if audio.size:
                 self.listen(audio)
         except AvatarError as error:  # voice detection cannot load: say so once, not 50 times a second
@@ -125,6 +133,7 @@ class VoiceHandler(AsyncStreamHandler):
             turn = self._turn
             if turn is not None and turn.generation == generation and turn.latency.first_audio_at is None:
                 turn.latency.first_audio_at = self.clock()
+            self.echo.played(chunk, OUTPUT_RATE, self.playback.last_due + PLAYOUT_DELAY_S)
             return OUTPUT_RATE, chunk.reshape(1, -1)
         if self._outputs:
             return self._outputs.popleft()
@@ -212,8 +221,17 @@ class VoiceHandler(AsyncStreamHandler):
         for event in endpointer.feed(audio):
             if isinstance(event, SpeechStarted):
                 self.transcriber.reset()
-                if self.replying():
+                if self._audible_reply():
+                    self._hold()
+                elif self.replying():
                     self.barge_in(reason="speech")
+            elif self._unsure_since is not None and isinstance(event, NotSpeech):
+                self._resume("too short to be words")
+            elif self._unsure_since is not None and isinstance(event, Pause):
+                self._judge_interruption(event)
+            elif isinstance(event, Quiet):
+                # The user may be done: whisper starts on what they said, before the pause is judged.
+                self.transcriber.at_pause(self._key(), self._audio_so_far(event.audio))
             elif isinstance(event, Pause):
                 self._on_pause(event)
             elif isinstance(event, Utterance):
@@ -227,6 +245,8 @@ class VoiceHandler(AsyncStreamHandler):
                 self._hearing("")
                 self._say("Listening…")
         if endpointer.in_speech:
+            if self._unsure_since is not None and endpointer.speech_s > BACKCHANNEL_MAX_S:
+                self._interrupt("speech")  # too long for "mm-hmm": the user is taking the turn
             self.transcriber.maybe_live(self._key(), endpointer.speech_s, self._audio_so_far)
 
     def _key(self) -> Key:
@@ -239,26 +259,31 @@ class VoiceHandler(AsyncStreamHandler):
         return audio if self._carry is None else np.concatenate((self._carry, audio))
 
     def _on_pause(self, pause: Pause) -> None:
-        """A short pause: transcribe what was said so far, and ask the end-of-turn model if the user is done."""
+        """A short pause: ask the end-of-turn model and the words so far whether the user is done."""
         audio = self._audio_so_far(pause.audio)
-        self.transcriber.at_pause(self._key(), audio)
+        key = self._key()
+        self.transcriber.at_pause(key, audio)  # (already running since the user went quiet)
         if self._judging is not None and not self._judging.done():
             self._judging.cancel()
-        self._judging = asyncio.get_running_loop().create_task(self._judge(pause, audio))
+        self._judging = asyncio.get_running_loop().create_task(self._judge(pause, audio, key))
 
-    async def _judge(self, pause: Pause, audio: np.ndarray) -> None:
+    async def _judge(self, pause: Pause, audio: np.ndarray, key: Key) -> None:
         try:
             model = await asyncio.to_thread(self.models.turn)
             probability = await asyncio.to_thread(model.probability, audio)
+            if probability < COMPLETE:
+                return  # sounds unfinished: keep listening until the long pause, or more words
+            transcript = await self.transcriber.final(key, audio)
         except AvatarError as error:  # no end-of-turn model: the long pause still ends turns
             self._say(error.message)
             return
         except Exception:
             log.exception("voice: the end-of-turn model failed; the long pause ends this turn")
             return
-        log.debug("voice: end of turn p=%.2f at pause %d", probability, pause.number)
-        if probability < COMPLETE:
-            return  # sounds unfinished: keep listening until the long pause, or more words
+        verdict = judge(probability, transcript.text)
+        log.debug("voice: pause %d: %s", pause.number, verdict)
+        if not verdict.complete:
+            return  # reads unfinished ("... and the"): keep listening
         utterance = self._endpointer_now().end_turn(pause.number)
         if utterance is not None:  # None: they went on talking meanwhile
             self._on_utterance(utterance, ended_by="meaning", key=self._key_of(utterance))
@@ -268,6 +293,58 @@ class VoiceHandler(AsyncStreamHandler):
         endpointer = self._endpointer_now()
         carried = 0 if self._carry is None else self._carry.size
         return (endpointer.utterances, round(utterance.speech_s * 1000), carried)
+
+    # -- speech over the avatar: an interruption, or only "mm-hmm" -------------------------------
+    def _audible_reply(self) -> bool:
+        """Whether the avatar is saying a reply the user hears (or its greeting): talking over it holds it."""
+        if self.inputs.mode is Mode.push_to_talk or not self.playback.busy():
+            return False
+        turn = self._turn
+        return self._greeting_on() or (turn is not None and turn.user_saved and not turn.interrupted)
+
+    def _hold(self) -> None:
+        self._unsure_since = self.clock()
+        self.playback.hold()
+        self.echo.forget_unplayed(self._unsure_since)  # played again, and fed again, when resumed
+        if self._clear_queue is not None:
+            self._clear_queue()  # FastRTC's queue: those chunks are back in the playback's queue
+        log.debug("voice: speech over the avatar: holding its voice")
+
+    def _resume(self, why: str) -> None:
+        self._unsure_since = None
+        self.backchannels += 1
+        self.playback.resume()
+        log.info("voice: not an interruption (%s): carrying on", why)
+
+    def _interrupt(self, reason: str) -> None:
+        self._unsure_since = None
+        self.barge_in(reason=reason)
+
+    def _judge_interruption(self, pause: Pause) -> None:
+        """Short speech over the avatar ended: its words say whether it was "mm-hmm" or the user's turn."""
+        key, audio = self._key(), self._audio_so_far(pause.audio)
+        said = " ".join(s.text for s in self.playback.sentences)
+
+        async def judge() -> None:
+            try:
+                transcript = await self.transcriber.final(key, audio)
+            except Exception:
+                log.exception("voice: could not transcribe speech over the avatar; taking it as an interruption")
+                transcript = Transcript("interruption", 1.0)
+            words = heard_words(transcript, pause.speech_s)
+            if self._unsure_since is None:
+                return  # decided meanwhile (more speech)
+            if not words or is_backchannel(words) or is_echo(words, said):
+                self._endpointer_now().end_turn(pause.number)  # dropped: not a turn
+                self._resume("backchannel" if words else "no words")
+                return
+            self._interrupt("short interruption")
+            utterance = self._endpointer_now().end_turn(pause.number)
+            if utterance is not None:
+                self._on_utterance(utterance, ended_by="interruption", key=self._key_of(utterance))
+
+        self.transcriber.at_pause(key, audio)
+        self._judging = asyncio.get_running_loop().create_task(judge())
 
     def replying(self) -> bool:
         """Whether the avatar is working on or speaking a reply (or its greeting)."""
@@ -282,7 +359,9 @@ class VoiceHandler(AsyncStreamHandler):
     def barge_in(self, reason: str = "speech") -> BargeIn:
         """Silence the avatar now and cancel its reply, keeping only the words the user heard."""
         now = self.clock()
+        self._unsure_since = None
         spoken = self.playback.stop()
+        self.echo.forget_unplayed(now)
         if self._clear_queue is not None:
             self._clear_queue()  # FastRTC's own queue of frames not yet sent
         stopped = False

@@ -31,3 +31,24 @@ def heard_words(transcript: Transcript, speech_s: float) -> str:
     if words > WORDS_PER_SECOND_MAX * speech_s + 2:
         return ""
     return text
+
+
+# What a listener says to keep the speaker going, not to take the turn (whisper spells hums many ways).
+BACKCHANNELS = frozenset(
+    {"yeah", "yes", "yep", "yup", "okay", "ok", "right", "sure", "alright", "cool", "nice", "wow", "oh", "ah"}
+    | {"i", "see", "got", "it", "true", "exactly", "indeed", "really", "uh-huh", "huh", "aha"}
+)
+_HUM = re.compile(r"^(?:[mh]+(?:-?[mh]+)*|u+h+(?:-?h?u+h+)?|a+h+|o+h+)$")
+
+
+def is_backchannel(text: str) -> bool:
+    """Whether `text` is only a listener's "mm-hmm", "yeah", "okay", "right", "I see" (a few words at most)."""
+    words = re.findall(r"[a-z'-]+", text.lower())
+    return 0 < len(words) <= 3 and all(w in BACKCHANNELS or _HUM.match(w) for w in words)
+
+
+def is_echo(text: str, said: str) -> bool:
+    """Whether every word of `text` is among the words the avatar was just saying (its own voice came back)."""
+    heard = re.findall(r"[a-z']+", text.lower())
+    spoken = set(re.findall(r"[a-z']+", said.lower()))
+    return bool(heard) and all(w in spoken for w in heard)

@@ -20,18 +20,22 @@ class Harness:
         self.events: list[VoiceEvent] = []
         self.cleared: list[float] = []
         self._drain: asyncio.Task | None = None
+        self._quiet_mic: asyncio.Task | None = None
         self._start_up: asyncio.Task | None = None
+        self._saying = False
 
     async def __aenter__(self) -> Harness:  # noqa: PYI034
         h = self.handler
         h._loop = asyncio.get_running_loop()
         h._clear_queue = lambda: self.cleared.append(time.monotonic())
         self._drain = asyncio.create_task(self._emit_forever())
+        self._quiet_mic = asyncio.create_task(self._silence_forever())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._drain is not None:
-            self._drain.cancel()
+        for task in (self._drain, self._quiet_mic):
+            if task is not None:
+                task.cancel()
         if self._start_up is not None:
             self._start_up.cancel()
             await asyncio.gather(self._start_up, return_exceptions=True)
@@ -51,6 +55,15 @@ class Harness:
                 self.audio.append((time.monotonic(), chunk[0]))
             else:
                 self.events.append(out.args[0])
+
+    async def _silence_forever(self) -> None:
+        # A microphone never stops sending: 20 ms of (near) silence in real time while the test says nothing.
+        # The echo canceller learns from these frames whether the microphone hears the avatar.
+        frame = np.zeros((1, 320), np.int16)
+        while True:
+            await asyncio.sleep(0.02)
+            if not self._saying:
+                await self.handler.receive((16_000, frame))
 
     def start(self) -> None:
         """The call starts: FastRTC runs the handler's start_up() as a task of its own (the greeting)."""
@@ -81,12 +94,16 @@ class Harness:
     async def say(self, audio_16k: np.ndarray, realtime: bool = False, frame: int = 320) -> float | None:
         """Send 16 kHz audio as int16 microphone frames; returns when speech started being sent."""
         onset = None
-        for start in range(0, audio_16k.size, frame):
-            piece = audio_16k[start : start + frame]
-            if onset is None and np.sqrt(np.mean(piece**2)) > 0.01:
-                onset = time.monotonic()
-            await self.handler.receive((16_000, to_int16(piece).reshape(1, -1)))
-            await asyncio.sleep(frame / 16_000 if realtime else 0)
+        self._saying = True
+        try:
+            for start in range(0, audio_16k.size, frame):
+                piece = audio_16k[start : start + frame]
+                if onset is None and np.sqrt(np.mean(piece**2)) > 0.01:
+                    onset = time.monotonic()
+                await self.handler.receive((16_000, to_int16(piece).reshape(1, -1)))
+                await asyncio.sleep(frame / 16_000 if realtime else 0)
+        finally:
+            self._saying = False
         return onset
 
     async def idle(self, timeout_s: float = 30) -> None:

@@ -1,0 +1,126 @@
+"""Echo cancellation on the server: the avatar's own voice taken out of the microphone (WebRTC AEC3).
+
+On speakers the microphone hears the avatar; without this the avatar takes its own voice for the
+user talking over it and stops itself. Browsers cancel echo too, but not always (Firefox with some
+devices, a mic and speakers on different devices, the page's AEC switched off), and never for the
+audio of another program. Here the reference is exactly what the avatar plays: each 20 ms chunk is
+handed to WebRTC's AEC3 (through livekit's `AudioProcessingModule`, a prebuilt wheel) at the time
+it is due to play, and the microphone is cleaned 10 ms at a time before the VAD hears it. AEC3
+finds the delay between the two itself (network, jitter buffers, the room), and costs ~1-2 % of a
+core. Measured on Piper speech fed back 30-120 ms later at -6 to -20 dB: 24-38 dB taken out, and
+the VAD heard no speech in what was left, while the user talking over it was still heard.
+
+Where there is no echo (headphones, or the browser's own canceller already took it out) AEC3 still
+damps the first 50-100 ms of the user talking over the avatar, which clips "Wait" off "Wait, stop".
+So the canceller watches whether the microphone hears the avatar at all (loud while it speaks, and
+AEC3 takes most of it out) and passes the microphone through untouched when it does not.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from avatar.speech.audio import SAMPLE_RATE, to_int16
+
+log = logging.getLogger(__name__)
+
+FRAME = SAMPLE_RATE // 100  # AEC3 works on 10 ms frames
+SILENT_RMS = 0.003  # -50 dBFS: a microphone this quiet while the avatar speaks hears no echo
+REMOVED_DB = 10.0  # AEC3 took out this much of a loud frame: that frame was echo
+EVIDENCE_FRAMES = 200  # the last 2 s of the avatar speaking decide whether there is echo at all
+
+
+class EchoCanceller:
+    """One connection's echo canceller. `played()` the avatar's audio as it is due, `clean()` the microphone."""
+
+    def __init__(self) -> None:
+        self._apm: Any = None
+        self._available = True
+        self._render: deque[tuple[float, np.ndarray]] = deque()  # (due time, 10 ms at 16 kHz) not yet fed
+        self._mic_rest = np.zeros(0, np.float32)
+        self._render_rest = np.zeros(0, np.float32)
+        self._downsample: Any = None  # a streaming resampler: 20 ms chunks resampled alone would click at the edges
+        self.active_until = 0.0  # echo may still come until about then (for the log and tests)
+        self._evidence: deque[bool] = deque(maxlen=EVIDENCE_FRAMES)  # per frame while the avatar spoke: echo?
+
+    def _module(self) -> Any:
+        if self._apm is None and self._available:
+            try:
+                from livekit import rtc
+
+                self._rtc = rtc
+                self._apm = rtc.AudioProcessingModule(echo_cancellation=True, high_pass_filter=True)
+            except Exception:  # no wheel for this platform: the voice still works, without echo cancellation
+                log.exception("voice: echo cancellation unavailable (livekit's audio processing did not load)")
+                self._available = False
+        return self._apm
+
+    def played(self, chunk: np.ndarray, rate: int, due: float) -> None:
+        """The avatar's audio (float32 mono at `rate`) that starts playing at clock time `due`."""
+        if self._module() is None:
+            return
+        if self._downsample is None:
+            import soxr
+
+            self._downsample = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32")
+        audio = np.concatenate((self._render_rest, self._downsample.resample_chunk(np.asarray(chunk, np.float32))))
+        whole = audio.size // FRAME * FRAME
+        self._render_rest = audio[whole:].copy()
+        for start in range(0, whole, FRAME):
+            self._render.append((due + start / SAMPLE_RATE, audio[start : start + FRAME]))
+        self.active_until = max(self.active_until, due + whole / SAMPLE_RATE + 0.5)
+
+    def forget_unplayed(self, now: float) -> None:
+        """The avatar went quiet: what was queued to play at `now` or later will not be heard (nor echo)."""
+        while self._render and self._render[-1][0] > now:
+            self._render.pop()
+
+    def clean(self, mic: np.ndarray, now: float) -> np.ndarray:
+        """16 kHz microphone audio with the avatar's voice taken out (10 ms kept back when not whole)."""
+        apm = self._module()
+        if apm is None:
+            return mic
+        audio = np.concatenate((self._mic_rest, mic))
+        whole = audio.size // FRAME * FRAME
+        self._mic_rest = audio[whole:].copy()
+        out = np.empty(whole, np.float32)
+        for start in range(0, whole, FRAME):
+            # The far end in step with the near end: what is due by now, or silence (AEC3 wants both streams).
+            far = np.zeros(FRAME, np.float32)
+            while self._render and self._render[0][0] <= now:
+                far = self._render.popleft()[1]
+                self._process(apm.process_reverse_stream, far)
+            if not far.any():
+                self._process(apm.process_reverse_stream, far)
+            apm.set_stream_delay_ms(0)
+            near = audio[start : start + FRAME]
+            cleaned = self._process(apm.process_stream, near)
+            self._weigh(far, near, cleaned)
+            out[start : start + FRAME] = cleaned if self.echo_heard() else near
+        return out
+
+    def _weigh(self, far: np.ndarray, near: np.ndarray, cleaned: np.ndarray) -> None:
+        if _rms(far) < SILENT_RMS:
+            return  # the avatar is quiet: nothing to learn about its echo
+        loud = _rms(near)
+        removed_db = 20 * np.log10(max(loud, 1e-9) / max(_rms(cleaned), 1e-9))
+        self._evidence.append(loud >= SILENT_RMS and removed_db >= REMOVED_DB)
+
+    def echo_heard(self) -> bool:
+        """Whether the microphone has been hearing the avatar lately (cleaned audio is used only then)."""
+        if len(self._evidence) < EVIDENCE_FRAMES // 8:
+            return True  # not known yet: safe against echo
+        return sum(self._evidence) >= 0.2 * len(self._evidence)
+
+    def _process(self, step: Any, frame: np.ndarray) -> np.ndarray:
+        data = self._rtc.AudioFrame(to_int16(frame).tobytes(), SAMPLE_RATE, 1, FRAME)
+        step(data)
+        return np.frombuffer(data.data, np.int16).astype(np.float32) / 32768.0
+
+
+def _rms(frame: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(frame)))) if frame.size else 0.0
