@@ -4,8 +4,8 @@ On speakers the microphone hears the avatar; without this the avatar takes its o
 user talking over it and stops itself. Browsers cancel echo too, but not always (Firefox with some
 devices, a mic and speakers on different devices, the page's AEC switched off), and never for the
 audio of another program. Here the reference is exactly what the avatar plays: each 20 ms chunk is
-handed to WebRTC's AEC3 (through livekit's `AudioProcessingModule`, a prebuilt wheel) at the time
-it is due to play, and the microphone is cleaned 10 ms at a time before the VAD hears it. AEC3
+handed to WebRTC's AEC3 (through livekit's `AudioProcessingModule`, a prebuilt wheel) in step with
+the microphone, which is cleaned 10 ms at a time before the VAD hears it. AEC3
 finds the delay between the two itself (network, jitter buffers, the room), and costs ~1-2 % of a
 core. Measured on Piper speech fed back 30-120 ms later at -6 to -20 dB: 24-38 dB taken out, and
 the VAD heard no speech in what was left, while the user talking over it was still heard.
@@ -40,7 +40,7 @@ class EchoCanceller:
     def __init__(self) -> None:
         self._apm: Any = None
         self._available = True
-        self._render: deque[tuple[float, np.ndarray]] = deque()  # (due time, 10 ms at 16 kHz) not yet fed
+        self._render: deque[np.ndarray] = deque()  # 10 ms frames at 16 kHz played and not yet fed
         self._mic_rest = np.zeros(0, np.float32)
         self._render_rest = np.zeros(0, np.float32)
         self._downsample: Any = None  # a streaming resampler: 20 ms chunks resampled alone would click at the edges
@@ -60,7 +60,7 @@ class EchoCanceller:
         return self._apm
 
     def played(self, chunk: np.ndarray, rate: int, due: float) -> None:
-        """The avatar's audio (float32 mono at `rate`) that starts playing at clock time `due`."""
+        """The avatar's audio (float32 mono at `rate`), handed to the connection to play at clock time `due`."""
         if self._module() is None:
             return
         if self._downsample is None:
@@ -71,13 +71,12 @@ class EchoCanceller:
         whole = audio.size // FRAME * FRAME
         self._render_rest = audio[whole:].copy()
         for start in range(0, whole, FRAME):
-            self._render.append((due + start / SAMPLE_RATE, audio[start : start + FRAME]))
+            self._render.append(audio[start : start + FRAME])
         self.active_until = max(self.active_until, due + whole / SAMPLE_RATE + 0.5)
 
     def forget_unplayed(self, now: float) -> None:
-        """The avatar went quiet: what was queued to play at `now` or later will not be heard (nor echo)."""
-        while self._render and self._render[-1][0] > now:
-            self._render.pop()
+        """The avatar went quiet: what was handed on but not played yet will not be heard (nor echo)."""
+        self._render.clear()
 
     def clean(self, mic: np.ndarray, now: float) -> np.ndarray:
         """16 kHz microphone audio with the avatar's voice taken out (10 ms kept back when not whole)."""
@@ -89,13 +88,11 @@ class EchoCanceller:
         self._mic_rest = audio[whole:].copy()
         out = np.empty(whole, np.float32)
         for start in range(0, whole, FRAME):
-            # The far end in step with the near end: what is due by now, or silence (AEC3 wants both streams).
-            far = np.zeros(FRAME, np.float32)
-            while self._render and self._render[0][0] <= now:
-                far = self._render.popleft()[1]
-                self._process(apm.process_reverse_stream, far)
-            if not far.any():
-                self._process(apm.process_reverse_stream, far)
+            # The far end in lockstep with the near end, frame for frame (silence when the avatar is quiet):
+            # both run at the same rate, so the delay between them stays put however frames bunch up on
+            # the way, and AEC3's delay estimator finds it (the chunks are handed on ~100 ms before they play).
+            far = self._render.popleft() if self._render else np.zeros(FRAME, np.float32)
+            self._process(apm.process_reverse_stream, far)
             apm.set_stream_delay_ms(0)
             near = audio[start : start + FRAME]
             cleaned = self._process(apm.process_stream, near)

@@ -82,6 +82,7 @@ class VoiceHandler(AsyncStreamHandler):
         self._judging: asyncio.Task | None = None  # the end-of-turn model at the current pause
         self._unsure_since: float | None = None  # the avatar is held: is the user interrupting, or saying "mm-hmm"?
         self._carry: np.ndarray | None = None  # an utterance cut off by more speech before it was saved
+        self._carry_speech_s = 0.0  # how much speech the VAD heard in it
         self._turn_count = 0
         self._created: tuple[str, str] | None = None  # (persona, conversation) this connection started
         self._created_seen = False  # the page has reported that conversation back
@@ -239,7 +240,7 @@ class VoiceHandler(AsyncStreamHandler):
             elif isinstance(event, NotSpeech) and self._carry is not None:
                 # A cough cut in while the previous utterance was being answered: answer that one.
                 carried, self._carry = self._carry, None
-                utterance = Utterance(audio=carried, reason="pause", speech_s=carried.size / SAMPLE_RATE)
+                utterance = Utterance(audio=carried, reason="pause", speech_s=self._carry_speech_s)
                 self._on_utterance(utterance, ended_by="silence")
             elif isinstance(event, NotSpeech) and self._turn is None:
                 self._hearing("")
@@ -271,6 +272,7 @@ class VoiceHandler(AsyncStreamHandler):
         try:
             model = await asyncio.to_thread(self.models.turn)
             probability = await asyncio.to_thread(model.probability, audio)
+            log.debug("voice: pause %d sounds %s (p=%.2f)", pause.number, "finished", probability)
             if probability < COMPLETE:
                 return  # sounds unfinished: keep listening until the long pause, or more words
             transcript = await self.transcriber.final(key, audio)
@@ -379,7 +381,7 @@ class VoiceHandler(AsyncStreamHandler):
                 turn.latency.speculative = "cancelled"
                 turn.latency.outcome = "you went on"
                 turn.task.cancel()
-                self._carry = turn.audio
+                self._carry, self._carry_speech_s = turn.audio, turn.speech_s
                 self._turn = None
         record = BargeIn(at=now, spoken_text=spoken, stopped_generation=stopped)
         self.barge_ins.append(record)
@@ -390,9 +392,10 @@ class VoiceHandler(AsyncStreamHandler):
     def _on_utterance(self, event: Utterance, ended_by: str, key: Key | None = None) -> None:
         now = self.clock()
         key = key or self._key_of(event)
-        audio = event.audio
+        audio, speech_s = event.audio, event.speech_s
         if self._carry is not None:
             audio, self._carry = np.concatenate((self._carry, audio)), None
+            speech_s += self._carry_speech_s
         if self._judging is not None and not self._judging.done() and ended_by != "meaning":
             self._judging.cancel()
         if event.reason == "max_length":
@@ -404,7 +407,7 @@ class VoiceHandler(AsyncStreamHandler):
         latency.pause_s, latency.ended_by = event.pause_s, ended_by
         if ended_by != "button":
             latency.speculative = "started"
-        turn = Turn(latency=latency, audio=audio, speech_s=event.speech_s)
+        turn = Turn(latency=latency, audio=audio, speech_s=speech_s)
         self._turn = turn
         turn.task = asyncio.get_running_loop().create_task(self._run_turn(turn, key))
 

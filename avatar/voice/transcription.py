@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -104,9 +105,17 @@ class LiveTranscriber:
         return new
 
     async def _run(self, this: Pass, audio: np.ndarray, threads: int | None) -> Transcript:
+        started = time.perf_counter()
         stt = await asyncio.to_thread(self.models.stt)
         abort = (lambda: this.aborted) if this.live else None
         result = await asyncio.to_thread(stt.transcribe_detailed, audio, threads, abort)
+        log.debug(
+            "voice: %s pass over %.1f s of audio took %.0f ms%s",
+            "live" if this.live else "final",
+            audio.size / 16_000,
+            1000 * (time.perf_counter() - started),
+            " (aborted)" if result.aborted else "",
+        )
         if this.live and not result.aborted and result.text:
             self.on_text(result.text)
         return result

@@ -137,7 +137,14 @@ class Microphone(MediaStreamTrack):
 
     kind = "audio"
 
-    def __init__(self, rate: int = 48_000, channels: int = 1, frame_samples: int | None = None) -> None:
+    def __init__(
+        self,
+        rate: int = 48_000,
+        channels: int = 1,
+        frame_samples: int | None = None,
+        echo_delay_s: float | None = None,
+        echo_gain_db: float = -12.0,
+    ) -> None:
         super().__init__()
         self.rate = rate
         self.channels = channels
@@ -146,6 +153,11 @@ class Microphone(MediaStreamTrack):
         self._pts = 0
         self._start: float | None = None
         self.sent: list[tuple[float, float]] = []
+        # Speakers heard by this microphone (a laptop without the browser's echo cancellation): the
+        # avatar's voice, as received, comes back `echo_delay_s` later and `echo_gain_db` quieter.
+        self.echo_delay_s = echo_delay_s
+        self.echo_gain = 10 ** (echo_gain_db / 20)
+        self._speaker: deque[tuple[float, np.ndarray]] = deque()  # (time heard, mono float32 at self.rate)
 
     def play(self, audio: np.ndarray) -> None:
         """Queue float32 audio at self.rate: shape (n,) or (n, channels)."""
@@ -160,6 +172,27 @@ class Microphone(MediaStreamTrack):
     @property
     def idle(self) -> bool:
         return not self._buffer
+
+    def hear(self, at: float, pcm: np.ndarray, rate: int) -> None:
+        """The speakers played `pcm` at clock time `at` (kept only with an echo path)."""
+        if self.echo_delay_s is None:
+            return
+        if rate != self.rate:
+            pcm = np.interp(np.arange(0, pcm.size, rate / self.rate), np.arange(pcm.size), pcm)
+        self._speaker.append((at + self.echo_delay_s, pcm.astype(np.float32) * self.echo_gain))
+
+    def _echo(self, n: int) -> np.ndarray:
+        out = np.zeros(n, np.float32)
+        now = time.monotonic()
+        filled = 0
+        while self._speaker and self._speaker[0][0] <= now and filled < n:
+            at, pcm = self._speaker.popleft()
+            take = min(n - filled, pcm.size)
+            out[filled : filled + take] = pcm[:take]
+            filled += take
+            if take < pcm.size:
+                self._speaker.appendleft((at, pcm[take:]))
+        return out
 
     def _take(self, n: int) -> np.ndarray:
         out = np.zeros((n, self.channels), dtype=np.float32)
@@ -186,6 +219,8 @@ class Microphone(MediaStreamTrack):
             if wait > 0:
                 await asyncio.sleep(wait)
         samples = self._take(n)
+        if self.echo_delay_s is not None:
+            samples = samples + self._echo(n)[:, None]
         pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
         frame = av.AudioFrame(format="s16", layout="mono" if self.channels == 1 else "stereo", samples=n)
         frame.planes[0].update(pcm.reshape(-1).tobytes())
@@ -315,7 +350,10 @@ class VoiceCall:
             except MediaStreamError:
                 return
             pcm = frame.to_ndarray().astype(np.float32) / 32768
-            self.received.append((time.monotonic(), float(np.sqrt(np.mean(np.square(pcm))))))
+            now = time.monotonic()
+            self.received.append((now, float(np.sqrt(np.mean(np.square(pcm))))))
+            mono = pcm.reshape(-1)[:: max(1, len(frame.layout.channels))]
+            self.microphone.hear(now, mono, frame.sample_rate)
 
     async def close(self) -> None:
         await self.pc.close()
