@@ -283,37 +283,48 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
         await asyncio.sleep(1.0)
         return session, call
 
-    async def reply_done(call, since: float, quiet_s: float = 1.2, timeout_s: float = 40) -> None:
-        """Until the avatar has been quiet `quiet_s` after speaking (or never spoke) since `since`."""
+    def turns_done(call) -> int:
+        rows = call.latency_rows()
+        return max((int(r[0]) for r in rows), default=0)
+
+    async def reply_done(call, since: float, quiet_s: float = 1.5, timeout_s: float = 40, after: int = -1) -> None:
+        """Until a turn after turn number `after` is over and the avatar has been quiet `quiet_s` since `since`."""
         deadline = time.monotonic() + timeout_s
+        target = after + 1
         while time.monotonic() < deadline:
             last = max((t for t, rms in call.rtp_received if rms > 0.003), default=since)
-            if time.monotonic() - max(last, since) > quiet_s:
+            status = (call.statuses() or [""])[-1]
+            settled = turns_done(call) >= target and status.startswith(("Listening", "I didn't"))
+            if settled and time.monotonic() - max(last, since) > quiet_s:
                 return
             await asyncio.sleep(0.05)
 
     async def complete_questions(call) -> None:
-        # Warm-up turn (loads the models), not counted.
-        await call.play_and_wait(at48(np.concatenate([voices.say("piper", "Hello there."), silence(1.5)])))
-        await reply_done(call, time.monotonic())
+        # Warm-up turns (the app loads its models), not counted.
+        await asyncio.sleep(8)  # the greeting, and the models loading in the app
+        for _ in range(2):
+            base = turns_done(call)
+            await call.play_and_wait(at48(np.concatenate([voices.say("piper", "Hello there."), silence(1.5)])))
+            await reply_done(call, time.monotonic(), after=base, timeout_s=90)
         for name, question in trials:
             server.default_reply, server.token_delay_s = REPLY, 0.0
+            base = turns_done(call)
             await call.play_and_wait(at48(voices.say(name, question)))
             last_word = time.monotonic()
             call.microphone.play(at48(silence(2.0)))
             heard = await _wait_for(lambda last_word=last_word: _heard_after(call, last_word), 30)
             results["first"].append(heard - last_word)
+            await reply_done(call, heard, after=base)
             rows = call.latency_rows()
             results["ended"].append(str(rows[0][2]) if rows else "?")
-            await reply_done(call, heard)
 
-    async def thinking_pauses(call) -> None:
+    async def thinking_pauses(call, limit: int | None = None) -> None:
         pauses = [0.5, 0.6, 0.7, 0.8]
-        for i, (name, (first, rest)) in enumerate((v, u) for u in UNFINISHED for v in Voices.NAMES):
+        for i, (name, (first, rest)) in enumerate(list((v, u) for u in UNFINISHED for v in Voices.NAMES)[:limit]):
             audio, _ = voices.unfinished(name, first, rest, pauses[i % len(pauses)])
-            before = len(db.users())
+            before, base = len(db.users()), turns_done(call)
             said = await call.play_and_wait(at48(np.concatenate([audio, silence(1.5)])))
-            await reply_done(call, said)
+            await reply_done(call, said, after=base)
             new = db.users()[before:]
             # Cut: the first half answered as a turn of its own (two user messages, or the reply began mid-pause).
             results["cut"].append(len(new) != 1)
@@ -321,9 +332,9 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
     async def echo_replies(call, n: int) -> None:
         for i in range(n):
             server.default_reply, server.token_delay_s = REPLY, 0.0
-            before = len(db.messages())
+            before, base = len(db.messages()), turns_done(call)
             said = await call.play_and_wait(at48(np.concatenate([voices.say("piper", COMPLETE[i % 10]), silence(1.5)])))
-            await reply_done(call, said, quiet_s=1.5)
+            await reply_done(call, said, quiet_s=1.5, after=base)
             new = db.messages()[before:]
             users = [m for m in new if m.role.value == "user"]
             interrupted = [m for m in new if m.status.value == "interrupted"]
@@ -357,6 +368,8 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
             await asyncio.sleep(1.5)
             stopped = call.audio_heard_since(after) < 0.5
             results["bc"].append(stopped)
+            if os.environ.get("BENCH_DEBUG"):
+                print("      bc", BACKCHANNELS[i % 5], stopped, call.statuses()[-6:], db.users()[-2:])
             results["invented"].append(len(db.users()) - users)
             call.microphone.play(at48(voices.say("espeak", "Stop.")))  # end the story before the next trial
             await reply_done(call, time.monotonic())
@@ -379,13 +392,22 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
             results["stop"].append(max(0.0, stopped - onset))
             await reply_done(call, time.monotonic())
 
+    def progress(what: str, values: list, call=None) -> None:
+        print(f"  ... {what}: {values}", flush=True)
+        if call is not None and os.environ.get("BENCH_DEBUG"):
+            print("      rows", call.latency_rows()[:6], "\n      users", db.users()[-6:], "\n      statuses", call.statuses()[-8:])
+
     async def run() -> None:
         session, call = await call_with()
         try:
             await complete_questions(call)
-            await thinking_pauses(call)
+            progress("complete questions", results["first"], call)
+            await thinking_pauses(call, 4 if os.environ.get("BENCH_DEBUG") else None)
+            progress("mid-sentence pauses", results["cut"], call)
             await backchannels(call, 2 * runs)
+            progress("backchannels", results["bc"])
             await interruptions(call, runs)
+            progress("interruptions", results["stop"])
         finally:
             await call.close()
             await session.close()

@@ -13,8 +13,7 @@ A FastRTC `AsyncStreamHandler`, one copy per connection, all on the server's eve
   cancels it silently (nothing saved, nothing played) and the new words join the same utterance.
 - Speech while the avatar is answering is judged (`Interruption`): a real interruption stops it at once
   (what was heard is saved, "interrupted"), a backchannel ("mm-hmm", "okay") only ducks its volume.
-- A call on a new chat opens with the greeting (saved whole: it is the card's text); an existing
-  conversation is joined without a word.
+- The call's conversation and the greeting a new chat opens with: `conversation.CallConversation`.
 """
 
 from __future__ import annotations
@@ -31,12 +30,13 @@ import numpy as np
 from fastrtc import AdditionalOutputs, AsyncStreamHandler
 
 from avatar.context import AppContext
-from avatar.core.errors import AvatarError, NotFoundError
+from avatar.core.errors import AvatarError
 from avatar.core.logging import private
 from avatar.speech.audio import SAMPLE_RATE, to_mono_16k
 from avatar.speech.stt import Transcript
 from avatar.speech.tts import PiperTTS
 from avatar.speech.turn import COMPLETE
+from avatar.voice.conversation import CallConversation
 from avatar.voice.echo import EchoCanceller
 from avatar.voice.endpointing import Endpointer, EndpointOptions, NotSpeech, Pause, Quiet, SpeechStarted, Utterance
 from avatar.voice.latency import TurnLatency
@@ -52,14 +52,13 @@ __all__ = ["BargeIn", "Mode", "VoiceEvent", "VoiceHandler", "VoiceInputs"]
 
 log = logging.getLogger(__name__)
 
-ARGS_WAIT_S = 2.0  # how long a turn waits for the page to say which persona/conversation it is in
 MUTE_TAIL_S = 0.3  # in "mute while speaking" mode, the mic stays off this long after the avatar's audio (echo)
 # Speech over the avatar holds its voice at once; this much speech makes it a real interruption. Shorter
 # speech is judged by its words when it ends: "mm-hmm", "yeah", "okay" let the avatar carry on.
 BACKCHANNEL_MAX_S = 0.9
 
 
-class VoiceHandler(AsyncStreamHandler):
+class VoiceHandler(CallConversation, AsyncStreamHandler):
     """FastRTC copies this per connection (`copy()`); the models and the app context are shared."""
 
     def __init__(self, ctx: AppContext, models: VoiceModels, clock: Callable[[], float] = time.monotonic) -> None:
@@ -333,7 +332,7 @@ class VoiceHandler(AsyncStreamHandler):
             except Exception:
                 log.exception("voice: could not transcribe speech over the avatar; taking it as an interruption")
                 transcript = Transcript("interruption", 1.0)
-            words = heard_words(transcript, pause.speech_s)
+            words = heard_words(transcript, pause.speech_s, over_avatar=True)
             if self._unsure_since is None:
                 return  # decided meanwhile (more speech)
             if not words or is_backchannel(words) or is_echo(words, said):
@@ -446,44 +445,6 @@ class VoiceHandler(AsyncStreamHandler):
                 latency.log()
                 self._post(VoiceEvent(latency_rows=[t.row() for t in reversed(self.latencies)]))
 
-    async def _inputs_arrived(self) -> bool:
-        """Whether the page has said which persona/conversation it shows (asking it, waiting briefly)."""
-        if not self.args_set.is_set():
-            await self.fetch_args()
-            try:
-                await asyncio.wait_for(self.args_set.wait(), ARGS_WAIT_S)
-            except (asyncio.TimeoutError, TimeoutError):
-                return False
-        return True
-
-    async def _target(self) -> tuple[str, str | None]:
-        """The persona and conversation chosen in the page (waiting briefly for the page to say)."""
-        if not await self._inputs_arrived():
-            log.info("voice: the page did not send its inputs; using the default character")
-        persona_id = self.inputs.persona_id or self.ctx.personas.default_id()
-        if not persona_id:
-            raise AvatarError("Pick a character in the Chat tab first.")
-        conversation_id = self.inputs.conversation_id
-        created = self._created
-        if conversation_id is None and created is not None and not self._created_seen and created[0] == persona_id:
-            conversation_id = created[1]  # ours, the page has not caught up yet
-        if conversation_id is not None:
-            try:
-                self.ctx.conversations.get(conversation_id)
-            except NotFoundError:
-                conversation_id = None  # deleted meanwhile: start a new one rather than fail every turn
-        return persona_id, conversation_id
-
-    def _new_conversation(self, persona_id: str) -> str:
-        """The conversation this connection started for `persona_id` and the page has not shown yet,
-        else a new one opening with the greeting chosen in the page."""
-        created = self._created
-        if created is not None and not self._created_seen and created[0] == persona_id:
-            return created[1]
-        conversation_id = self.ctx.chat.start_conversation(persona_id, greeting_index=self.inputs.greeting_index)
-        self._created, self._created_seen = (persona_id, conversation_id), False
-        return conversation_id
-
     async def _reply(self, turn: Turn, text: str) -> None:
         persona_id, conversation_id = await self._target()
         persona = self.ctx.personas.get(persona_id)
@@ -506,42 +467,6 @@ class VoiceHandler(AsyncStreamHandler):
         self.playback.stop()
         if self._clear_queue is not None:
             self._clear_queue()
-
-    # -- the greeting ---------------------------------------------------------------------------
-    async def greet(self) -> None:
-        """On a new chat, speak the greeting the page shows, creating the conversation with it (see above)."""
-        try:
-            if not await self._inputs_arrived():
-                return  # without the page's word it could be an existing conversation: say nothing
-            if self.inputs.conversation_id or self._created is not None or self._turn is not None:
-                return  # a conversation is going on (or the user is already talking): no hello again
-            persona_id = self.inputs.persona_id or self.ctx.personas.default_id()
-            persona = self.ctx.personas.get(persona_id) if persona_id else None
-            text = self.ctx.chat.greeting(persona, self.inputs.greeting_index) if persona else ""
-            if persona is None or not text:
-                return  # no greeting: the first utterance starts the conversation, as in text chat
-            if self._endpointer is not None and self._endpointer.in_speech:
-                return  # the user started talking first: the greeting would talk over them
-            conversation_id = self._new_conversation(persona.id)
-            self._post(VoiceEvent(conversation_id=conversation_id, persona_id=persona.id))
-            generation = self._greeting = self.playback.begin()
-            try:
-                tts, length_scale = await asyncio.to_thread(self.models.voice_for, persona)
-            except AvatarError as error:
-                self._say(error.message)  # the greeting is on the screen; replies come in text
-                return
-            if not self._greeting_on():
-                return  # talked over (or answered) while the voice loaded
-            self._say("Speaking… (talk over me to interrupt)")
-            await self.speaker.say(generation, tts, length_scale, text, stopped=lambda: not self._greeting_on())
-            if self._greeting_on():
-                self._say("Listening…" if self.models.ready else self.models.status)
-        except AvatarError as error:  # e.g. the character was deleted meanwhile
-            self._say(error.message)
-        except Exception:  # the call goes on without a greeting
-            log.exception("voice: the greeting failed")
-        finally:
-            self._greeting = None
 
     # -- telling the page -----------------------------------------------------------------------
     def _say(self, status: str) -> None:

@@ -157,7 +157,8 @@ class Microphone(MediaStreamTrack):
         # avatar's voice, as received, comes back `echo_delay_s` later and `echo_gain_db` quieter.
         self.echo_delay_s = echo_delay_s
         self.echo_gain = 10 ** (echo_gain_db / 20)
-        self._speaker: deque[tuple[float, np.ndarray]] = deque()  # (time heard, mono float32 at self.rate)
+        self._speaker: deque[np.ndarray] = deque()  # received audio waiting to be played (mono, self.rate)
+        self._played = np.zeros(rate, np.float32)  # the last second the speakers played, newest last
 
     def play(self, audio: np.ndarray) -> None:
         """Queue float32 audio at self.rate: shape (n,) or (n, channels)."""
@@ -174,25 +175,30 @@ class Microphone(MediaStreamTrack):
         return not self._buffer
 
     def hear(self, at: float, pcm: np.ndarray, rate: int) -> None:
-        """The speakers played `pcm` at clock time `at` (kept only with an echo path)."""
+        """Audio received for the speakers (kept only with an echo path): they play it at this track's pace."""
         if self.echo_delay_s is None:
             return
         if rate != self.rate:
             pcm = np.interp(np.arange(0, pcm.size, rate / self.rate), np.arange(pcm.size), pcm)
-        self._speaker.append((at + self.echo_delay_s, pcm.astype(np.float32) * self.echo_gain))
+        self._speaker.append(pcm.astype(np.float32))
+        while len(self._speaker) > 25:  # a sound card's buffer is short: old audio is dropped, not delayed
+            self._speaker.popleft()
 
     def _echo(self, n: int) -> np.ndarray:
+        """The speakers play their next `n` samples; the microphone hears what they played `echo_delay_s` ago."""
         out = np.zeros(n, np.float32)
-        now = time.monotonic()
         filled = 0
-        while self._speaker and self._speaker[0][0] <= now and filled < n:
-            at, pcm = self._speaker.popleft()
+        while self._speaker and filled < n:
+            pcm = self._speaker.popleft()
             take = min(n - filled, pcm.size)
             out[filled : filled + take] = pcm[:take]
             filled += take
             if take < pcm.size:
-                self._speaker.appendleft((at, pcm[take:]))
-        return out
+                self._speaker.appendleft(pcm[take:])
+        self._played = np.concatenate((self._played[n:], out))
+        delay = round(self.echo_delay_s * self.rate) if self.echo_delay_s else 0
+        end = self._played.size - delay
+        return self._played[end - n : end] * self.echo_gain
 
     def _take(self, n: int) -> np.ndarray:
         out = np.zeros((n, self.channels), dtype=np.float32)
@@ -240,7 +246,7 @@ class VoiceCall:
     persona_id: str = "aria"
     mode: str = "Hands-free"
     threshold: float = 0.5
-    silence_ms: int = 600
+    silence_ms: int = 1000  # the page's default: Settings.vad_min_silence_ms
     microphone: Microphone = field(default_factory=Microphone)
     webrtc_id: str = field(default_factory=lambda: secrets.token_hex(5))
     received: list[tuple[float, float]] = field(default_factory=list)  # (clock, rms) of each frame heard
