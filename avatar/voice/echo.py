@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 FRAME = SAMPLE_RATE // 100  # AEC3 works on 10 ms frames
 SILENT_RMS = 0.003  # -50 dBFS: a microphone this quiet while the avatar speaks hears no echo
 REMOVED_DB = 10.0  # AEC3 took out this much of a loud frame: that frame was echo
+# What AEC3 leaves of a loud echo while it is still converging can still sound like speech to the VAD: a
+# frame it already took this much out of is mostly echo, and is damped 20 dB more. (The user talking over
+# the avatar changes the frame far more than that takes out: their voice goes through.)
+RESIDUAL_DB = 12.0
 EVIDENCE_FRAMES = 200  # the last 2 s of the avatar speaking decide whether there is echo at all
 
 
@@ -78,7 +82,7 @@ class EchoCanceller:
         """The avatar went quiet: what was handed on but not played yet will not be heard (nor echo)."""
         self._render.clear()
 
-    def clean(self, mic: np.ndarray, now: float) -> np.ndarray:
+    def clean(self, mic: np.ndarray, now: float, user_speaking: bool = False) -> np.ndarray:
         """16 kHz microphone audio with the avatar's voice taken out (10 ms kept back when not whole)."""
         apm = self._module()
         if apm is None:
@@ -96,16 +100,18 @@ class EchoCanceller:
             apm.set_stream_delay_ms(0)
             near = audio[start : start + FRAME]
             cleaned = self._process(apm.process_stream, near)
-            self._weigh(far, near, cleaned)
-            out[start : start + FRAME] = cleaned if self.echo_heard() else near
+            removed_db = 20 * np.log10(max(_rms(near), 1e-9) / max(_rms(cleaned), 1e-9))
+            avatar_speaking = _rms(far) >= SILENT_RMS
+            if avatar_speaking and not user_speaking:
+                # While the user talks AEC3 damps them too: that would read as echo where there is none.
+                self._evidence.append(_rms(near) >= SILENT_RMS and removed_db >= REMOVED_DB)
+            if not self.echo_heard():
+                out[start : start + FRAME] = near
+            elif avatar_speaking and removed_db >= RESIDUAL_DB:
+                out[start : start + FRAME] = cleaned * 0.1
+            else:
+                out[start : start + FRAME] = cleaned
         return out
-
-    def _weigh(self, far: np.ndarray, near: np.ndarray, cleaned: np.ndarray) -> None:
-        if _rms(far) < SILENT_RMS:
-            return  # the avatar is quiet: nothing to learn about its echo
-        loud = _rms(near)
-        removed_db = 20 * np.log10(max(loud, 1e-9) / max(_rms(cleaned), 1e-9))
-        self._evidence.append(loud >= SILENT_RMS and removed_db >= REMOVED_DB)
 
     def echo_heard(self) -> bool:
         """Whether the microphone has been hearing the avatar lately (cleaned audio is used only then)."""

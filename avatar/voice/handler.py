@@ -115,7 +115,8 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
             return
         try:
             rate, samples = frame
-            audio = self.echo.clean(to_mono_16k(samples, rate), self.clock())
+            user_speaking = self._endpointer is not None and self._endpointer.in_speech
+            audio = self.echo.clean(to_mono_16k(samples, rate), self.clock(), user_speaking)
             if audio.size:
                 self.listen(audio)
         except AvatarError as error:  # voice detection cannot load: say so once, not 50 times a second
