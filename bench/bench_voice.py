@@ -320,7 +320,7 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
 
     async def thinking_pauses(call, limit: int | None = None) -> None:
         pauses = [0.5, 0.6, 0.7, 0.8]
-        for i, (name, (first, rest)) in enumerate(list((v, u) for u in UNFINISHED for v in Voices.NAMES)[:limit]):
+        for i, (name, (first, rest)) in enumerate([(v, u) for u in UNFINISHED for v in Voices.NAMES][:limit]):
             audio, _ = voices.unfinished(name, first, rest, pauses[i % len(pauses)])
             before, base = len(db.users()), turns_done(call)
             said = await call.play_and_wait(at48(np.concatenate([audio, silence(1.5)])))
@@ -395,7 +395,14 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
     def progress(what: str, values: list, call=None) -> None:
         print(f"  ... {what}: {values}", flush=True)
         if call is not None and os.environ.get("BENCH_DEBUG"):
-            print("      rows", call.latency_rows()[:6], "\n      users", db.users()[-6:], "\n      statuses", call.statuses()[-8:])
+            print(
+                "      rows",
+                call.latency_rows()[:6],
+                "\n      users",
+                db.users()[-6:],
+                "\n      statuses",
+                call.statuses()[-8:],
+            )
 
     async def run() -> None:
         session, call = await call_with()

@@ -88,6 +88,7 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
         self._greeting: int | None = None  # the Playback generation of the greeting being spoken
         self._status = ""
         self._shown_hearing = ""
+        self._caption = ""
         self._broken: str | None = None
 
     def copy(self) -> VoiceHandler:
@@ -135,6 +136,7 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
             if turn is not None and turn.generation == generation and turn.latency.first_audio_at is None:
                 turn.latency.first_audio_at = self.clock()
             self.echo.played(chunk, OUTPUT_RATE, self.playback.last_due + PLAYOUT_DELAY_S)
+            self._show_caption(self.playback.sentence_playing())
             return OUTPUT_RATE, chunk.reshape(1, -1)
         if self._outputs:
             return self._outputs.popleft()
@@ -480,6 +482,11 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
         if text != self._shown_hearing:
             self._shown_hearing = text
             self._post(VoiceEvent(hearing=text))
+
+    def _show_caption(self, sentence: str) -> None:
+        if sentence != self._caption:
+            self._caption = sentence
+            self._post(VoiceEvent(caption=sentence))
 
     def _post(self, event: VoiceEvent) -> None:
         self._outputs.append(AdditionalOutputs(event))

@@ -8,6 +8,7 @@ right before the reply becomes audible. A barge-in before that discards the turn
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 import numpy as np
@@ -19,6 +20,8 @@ from avatar.speech.sentences import SentenceSplitter, speakable
 from avatar.speech.tts import PiperTTS
 from avatar.voice.playback import OUTPUT_RATE, Playback
 from avatar.voice.state import Turn, VoiceEvent
+
+log = logging.getLogger(__name__)
 
 
 class Speaker:
@@ -90,6 +93,7 @@ class Reply:
         self.say = say
         self.post = post
         self.silence = silence  # stop the audio now (the reply was stopped from elsewhere)
+        self.expression: asyncio.Task | None = None  # held: the loop keeps only weak references to tasks
 
     def commit(self) -> bool:
         """The reply is about to be heard: save the user's words (unless they went on talking)."""
@@ -113,8 +117,11 @@ class Reply:
         sentences: asyncio.Queue[str | None] = asyncio.Queue()
         splitter = SentenceSplitter(first_clause=True)
 
+        reply_text = ""
+
         async def heard() -> None:
             # Runs inside the flow's stream once the model is done: speak the rest, wait until it is heard.
+            self.expression = asyncio.get_running_loop().create_task(self._show_expression(reply_text))
             for sentence in splitter.flush():
                 sentences.put_nowait(sentence)
             sentences.put_nowait(None)
@@ -149,7 +156,7 @@ class Reply:
                     latency.first_token_at = self.clock()
                 for sentence in splitter.feed(update.reply[reply_len:]):
                     sentences.put_nowait(sentence)
-                reply_len = len(update.reply)
+                reply_len, reply_text = len(update.reply), update.reply
                 if turn.user_saved and voice_problem:
                     self.say(voice_problem)
                 elif turn.user_saved:
@@ -180,3 +187,13 @@ class Reply:
             latency.outcome = "complete" if tts is not None else "no voice"
             self.say(voice_problem or "Listening…")
         self.post(VoiceEvent(conversation_id=turn.conversation_id, persona_id=turn.persona_id))
+
+    async def _show_expression(self, reply: str) -> None:
+        """The call screen shows the reply's expression while it is spoken (labelled off the reply's path)."""
+        try:
+            label = await self.chat.expression_of(reply)
+        except Exception:  # the face just stays as it is
+            log.exception("voice: no expression for the reply")
+            return
+        if label is not None:
+            self.post(VoiceEvent(emotion=label))

@@ -64,6 +64,8 @@ class VoiceEvent:
     persona_id: str | None = None
     latency_rows: list[list[object]] | None = None
     hearing: str | None = None  # the live transcript of what the user is saying ("" clears it)
+    caption: str | None = None  # the sentence whose audio is now being sent to the page (the call screen's caption)
+    emotion: str | None = None  # the reply's expression label, known once the model is done
 
 
 @dataclass

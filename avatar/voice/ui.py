@@ -113,7 +113,7 @@ class VoiceTab:
             gr.Markdown(
                 "Talk with the character picked in the **Chat** tab, in the same conversation. Press the "
                 "microphone and just talk: the reply starts as soon as you pause, and talking over it "
-                "stops it (a short \"mm-hmm\" does not). Your voice is processed on this computer only."
+                'stops it (a short "mm-hmm" does not). Your voice is processed on this computer only.'
             )
             model_status = gr.Markdown(elem_id="voice-models")
             with gr.Row():
@@ -188,7 +188,16 @@ class VoiceTab:
         webrtc.on_additional_outputs(
             self.on_event,
             inputs=[persona_picker],
-            outputs=[status, transcript, latency, conversation_id, chat_chatbot, conversation_list, hearing, *call_outputs],
+            outputs=[
+                status,
+                transcript,
+                latency,
+                conversation_id,
+                chat_chatbot,
+                conversation_list,
+                hearing,
+                *call_outputs,
+            ],
             show_progress="hidden",
         )
         for fn_id, fn in _event_functions().items():

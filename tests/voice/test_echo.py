@@ -13,6 +13,7 @@ from tests.voice.speech_set import Voices
 pytestmark = pytest.mark.slow
 
 FRAME = 320  # 20 ms at 16 kHz, as the microphone sends
+LEAD_S = 0.1  # the server hands each chunk on this long before it plays (playback.LEAD_S): the echo comes later
 REPLY = "Sure. The first thing to know is that it depends on the season. In summer it is warm and bright."
 
 
@@ -48,16 +49,17 @@ def reply(tts) -> tuple[np.ndarray, np.ndarray]:
 
 
 def mic_with(reply_16k: np.ndarray, delay_s: float, gain_db: float, seconds: float) -> np.ndarray:
-    mic = np.random.default_rng(0).normal(0, 0.001, int(seconds * 16_000)).astype(np.float32)  # a real mic's hiss
-    start = int(delay_s * 16_000)
+    """The microphone: a real one's hiss, and the reply played LEAD_S after it was handed on, heard `delay_s` later."""
+    mic = np.random.default_rng(0).normal(0, 0.001, int(seconds * 16_000)).astype(np.float32)
+    start = int((LEAD_S + delay_s) * 16_000)
     end = min(mic.size, start + reply_16k.size)
     mic[start:end] += reply_16k[: end - start] * 10 ** (gain_db / 20)
     return mic
 
 
-@pytest.mark.parametrize("delay_s, gain_db", [(0.05, -10), (0.08, -12), (0.12, -20)])
+@pytest.mark.parametrize("delay_s, gain_db", [(0.08, -12), (0.12, -12), (0.12, -20)])
 def test_the_avatars_echo_is_not_heard_as_speech(reply, delay_s, gain_db):
-    """(Louder echo, -6 dB, can leave a syllable the VAD hears while AEC3 converges: the handler then holds the
+    """(Louder or quicker echo, -6 dB or 30 ms, can leave a syllable the VAD hears while AEC3 converges: the handler holds the
     avatar a moment and carries on, see test_turns.py.)"""
     reply_48k, reply_16k = reply
     mic = mic_with(reply_16k, delay_s, gain_db, reply_16k.size / 16_000 + 1)
