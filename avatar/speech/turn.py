@@ -23,6 +23,7 @@ import numpy as np
 
 from avatar.speech.audio import SAMPLE_RATE
 from avatar.speech.exceptions import SpeechModelError
+from avatar.speech.vad import one_core_session
 
 MODEL_NAME = "smart-turn-v3.2-cpu"
 MODEL_URL = f"https://huggingface.co/pipecat-ai/smart-turn-v3/resolve/main/{MODEL_NAME}.onnx"
@@ -90,17 +91,8 @@ class SmartTurn:
                 return
             if not self.model_path.is_file():
                 raise SpeechModelError(f"End-of-turn model file not found: {self.model_path}. Check --turn-model.")
-            import onnxruntime
-
-            options = onnxruntime.SessionOptions()
-            # One core: whisper and Piper need the other, and the model answers in ~50 ms anyway.
-            options.intra_op_num_threads = 1
-            options.inter_op_num_threads = 1
-            options.log_severity_level = 3
             try:
-                session = onnxruntime.InferenceSession(
-                    str(self.model_path), sess_options=options, providers=["CPUExecutionProvider"]
-                )
+                session = one_core_session(self.model_path)  # ~50 ms a call: the other cores go to whisper and Piper
             except Exception as error:
                 raise SpeechModelError(f"Could not load the end-of-turn model {self.model_path}: {error}") from error
             self._features = _Features()

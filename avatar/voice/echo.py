@@ -11,9 +11,10 @@ core. Measured on Piper speech fed back 30-120 ms later at -6 to -20 dB: 24-38 d
 the VAD heard no speech in what was left, while the user talking over it was still heard.
 
 Where there is no echo (headphones, or the browser's own canceller already took it out) AEC3 still
-damps the first 50-100 ms of the user talking over the avatar, which clips "Wait" off "Wait, stop".
-So the canceller watches whether the microphone hears the avatar at all (loud while it speaks, and
-AEC3 takes most of it out) and passes the microphone through untouched when it does not.
+damps the first 50-100 ms of the user talking over the avatar, which clips "Wait" off "Wait, stop",
+and it damps a noisy room as if it were echo. So the canceller watches whether the microphone hears
+the avatar at all: whether the microphone's loudness, frame by frame over the last 2 s, follows the
+avatar's at some delay. Where it does not, the microphone passes through untouched.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ from avatar.speech.audio import SAMPLE_RATE, to_int16
 log = logging.getLogger(__name__)
 
 FRAME = SAMPLE_RATE // 100  # AEC3 works on 10 ms frames
-SILENT_RMS = 0.003  # -50 dBFS: a microphone this quiet while the avatar speaks hears no echo
-REMOVED_DB = 10.0  # AEC3 took out this much of a loud frame: that frame was echo
+SILENT_RMS = 0.003  # -50 dBFS: quieter than this, the avatar is not speaking
+ECHO_CORRELATION = 0.4  # the microphone's loudness follows the avatar's this closely: it hears the avatar
+MAX_LAG_FRAMES = 40  # echo comes back within 400 ms of the reference (hand-on lead, network, jitter buffer, room)
+RECHECK_FRAMES = 10  # how often (10 ms frames) to look again whether there is echo
 # What AEC3 leaves of a loud echo while it is still converging can still sound like speech to the VAD: a
 # frame it already took this much out of is mostly echo, and is damped 20 dB more. (The user talking over
 # the avatar changes the frame far more than that takes out: their voice goes through.)
@@ -49,7 +52,10 @@ class EchoCanceller:
         self._render_rest = np.zeros(0, np.float32)
         self._downsample: Any = None  # a streaming resampler: 20 ms chunks resampled alone would click at the edges
         self.active_until = 0.0  # echo may still come until about then (for the log and tests)
-        self._evidence: deque[bool] = deque(maxlen=EVIDENCE_FRAMES)  # per frame while the avatar spoke: echo?
+        self._far_level: deque[float] = deque(maxlen=EVIDENCE_FRAMES + MAX_LAG_FRAMES)  # log loudness per frame
+        self._near_level: deque[float] = deque(maxlen=EVIDENCE_FRAMES + MAX_LAG_FRAMES)
+        self._echo = True  # until known: safe against echo
+        self._frames = 0
 
     def _module(self) -> Any:
         if self._apm is None and self._available:
@@ -102,10 +108,12 @@ class EchoCanceller:
             cleaned = self._process(apm.process_stream, near)
             removed_db = 20 * np.log10(max(_rms(near), 1e-9) / max(_rms(cleaned), 1e-9))
             avatar_speaking = _rms(far) >= SILENT_RMS
-            if avatar_speaking and not user_speaking:
-                # While the user talks AEC3 damps them too: that would read as echo where there is none.
-                self._evidence.append(_rms(near) >= SILENT_RMS and removed_db >= REMOVED_DB)
-            if not self.echo_heard():
+            self._far_level.append(float(np.log10(_rms(far) + 1e-4)))
+            self._near_level.append(float(np.log10(_rms(near) + 1e-4)))
+            self._frames += 1
+            if self._frames % RECHECK_FRAMES == 0 and not user_speaking:
+                self._echo = self._hears_avatar()
+            if not self._echo:
                 out[start : start + FRAME] = near
             elif avatar_speaking and removed_db >= RESIDUAL_DB:
                 out[start : start + FRAME] = cleaned * 0.1
@@ -115,9 +123,21 @@ class EchoCanceller:
 
     def echo_heard(self) -> bool:
         """Whether the microphone has been hearing the avatar lately (cleaned audio is used only then)."""
-        if len(self._evidence) < EVIDENCE_FRAMES // 8:
-            return True  # not known yet: safe against echo
-        return sum(self._evidence) >= 0.2 * len(self._evidence)
+        return self._echo
+
+    def _hears_avatar(self) -> bool:
+        far = np.asarray(self._far_level)
+        near = np.asarray(self._near_level)
+        spoken = np.count_nonzero(far > np.log10(SILENT_RMS))
+        if spoken < EVIDENCE_FRAMES // 8:
+            return self._echo  # the avatar said too little lately to tell: as before
+        best = 0.0
+        for lag in range(min(MAX_LAG_FRAMES, far.size - 20)):
+            a, b = far[: far.size - lag], near[lag:]
+            if a.std() > 1e-6 and b.std() > 1e-6:
+                best = max(best, float(np.corrcoef(a, b)[0, 1]))
+        # Echo is believed at once; its absence only after a second of the avatar speaking unheard.
+        return best >= ECHO_CORRELATION or (self._echo and spoken < EVIDENCE_FRAMES // 2)
 
     def _process(self, step: Any, frame: np.ndarray) -> np.ndarray:
         data = self._rtc.AudioFrame(to_int16(frame).tobytes(), SAMPLE_RATE, 1, FRAME)

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from avatar.speech.audio import SAMPLE_RATE
-from avatar.speech.vad import WINDOW, silero_onnx_path
+from avatar.speech.vad import WINDOW, one_core_session, silero_onnx_path
 
 WINDOW_MS = WINDOW * 1000 / SAMPLE_RATE  # 32 ms
 _CONTEXT = 64  # Silero v5 wants the last 64 samples of the previous window in front of each window
@@ -39,16 +39,7 @@ class SileroSession:
         if cls._session is None:
             with cls._lock:
                 if cls._session is None:
-                    import onnxruntime
-
-                    options = onnxruntime.SessionOptions()
-                    # Tiny model: one thread is fastest and leaves the cores to whisper and Piper.
-                    options.intra_op_num_threads = 1
-                    options.inter_op_num_threads = 1
-                    options.log_severity_level = 3
-                    cls._session = onnxruntime.InferenceSession(
-                        str(silero_onnx_path()), sess_options=options, providers=["CPUExecutionProvider"]
-                    )
+                    cls._session = one_core_session(silero_onnx_path())
         return cls._session
 
 

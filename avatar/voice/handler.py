@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 MUTE_TAIL_S = 0.3  # in "mute while speaking" mode, the mic stays off this long after the avatar's audio (echo)
 # Speech over the avatar holds its voice at once; this much speech makes it a real interruption. Shorter
 # speech is judged by its words when it ends: "mm-hmm", "yeah", "okay" let the avatar carry on.
-BACKCHANNEL_MAX_S = 0.9
+BACKCHANNEL_MAX_S = 0.7
 
 
 class VoiceHandler(CallConversation, AsyncStreamHandler):

@@ -42,6 +42,17 @@ def _browser_like_jitter_buffer(capacity: int, prefetch: int = 0, is_video: bool
 aiortc.rtcrtpreceiver.JitterBuffer = _browser_like_jitter_buffer  # type: ignore[assignment,misc]
 
 
+async def wait_until(predicate, timeout_s: float, what: str = "", step_s: float = 0.05):
+    """`predicate()`'s first true value, checked every `step_s`; TimeoutError after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        await asyncio.sleep(step_s)
+    raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}")
+
+
 class GradioSession:
     """One browser tab's Gradio session: config lookups and queue calls sharing one session_hash."""
 

@@ -16,7 +16,7 @@ from avatar.conversations.schemas import MessageStatus
 from avatar.conversations.service import ConversationService
 from avatar.core.db import open_database
 from tests.voice.conftest import INTERRUPTION, QUESTION, Speech, resampled
-from tests.voice.rtc_client import GradioSession, Microphone, VoiceCall
+from tests.voice.rtc_client import GradioSession, Microphone, VoiceCall, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -33,16 +33,6 @@ def conversations(app) -> ConversationService:
 
 def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 120))
-
-
-async def wait_until(predicate, timeout_s: float, what: str, step_s: float = 0.05):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await asyncio.sleep(step_s)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 async def say(call: VoiceCall, audio) -> float:

@@ -25,7 +25,7 @@ def test_heard_words(text, p, speech_s, kept):
 
 def test_over_the_avatar_short_speech_must_be_clearer():
     mumble = Transcript("in my mom.", 0.55)  # "mm-hmm" over Opus
-    assert heard_words(mumble, 0.5) and not heard_words(mumble, 0.5, over_avatar=True)
+    assert heard_words(mumble, 0.4) and not heard_words(mumble, 0.4, over_avatar=True)
     assert heard_words(Transcript("Wait, stop for a moment.", 0.85), 1.2, over_avatar=True)
 
 
