@@ -221,6 +221,10 @@ def _heard_after(call, since: float, level: float = 0.003) -> float | None:
     return next((t for t, rms in call.rtp_received if t > since and rms > level), None)
 
 
+class _SkipToEcho(Exception):
+    """BENCH_ONLY=echo: only the echo part (it takes the longest to look into)."""
+
+
 class Conversation:
     """The app's database as the bench reads it after each trial: new user messages, the last reply."""
 
@@ -231,7 +235,8 @@ class Conversation:
         self.service = ConversationService(open_database(data_dir / "avatar.db"))
 
     def messages(self) -> list:
-        return [m for c in self.service.list() for m in self.service.messages(c.id)]
+        """Every message of every conversation, oldest first (ids are time-ordered UUIDv7)."""
+        return sorted((m for c in self.service.list() for m in self.service.messages(c.id)), key=lambda m: m.id)
 
     def users(self) -> list[str]:
         return [m.content for m in self.messages() if m.role.value == "user"]
@@ -394,7 +399,12 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
 
     async def run() -> None:
         session, call = await call_with()
+        if os.environ.get("BENCH_ONLY") == "echo":
+            await call.close()
+            await session.close()
         try:
+            if os.environ.get("BENCH_ONLY") == "echo":
+                raise _SkipToEcho
             await complete_questions(call)
             progress("complete questions", results["first"], call)
             await thinking_pauses(call, 4 if os.environ.get("BENCH_DEBUG") else None)
@@ -403,6 +413,8 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
             progress("backchannels", results["bc"])
             await interruptions(call, runs)
             progress("interruptions", results["stop"])
+        except _SkipToEcho:
+            pass
         finally:
             await call.close()
             await session.close()
