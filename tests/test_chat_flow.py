@@ -207,3 +207,53 @@ def test_every_shipped_character_answers_in_its_own_voice(ctx, fake_ollama):
         assert system.startswith(f"You are {persona.name}.") and persona.personality.strip()[:40] in system
         greeting = contents(ctx, final.conversation_id)[0]
         assert greeting[0] == "assistant" and "{{" not in greeting[1]
+
+
+# -- a voice turn answered speculatively: nothing is saved until the reply is about to be heard --------------
+
+
+async def speculative_turn(ctx: AppContext, text: str, conversation_id: str, commit_after: int | None):
+    """Stream a speculative reply; commit once `commit_after` pieces arrived, or discard there if None."""
+    from avatar.chat.flows import Speculation
+
+    speculation = Speculation()
+    updates = []
+    async for update in ctx.chat.send("aria", conversation_id, text, speculation=speculation):
+        updates.append(update)
+        if len(updates) == 2 and commit_after is None:
+            speculation.discard()
+            ctx.chat.stop(conversation_id)
+        if len(updates) == (commit_after or 0):
+            assert speculation.commit()
+    return speculation, updates
+
+
+def test_a_speculative_reply_the_user_talked_through_leaves_nothing(ctx, fake_ollama):
+    fake_ollama.token_delay_s = 0.05
+    fake_ollama.script("Paris is the capital of France, and a lovely city to visit.")
+    conversation_id = ctx.chat.start_conversation("aria")
+    speculation, updates = asyncio.run(speculative_turn(ctx, "What is the capital of France?", conversation_id, None))
+    assert fake_ollama.chat_requests()[-1].body["messages"][-1]["content"] == "What is the capital of France?"
+    assert speculation.discarded and not speculation.committed and updates[-1].done
+    assert [m[0] for m in contents(ctx, conversation_id)] == ["assistant"]  # the greeting only
+    assert not speculation.commit()  # too late to save it
+
+
+def test_a_committed_speculative_reply_is_saved_after_the_user_words(ctx, fake_ollama):
+    fake_ollama.script("Paris.")
+    conversation_id = ctx.chat.start_conversation("aria")
+    speculation, updates = asyncio.run(speculative_turn(ctx, "What is the capital of France?", conversation_id, 1))
+    assert speculation.committed and updates[-1].user_message_id == speculation.user_message_id
+    assert contents(ctx, conversation_id)[1:] == [
+        ("user", "What is the capital of France?", "complete"),
+        ("assistant", "Paris.", "complete"),
+    ]
+
+
+def test_a_speculative_turn_whose_model_fails_keeps_the_user_words(settings):
+    settings = settings.model_copy(update={"ollama_host": f"http://127.0.0.1:{free_port()}"})
+    ctx = create_context(settings)
+    conversation_id = ctx.chat.start_conversation("aria")
+    speculation, updates = asyncio.run(speculative_turn(ctx, "are you there?", conversation_id, 99))
+    assert speculation.committed and "ollama serve" in updates[-1].error
+    assert contents(ctx, conversation_id)[-1] == ("user", "are you there?", "complete")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from avatar.chat.cancel import TurnRegistry, until_cancelled
 from avatar.chat.notes import fresh_recall, join_notes, noted_history
@@ -38,6 +38,31 @@ from avatar.profile.service import ProfileService
 log = logging.getLogger(__name__)
 
 STATE_LINE_TOKENS = 48  # room kept for the mood line in this turn's note
+
+
+@dataclass
+class Speculation:
+    """A voice reply started before the user's turn is certain (they may go on talking).
+
+    The user's words are saved first, as always, but the turn only stands once `commit()` says the reply is
+    about to be heard; `discard()` before that withdraws it: the user's message is removed again and no
+    reply is saved, so the turn leaves nothing behind.
+    """
+
+    user_message_id: str | None = None
+    committed: bool = False
+    discarded: bool = False
+
+    def commit(self) -> bool:
+        """The reply is about to be heard: the turn stands. False if it was discarded."""
+        if not self.discarded:
+            self.committed = True
+        return self.committed
+
+    def discard(self) -> None:
+        """The user went on talking: nothing of this turn is to be kept."""
+        if not self.committed:
+            self.discarded = True
 
 
 class ChatFlow:
@@ -160,20 +185,26 @@ class ChatFlow:
         text: str,
         *,
         until_heard: Callable[[], Awaitable[None]] | None = None,
+        speculation: Speculation | None = None,
     ) -> AsyncIterator[TurnUpdate]:
         """Answer `text` in the conversation (a new one, greeting first, when conversation_id is empty).
 
         `until_heard` (voice): awaited once the model is done; the reply stays stoppable and unsaved
         until it returns, so a barge-in while the user is still listening saves only what was heard.
+        `speculation` (voice): the turn may still be withdrawn (see `Speculation`); no update says the
+        user's words were saved until it is committed.
         """
         persona = self.personas.get(persona_id)
         if not conversation_id:
             conversation_id = self.start_conversation(persona.id)
         user_message = self.conversations.add_user_message(conversation_id, text)
         log.info("turn: conversation=%s persona=%s user=%s", conversation_id, persona.id, private(text))
-        # First update: the user's words are saved; screens can show them before the model answers.
-        yield TurnUpdate(conversation_id=conversation_id, user_message_id=user_message.id)
-        async for update in self._answer(persona, conversation_id, until_heard):
+        if speculation is None:
+            # First update: the user's words are saved; screens can show them before the model answers.
+            yield TurnUpdate(conversation_id=conversation_id, user_message_id=user_message.id)
+        else:
+            speculation.user_message_id = user_message.id
+        async for update in self._answer(persona, conversation_id, until_heard, speculation):
             update.user_message_id = user_message.id
             yield update
 
@@ -304,7 +335,11 @@ class ChatFlow:
         return prompt, history.items, layout
 
     async def _answer(
-        self, persona: Persona, conversation_id: str, until_heard: Callable[[], Awaitable[None]] | None = None
+        self,
+        persona: Persona,
+        conversation_id: str,
+        until_heard: Callable[[], Awaitable[None]] | None = None,
+        speculation: Speculation | None = None,
     ) -> AsyncIterator[TurnUpdate]:
         prompt, history, layout = await self._prompt(persona, conversation_id)
         question = next((m.content for m in reversed(prompt.messages) if m.role == "user"), "")
@@ -339,6 +374,11 @@ class ChatFlow:
                 status = MessageStatus.partial
             if turn.spoken_text is not None and status in (MessageStatus.partial, MessageStatus.complete):
                 reply, status = turn.spoken_text, MessageStatus.interrupted
+            if speculation is not None and not speculation.commit():
+                # The user went on talking before hearing any of it: this turn never happened.
+                status, reply = None, ""
+                if speculation.user_message_id:
+                    self.conversations.withdraw_user_message(speculation.user_message_id)
             if status is not None and reply:
                 saved_id = self.conversations.add_reply(
                     conversation_id, reply, status, model=model, generation=generation

@@ -176,6 +176,18 @@ class ConversationService:
             session.add(message)
             session.commit()
 
+    def withdraw_user_message(self, message_id: str) -> None:
+        """Remove a user message that turned out not to be a turn (voice: the user went on talking before
+        the reply to it was heard; their words are said again with what followed). Only the newest message."""
+        with Session(self.engine) as session:
+            message = repository.get_message(session, message_id)
+            if message is None or message.role != Role.user.value:
+                return
+            newest = repository.list_messages(session, message.conversation_id)[-1]
+            if newest.id == message.id:
+                session.delete(message)
+                session.commit()
+
     def drop_last_reply(self, conversation_id: str) -> MessageOut | None:
         """For Regenerate: remove the newest assistant message if it answers a user message.
 

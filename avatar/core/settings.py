@@ -53,7 +53,12 @@ class Settings(BaseSettings):
     tts_voice: str = "en_US-amy-medium"  # Piper voice id or a path to an .onnx voice; personas may override
     vad_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     vad_min_speech_ms: int = Field(default=250, ge=0)
-    vad_min_silence_ms: int = Field(default=600, ge=100)  # how long a pause ends the user's turn
+    # A pause this long ends the user's turn even when it does not sound finished (a thinking pause
+    # shorter than this is waited out); a turn that sounds finished ends at the short pause below.
+    vad_min_silence_ms: int = Field(default=1000, ge=100)
+    vad_pause_ms: int = Field(default=200, ge=64, le=2000)  # a pause this long asks the end-of-turn model
+    # Smart Turn v3: a name (downloaded into <data-dir>/models on first use) or a path to its ONNX file.
+    turn_model: str = "smart-turn-v3.2-cpu"
     max_utterance_s: float = Field(default=30.0, gt=1.0)
     # How much speech over the avatar interrupts it (barge-in). Short, so it stops as soon as you talk;
     # a cough may interrupt too. Echo-prone setups: use the Voice tab's mute or push-to-talk mode.

@@ -2,7 +2,9 @@
 
 TTS sounds right only on whole sentences, but waiting for the whole reply would add seconds of
 silence; so text is cut at sentence ends as tokens arrive and each sentence goes to the voice
-while the model is still writing the next one.
+while the model is still writing the next one. The very first piece may be shorter (`first_clause`):
+a long first sentence is cut at its first natural break (a comma, a dash, or before "and", "but",
+"because"...), because the reply cannot start sounding before its first piece is synthesized whole.
 """
 
 from __future__ import annotations
@@ -16,6 +18,13 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 # the next token has started; a newline ends a line (list items, paragraphs) on its own.
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]*_]*\s+|\n+")
 _CLAUSE = re.compile(r"[,;:—–]\s+")
+# Where a long first sentence can be cut so both halves still sound natural: a clause mark, or before
+# a conjunction or relative word that starts a new clause.
+_NATURAL_BREAK = re.compile(
+    r"[,;:—–]\s+|\s+(?=(?:and|but|or|so|because|which|who|when|while|although|though|since|if|then)\b)", re.IGNORECASE
+)
+FIRST_CLAUSE_MIN_WORDS = 3  # a first piece shorter than this sounds clipped
+FIRST_SENTENCE_MAX_WORDS = 8  # a first sentence longer than this is cut at its first natural break
 # Words whose trailing period does not end a sentence ("Dr. Smith"). Kept small on purpose:
 # "No." or "etc." ends sentences often enough in dialogue that guessing otherwise is worse.
 ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "vs", "approx", "fig"})
@@ -48,9 +57,10 @@ class SentenceSplitter:
     at the last clause break (comma, semicolon, dash) or space, so run-on replies still start speaking.
     """
 
-    def __init__(self, max_chars: int = 300) -> None:
+    def __init__(self, max_chars: int = 300, first_clause: bool = False) -> None:
         self.max_chars = max_chars
         self._buffer = ""
+        self._first = first_clause  # the next piece is the first of the reply and may be a clause
 
     def feed(self, piece: str) -> list[str]:
         self._buffer += piece
@@ -68,6 +78,36 @@ class SentenceSplitter:
         return [rest] if rest else []
 
     def _next_sentence(self) -> str | None:
+        if self._first:
+            clause = self._first_clause()
+            if clause is not None:
+                self._first = False
+                return clause
+        sentence = self._whole_sentence()
+        if sentence:
+            self._first = False
+        return sentence
+
+    def _first_clause(self) -> str | None:
+        """The start of a long first sentence up to its first natural break, once that break is written."""
+        end = next((m for m in _BOUNDARY.finditer(self._buffer) if self._ends_at(m)), None)
+        sentence = self._buffer[: end.start()] if end else self._buffer
+        if len(sentence.split()) <= FIRST_SENTENCE_MAX_WORDS:
+            return None  # a short first sentence goes whole (and an unfinished one may still be short)
+        for match in _NATURAL_BREAK.finditer(sentence):
+            head = sentence[: match.start()] + match.group().rstrip()
+            if head.count("*") % 2:
+                return None  # inside a *roleplay action*
+            if len(head.split()) >= FIRST_CLAUSE_MIN_WORDS and len(sentence[match.end() :].split()) >= 2:
+                self._buffer = self._buffer[match.end() :]
+                return head.strip()
+        return None
+
+    def _ends_at(self, match: re.Match[str]) -> bool:
+        candidate = self._buffer[: match.start()] + match.group().rstrip()
+        return match.group().startswith("\n") or _is_sentence_end(candidate.strip())
+
+    def _whole_sentence(self) -> str | None:
         for match in _BOUNDARY.finditer(self._buffer):
             candidate = self._buffer[: match.start()] + match.group().rstrip()
             if match.group().startswith("\n") or _is_sentence_end(candidate.strip()):

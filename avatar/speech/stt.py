@@ -8,6 +8,8 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,15 @@ _SILENCE_RMS = 1e-3
 _MIN_AUDIO_CTX = 640
 # What Whisper writes for non-speech: "[BLANK_AUDIO]", "(music)", "[ Silence ]", "*cough*".
 _NON_SPEECH = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*")
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What whisper heard, and how sure it was: the geometric mean of its tokens' probabilities (0-1)."""
+
+    text: str
+    probability: float
+    aborted: bool = False
 
 
 def clean_transcript(text: str) -> str:
@@ -132,32 +143,58 @@ class WhisperSTT:
 
     def transcribe(self, audio: np.ndarray) -> str:
         """Text spoken in float32 mono 16 kHz audio ("" for silence or empty input)."""
+        return self.transcribe_detailed(audio).text
+
+    def transcribe_detailed(
+        self, audio: np.ndarray, threads: int | None = None, abort: Callable[[], bool] | None = None
+    ) -> Transcript:
+        """`transcribe` with whisper's confidence; `threads` for this call only; `abort()` True stops early
+        (a live transcript giving way to the final one): the result is then marked aborted."""
         audio = np.ascontiguousarray(np.asarray(audio, dtype=np.float32).reshape(-1))
         if audio.size == 0 or float(np.sqrt(np.mean(np.square(audio)))) < _SILENCE_RMS:
-            return ""
+            return Transcript("", 0.0)
         if audio.size < _MIN_SAMPLES:
             audio = np.pad(audio, (0, _MIN_SAMPLES - audio.size))
         self.load()
         started = time.perf_counter()
         seconds = audio.size / SAMPLE_RATE
-        text = self._decode(audio, adaptive_audio_ctx(audio.size) if self.adaptive_context else 0)
-        if self.adaptive_context and looks_looped(text):
+        result = self._decode(audio, adaptive_audio_ctx(audio.size) if self.adaptive_context else 0, threads, abort)
+        if self.adaptive_context and looks_looped(result.text) and not result.aborted:
             # The short context's known failure; the full window gets these right.
-            text = self._decode(audio, 0)
+            result = self._decode(audio, 0, threads, abort)
         logger.debug(
-            "transcribed %.1f s of audio in %.2f s: %s",
+            "transcribed %.1f s of audio in %.2f s (p=%.2f): %s",
             seconds,
             time.perf_counter() - started,
-            private(text),
+            result.probability,
+            private(result.text),
         )
-        return text
+        return result
 
-    def _decode(self, audio: np.ndarray, audio_ctx: int) -> str:
+    def _decode(
+        self, audio: np.ndarray, audio_ctx: int, threads: int | None = None, abort: Callable[[], bool] | None = None
+    ) -> Transcript:
         # Speech is < 8 tokens/s; the cap stops a looping decode ("you you you ...") from running for seconds.
         max_tokens = int(8 * audio.size / SAMPLE_RATE) + 16
+        aborted = False
+
+        def stop() -> bool:
+            nonlocal aborted
+            aborted = aborted or bool(abort and abort())
+            return aborted
+
         with self._lock:
-            segments = self._model.transcribe(audio, audio_ctx=audio_ctx, max_tokens=max_tokens)
-        return clean_transcript(" ".join(segment.text for segment in segments))
+            segments = self._model.transcribe(
+                audio,
+                audio_ctx=audio_ctx,
+                max_tokens=max_tokens,
+                n_threads=threads or self.threads,
+                abort_callback=stop if abort is not None else None,
+                extract_probability=True,
+            )
+        text = clean_transcript(" ".join(segment.text for segment in segments))
+        probabilities = [s.probability for s in segments if s.text.strip() and not math.isnan(s.probability)]
+        return Transcript(text, float(np.mean(probabilities)) if probabilities else 0.0, aborted)
 
     def warmup(self) -> None:
         """Load the model and run it once so the first real utterance does not pay for allocation."""

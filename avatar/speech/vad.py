@@ -59,6 +59,18 @@ class VadOptions:
         return cls(**{name: getattr(options, name, getattr(default, name)) for name in cls.__dataclass_fields__})
 
 
+def one_core_session(path: Path) -> Any:
+    """An onnxruntime session on one core, for the small models that run beside whisper and Piper
+    (Silero, Smart Turn): one thread is fastest for them and leaves the other cores to the big ones."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
 def silero_onnx_path() -> Path:
     """The ONNX model bundled in the silero-vad package, located without importing it (it imports torch)."""
     spec = importlib.util.find_spec("silero_vad")
@@ -85,17 +97,7 @@ class SileroVAD:
         with self._lock:
             if self._session is not None:
                 return
-            import onnxruntime
-
-            opts = onnxruntime.SessionOptions()
-            # The model is tiny: one thread is fastest and leaves the cores to whisper and Piper.
-            opts.intra_op_num_threads = 1
-            opts.inter_op_num_threads = 1
-            opts.log_severity_level = 3
-            path = self.model_path or silero_onnx_path()
-            self._session = onnxruntime.InferenceSession(
-                str(path), sess_options=opts, providers=["CPUExecutionProvider"]
-            )
+            self._session = one_core_session(self.model_path or silero_onnx_path())
 
     def probabilities(self, audio: np.ndarray) -> np.ndarray:
         """Speech probability of each 32 ms window of float32 mono 16 kHz audio (the last one zero-padded)."""

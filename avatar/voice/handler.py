@@ -1,21 +1,19 @@
-"""One voice conversation over WebRTC: microphone -> VAD -> whisper -> ChatFlow -> Piper -> speaker, with barge-in.
+"""One voice conversation over WebRTC, wiring the stages: echo -> VAD -> end of turn -> transcript -> reply -> speech.
 
 A FastRTC `AsyncStreamHandler`, one copy per connection, all on the server's event loop:
 
-- `receive()` gets 20 ms microphone frames, normalises them and runs the 32 ms VAD (`Endpointer`).
-  Speech onset while the avatar is answering is a barge-in: the queued audio is dropped at once,
-  the reply is cancelled through `ChatFlow.stop(conversation, spoken_text=<what was heard>)`, and
-  the new utterance is handled when it ends. A pause ends an utterance and starts a turn.
-- A turn (a task): transcribe (worker thread) -> `ChatFlow.send` in the persona and conversation
-  chosen in the page (the same history as text chat) -> sentences as tokens arrive -> Piper
-  (worker thread) -> `Playback`, which `emit()` drains in real time.
-- The turn's reply stays "in progress" until its audio has been heard (`ChatFlow.send(until_heard=)`),
-  so a barge-in at any moment saves exactly the words the user heard, with status "interrupted".
-- A call on a new chat opens as a call with the character would: once the page has said which
-  character and greeting it shows, the conversation is created with that greeting as its first
-  message and the greeting is spoken through the same `Playback` as replies (so talking over it
-  stops it). The greeting stays saved whole: it is the card's text, shown whole in the Chat tab,
-  not a model reply that was cut. An existing conversation is joined without a word.
+- `receive()` gets 20 ms microphone frames, normalises them, takes the avatar's own voice out
+  (`EchoCanceller`, with what `emit()` played as the reference) and runs the 32 ms VAD (`Endpointer`).
+- While the user talks, whisper transcribes the audio so far (`LiveTranscriber`) and the page shows it.
+- At a short pause the end-of-turn model (Smart Turn v3) judges whether the utterance sounds finished:
+  if so the turn ends now; if not, it ends at the long pause limit (`--silence-ms`) unless the user goes on.
+- A turn (a task): the transcript (usually already there) -> `ChatFlow.send` in the persona and
+  conversation chosen in the page -> sentences as tokens arrive -> Piper -> `Playback`, which `emit()`
+  drains in real time. The reply is speculative until its first audio is queued: speech before that
+  cancels it silently (nothing saved, nothing played) and the new words join the same utterance.
+- Speech while the avatar is answering is judged (`Interruption`): a real interruption stops it at once
+  (what was heard is saved, "interrupted"), a backchannel ("mm-hmm", "okay") only ducks its volume.
+- The call's conversation and the greeting a new chat opens with: `conversation.CallConversation`.
 """
 
 from __future__ import annotations
@@ -25,8 +23,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 import av
@@ -34,100 +30,35 @@ import numpy as np
 from fastrtc import AdditionalOutputs, AsyncStreamHandler
 
 from avatar.context import AppContext
-from avatar.conversations.schemas import MessageStatus
-from avatar.core.errors import AvatarError, NotFoundError
+from avatar.core.errors import AvatarError
 from avatar.core.logging import private
-from avatar.speech.audio import SAMPLE_RATE, resample, to_mono_16k
-from avatar.speech.sentences import SentenceSplitter, speakable
+from avatar.speech.audio import SAMPLE_RATE, to_mono_16k
+from avatar.speech.stt import Transcript
 from avatar.speech.tts import PiperTTS
-from avatar.voice.endpointing import Endpointer, EndpointOptions, NotSpeech, SpeechStarted, Utterance
+from avatar.speech.turn import COMPLETE
+from avatar.voice.conversation import CallConversation
+from avatar.voice.echo import EchoCanceller
+from avatar.voice.endpointing import Endpointer, EndpointOptions, NotSpeech, Pause, Quiet, SpeechStarted, Utterance
 from avatar.voice.latency import TurnLatency
 from avatar.voice.models import VoiceModels
-from avatar.voice.playback import OUTPUT_RATE, Playback
+from avatar.voice.playback import OUTPUT_RATE, PLAYOUT_DELAY_S, Playback
+from avatar.voice.reply import Reply, Speaker
+from avatar.voice.state import BargeIn, Mode, Turn, VoiceEvent, VoiceInputs
+from avatar.voice.transcription import Key, LiveTranscriber
+from avatar.voice.turn_end import judge
+from avatar.voice.words import heard_words, is_backchannel, is_echo
+
+__all__ = ["BargeIn", "Mode", "VoiceEvent", "VoiceHandler", "VoiceInputs"]
 
 log = logging.getLogger(__name__)
 
-ARGS_WAIT_S = 2.0  # how long a turn waits for the page to say which persona/conversation it is in
 MUTE_TAIL_S = 0.3  # in "mute while speaking" mode, the mic stays off this long after the avatar's audio (echo)
+# Speech over the avatar holds its voice at once; this much speech makes it a real interruption. Shorter
+# speech is judged by its words when it ends: "mm-hmm", "yeah", "okay" let the avatar carry on.
+BACKCHANNEL_MAX_S = 0.7
 
 
-class Mode(str, Enum):
-    hands_free = "Hands-free"
-    mute_while_speaking = "Mute mic while the avatar speaks"
-    push_to_talk = "Push to talk"
-
-
-@dataclass
-class VoiceInputs:
-    """What the page sends with the stream (FastRTC additional inputs), in this order."""
-
-    persona_id: str | None = None
-    conversation_id: str | None = None
-    greeting_index: int = 0  # the greeting a new chat opens with (the Chat tab's "↻ Another greeting")
-    mode: Mode = Mode.hands_free
-    threshold: float | None = None
-    silence_ms: int | None = None
-    talking: bool = False  # push-to-talk: the Talk button is on
-
-    COUNT = 7
-
-    @classmethod
-    def from_args(cls, args: list[Any]) -> VoiceInputs:
-        # FastRTC prepends the WebRTC value (and a marker) to the inputs: ours are the last seven.
-        values = list(args)[-cls.COUNT :] if len(args) >= cls.COUNT else []
-        if not values:
-            return cls()
-        persona_id, conversation_id, greeting_index, mode, threshold, silence_ms, talking = values
-        try:
-            mode_value = Mode(mode)
-        except ValueError:
-            mode_value = Mode.hands_free
-        return cls(
-            persona_id=persona_id or None,
-            conversation_id=conversation_id or None,
-            greeting_index=greeting_index if isinstance(greeting_index, int) and greeting_index > 0 else 0,
-            mode=mode_value,
-            threshold=float(threshold) if threshold is not None else None,
-            silence_ms=int(silence_ms) if silence_ms is not None else None,
-            talking=bool(talking),
-        )
-
-
-@dataclass
-class VoiceEvent:
-    """What the handler tells the page (through FastRTC's additional outputs)."""
-
-    status: str | None = None
-    conversation_id: str | None = None  # set: the conversation changed, refresh the chat views
-    persona_id: str | None = None
-    latency_rows: list[list[object]] | None = None
-    caption: str | None = None  # the sentence whose audio is now being sent to the page (the call screen's caption)
-    emotion: str | None = None  # the reply's expression label, known once the model is done
-
-
-@dataclass
-class BargeIn:
-    """When a barge-in happened and what it did (for the log, tests and the benchmark)."""
-
-    at: float
-    spoken_text: str
-    stopped_generation: bool
-
-
-@dataclass
-class Turn:
-    latency: TurnLatency
-    audio: np.ndarray
-    persona_id: str | None = None
-    conversation_id: str | None = None
-    task: asyncio.Task | None = None
-    generation: int = 0  # the Playback generation of this reply
-    user_saved: bool = False
-    interrupted: bool = False
-    heard: asyncio.Event = field(default_factory=asyncio.Event)  # all of the reply's audio was played
-
-
-class VoiceHandler(AsyncStreamHandler):
+class VoiceHandler(CallConversation, AsyncStreamHandler):
     """FastRTC copies this per connection (`copy()`); the models and the app context are shared."""
 
     def __init__(self, ctx: AppContext, models: VoiceModels, clock: Callable[[], float] = time.monotonic) -> None:
@@ -138,19 +69,26 @@ class VoiceHandler(AsyncStreamHandler):
         self.clock = clock
         self.inputs = VoiceInputs()
         self.playback = Playback(clock)
+        self.speaker = Speaker(self.playback)
+        self.transcriber = LiveTranscriber(models, self._hearing)
+        self.echo = EchoCanceller()
+        self.backchannels = 0  # speech over the avatar that let it carry on
         self.barge_ins: list[BargeIn] = []
         self.latencies: deque[TurnLatency] = deque(maxlen=8)
         self._endpointer: Endpointer | None = None
         self._outputs: deque[AdditionalOutputs] = deque()
         self._turn: Turn | None = None
+        self._judging: asyncio.Task | None = None  # the end-of-turn model at the current pause
+        self._unsure_since: float | None = None  # the avatar is held: is the user interrupting, or saying "mm-hmm"?
         self._carry: np.ndarray | None = None  # an utterance cut off by more speech before it was saved
+        self._carry_speech_s = 0.0  # how much speech the VAD heard in it
         self._turn_count = 0
         self._created: tuple[str, str] | None = None  # (persona, conversation) this connection started
         self._created_seen = False  # the page has reported that conversation back
         self._greeting: int | None = None  # the Playback generation of the greeting being spoken
         self._status = ""
+        self._shown_hearing = ""
         self._caption = ""
-        self._expression: asyncio.Task | None = None  # held: the loop keeps only weak references to tasks
         self._broken: str | None = None
 
     def copy(self) -> VoiceHandler:
@@ -178,7 +116,8 @@ class VoiceHandler(AsyncStreamHandler):
             return
         try:
             rate, samples = frame
-            audio = to_mono_16k(samples, rate)
+            user_speaking = self._endpointer is not None and self._endpointer.in_speech
+            audio = self.echo.clean(to_mono_16k(samples, rate), self.clock(), user_speaking)
             if audio.size:
                 self.listen(audio)
         except AvatarError as error:  # voice detection cannot load: say so once, not 50 times a second
@@ -196,6 +135,7 @@ class VoiceHandler(AsyncStreamHandler):
             turn = self._turn
             if turn is not None and turn.generation == generation and turn.latency.first_audio_at is None:
                 turn.latency.first_audio_at = self.clock()
+            self.echo.played(chunk, OUTPUT_RATE, self.playback.last_due + PLAYOUT_DELAY_S)
             self._show_caption(self.playback.sentence_playing())
             return OUTPUT_RATE, chunk.reshape(1, -1)
         if self._outputs:
@@ -248,6 +188,7 @@ class VoiceHandler(AsyncStreamHandler):
             onset_ms=s.vad_barge_in_ms,
             min_speech_ms=s.vad_min_speech_ms,
             min_silence_ms=self.inputs.silence_ms or s.vad_min_silence_ms,
+            pause_ms=s.vad_pause_ms,
             max_utterance_s=s.max_utterance_s,
             end_on_pause=self.inputs.mode is not Mode.push_to_talk,
         )
@@ -266,7 +207,7 @@ class VoiceHandler(AsyncStreamHandler):
     def _release(self) -> None:
         event = self._endpointer_now().finish("released")
         if isinstance(event, Utterance):
-            self._on_utterance(event)
+            self._on_utterance(event, ended_by="button")
         else:
             self._say("I didn't hear anything. Press Talk and speak.")
 
@@ -282,16 +223,132 @@ class VoiceHandler(AsyncStreamHandler):
             return
         for event in endpointer.feed(audio):
             if isinstance(event, SpeechStarted):
-                if self.replying():
+                self.transcriber.reset()
+                if self._audible_reply():
+                    self._hold()
+                elif self.replying():
                     self.barge_in(reason="speech")
+            elif self._unsure_since is not None and isinstance(event, NotSpeech):
+                self._resume("too short to be words")
+            elif self._unsure_since is not None and isinstance(event, Pause):
+                self._judge_interruption(event)
+            elif isinstance(event, Quiet):
+                # The user may be done: whisper starts on what they said, before the pause is judged.
+                self.transcriber.at_pause(self._key(), self._audio_so_far(event.audio))
+            elif isinstance(event, Pause):
+                self._on_pause(event)
             elif isinstance(event, Utterance):
-                self._on_utterance(event)
+                self._on_utterance(event, ended_by="length" if event.reason == "max_length" else "silence")
             elif isinstance(event, NotSpeech) and self._carry is not None:
-                # A cough cut in while the previous utterance was being transcribed: answer that one.
+                # A cough cut in while the previous utterance was being answered: answer that one.
                 carried, self._carry = self._carry, None
-                self._on_utterance(Utterance(audio=carried, reason="pause", speech_s=carried.size / SAMPLE_RATE))
+                utterance = Utterance(audio=carried, reason="pause", speech_s=self._carry_speech_s)
+                self._on_utterance(utterance, ended_by="silence")
             elif isinstance(event, NotSpeech) and self._turn is None:
+                self._hearing("")
                 self._say("Listening…")
+        if endpointer.in_speech:
+            if self._unsure_since is not None and endpointer.speech_s > BACKCHANNEL_MAX_S:
+                self._interrupt("speech")  # too long for "mm-hmm": the user is taking the turn
+            self.transcriber.maybe_live(self._key(), endpointer.speech_s, self._audio_so_far)
+
+    def _key(self) -> Key:
+        endpointer = self._endpointer_now()
+        carried = 0 if self._carry is None else self._carry.size
+        return (endpointer.utterances, round(endpointer.speech_s * 1000), carried)
+
+    def _audio_so_far(self, audio: np.ndarray | None = None) -> np.ndarray:
+        audio = self._endpointer_now().audio_so_far() if audio is None else audio
+        return audio if self._carry is None else np.concatenate((self._carry, audio))
+
+    def _on_pause(self, pause: Pause) -> None:
+        """A short pause: ask the end-of-turn model and the words so far whether the user is done."""
+        audio = self._audio_so_far(pause.audio)
+        key = self._key()
+        self.transcriber.at_pause(key, audio)  # (already running since the user went quiet)
+        if self._judging is not None and not self._judging.done():
+            self._judging.cancel()
+        self._judging = asyncio.get_running_loop().create_task(self._judge(pause, audio, key))
+
+    async def _judge(self, pause: Pause, audio: np.ndarray, key: Key) -> None:
+        try:
+            model = await asyncio.to_thread(self.models.turn)
+            probability = await asyncio.to_thread(model.probability, audio)
+            log.debug("voice: pause %d sounds %s (p=%.2f)", pause.number, "finished", probability)
+            if probability < COMPLETE:
+                return  # sounds unfinished: keep listening until the long pause, or more words
+            transcript = await self.transcriber.final(key, audio)
+        except AvatarError as error:  # no end-of-turn model: the long pause still ends turns
+            self._say(error.message)
+            return
+        except Exception:
+            log.exception("voice: the end-of-turn model failed; the long pause ends this turn")
+            return
+        verdict = judge(probability, transcript.text)
+        log.debug("voice: pause %d: %s", pause.number, verdict)
+        if not verdict.complete:
+            return  # reads unfinished ("... and the"): keep listening
+        utterance = self._endpointer_now().end_turn(pause.number)
+        if utterance is not None:  # None: they went on talking meanwhile
+            self._on_utterance(utterance, ended_by="meaning", key=self._key_of(utterance))
+
+    def _key_of(self, utterance: Utterance) -> Key:
+        # end_turn() has reset the endpointer: the key of the utterance it returned, as it was at the pause.
+        endpointer = self._endpointer_now()
+        carried = 0 if self._carry is None else self._carry.size
+        return (endpointer.utterances, round(utterance.speech_s * 1000), carried)
+
+    # -- speech over the avatar: an interruption, or only "mm-hmm" -------------------------------
+    def _audible_reply(self) -> bool:
+        """Whether the avatar is saying a reply the user hears (or its greeting): talking over it holds it."""
+        if self.inputs.mode is Mode.push_to_talk or not self.playback.busy():
+            return False
+        turn = self._turn
+        return self._greeting_on() or (turn is not None and turn.user_saved and not turn.interrupted)
+
+    def _hold(self) -> None:
+        self._unsure_since = self.clock()
+        self.playback.hold()
+        self.echo.forget_unplayed(self._unsure_since)  # played again, and fed again, when resumed
+        if self._clear_queue is not None:
+            self._clear_queue()  # FastRTC's queue: those chunks are back in the playback's queue
+        log.debug("voice: speech over the avatar: holding its voice")
+
+    def _resume(self, why: str) -> None:
+        self._unsure_since = None
+        self.backchannels += 1
+        self.playback.resume()
+        log.info("voice: not an interruption (%s): carrying on", why)
+
+    def _interrupt(self, reason: str) -> None:
+        self._unsure_since = None
+        self.barge_in(reason=reason)
+
+    def _judge_interruption(self, pause: Pause) -> None:
+        """Short speech over the avatar ended: its words say whether it was "mm-hmm" or the user's turn."""
+        key, audio = self._key(), self._audio_so_far(pause.audio)
+        said = " ".join(s.text for s in self.playback.sentences)
+
+        async def judge() -> None:
+            try:
+                transcript = await self.transcriber.final(key, audio)
+            except Exception:
+                log.exception("voice: could not transcribe speech over the avatar; taking it as an interruption")
+                transcript = Transcript("interruption", 1.0)
+            words = heard_words(transcript, pause.speech_s, over_avatar=True)
+            if self._unsure_since is None:
+                return  # decided meanwhile (more speech)
+            if not words or is_backchannel(words) or is_echo(words, said):
+                self._endpointer_now().end_turn(pause.number)  # dropped: not a turn
+                self._resume("backchannel" if words else "no words")
+                return
+            self._interrupt("short interruption")
+            utterance = self._endpointer_now().end_turn(pause.number)
+            if utterance is not None:
+                self._on_utterance(utterance, ended_by="interruption", key=self._key_of(utterance))
+
+        self.transcriber.at_pause(key, audio)
+        self._judging = asyncio.get_running_loop().create_task(judge())
 
     def replying(self) -> bool:
         """Whether the avatar is working on or speaking a reply (or its greeting)."""
@@ -306,7 +363,9 @@ class VoiceHandler(AsyncStreamHandler):
     def barge_in(self, reason: str = "speech") -> BargeIn:
         """Silence the avatar now and cancel its reply, keeping only the words the user heard."""
         now = self.clock()
+        self._unsure_since = None
         spoken = self.playback.stop()
+        self.echo.forget_unplayed(now)
         if self._clear_queue is not None:
             self._clear_queue()  # FastRTC's own queue of frames not yet sent
         stopped = False
@@ -319,9 +378,12 @@ class VoiceHandler(AsyncStreamHandler):
                 if not stopped:
                     turn.heard.set()
             else:
-                # Not saved yet (still transcribing): the user was not done; hear it with what comes next.
+                # Not heard yet: the user was not done. Nothing of it is kept; hear it with what comes next.
+                turn.speculation.discard()
+                turn.latency.speculative = "cancelled"
+                turn.latency.outcome = "you went on"
                 turn.task.cancel()
-                self._carry = turn.audio
+                self._carry, self._carry_speech_s = turn.audio, turn.speech_s
                 self._turn = None
         record = BargeIn(at=now, spoken_text=spoken, stopped_generation=stopped)
         self.barge_ins.append(record)
@@ -329,33 +391,44 @@ class VoiceHandler(AsyncStreamHandler):
         self._say("Listening…")
         return record
 
-    def _on_utterance(self, event: Utterance) -> None:
+    def _on_utterance(self, event: Utterance, ended_by: str, key: Key | None = None) -> None:
         now = self.clock()
-        audio = event.audio
+        key = key or self._key_of(event)
+        audio, speech_s = event.audio, event.speech_s
         if self._carry is not None:
             audio, self._carry = np.concatenate((self._carry, audio)), None
+            speech_s += self._carry_speech_s
+        if self._judging is not None and not self._judging.done() and ended_by != "meaning":
+            self._judging.cancel()
         if event.reason == "max_length":
             self._say(f"You talked for over {self.ctx.settings.max_utterance_s:.0f} s: answering what I heard so far.")
         if self.replying():
             self.barge_in(reason="new utterance")
         self._turn_count += 1
         latency = TurnLatency(self._turn_count, endpoint_at=now, speech_s=audio.size / SAMPLE_RATE)
-        turn = Turn(latency=latency, audio=audio)
+        latency.pause_s, latency.ended_by = event.pause_s, ended_by
+        if ended_by != "button":
+            latency.speculative = "started"
+        turn = Turn(latency=latency, audio=audio, speech_s=speech_s)
         self._turn = turn
-        turn.task = asyncio.get_running_loop().create_task(self._run_turn(turn))
+        turn.task = asyncio.get_running_loop().create_task(self._run_turn(turn, key))
 
     # -- one turn -------------------------------------------------------------------------------
-    async def _run_turn(self, turn: Turn) -> None:
+    async def _run_turn(self, turn: Turn, key: Key) -> None:
         latency = turn.latency
         try:
             self._say("Transcribing…" if self.models.ready else self.models.status)
-            stt = await asyncio.to_thread(self.models.stt)
-            text = await asyncio.to_thread(stt.transcribe, turn.audio)
+            transcript: Transcript = await self.transcriber.final(key, turn.audio)
             latency.transcript_at = self.clock()
-            if not text.strip():
+            text = heard_words(transcript, turn.speech_s)
+            if not text:
                 latency.outcome = "no words heard"
+                latency.speculative = ""
+                self._hearing("")
                 self._say("I didn't catch that. Could you say it again?")
                 return
+            self._hearing("")
+            self._say("Thinking…")
             await self._reply(turn, text)
         except asyncio.CancelledError:
             latency.outcome = latency.outcome or "merged with the next utterance"
@@ -375,87 +448,7 @@ class VoiceHandler(AsyncStreamHandler):
                 latency.log()
                 self._post(VoiceEvent(latency_rows=[t.row() for t in reversed(self.latencies)]))
 
-    async def _inputs_arrived(self) -> bool:
-        """Whether the page has said which persona/conversation it shows (asking it, waiting briefly)."""
-        if not self.args_set.is_set():
-            await self.fetch_args()
-            try:
-                await asyncio.wait_for(self.args_set.wait(), ARGS_WAIT_S)
-            except (asyncio.TimeoutError, TimeoutError):
-                return False
-        return True
-
-    async def _target(self) -> tuple[str, str | None]:
-        """The persona and conversation chosen in the page (waiting briefly for the page to say)."""
-        if not await self._inputs_arrived():
-            log.info("voice: the page did not send its inputs; using the default character")
-        persona_id = self.inputs.persona_id or self.ctx.personas.default_id()
-        if not persona_id:
-            raise AvatarError("Pick a character in the Chat tab first.")
-        conversation_id = self.inputs.conversation_id
-        created = self._created
-        if conversation_id is None and created is not None and not self._created_seen and created[0] == persona_id:
-            conversation_id = created[1]  # ours, the page has not caught up yet
-        if conversation_id is not None:
-            try:
-                self.ctx.conversations.get(conversation_id)
-            except NotFoundError:
-                conversation_id = None  # deleted meanwhile: start a new one rather than fail every turn
-        return persona_id, conversation_id
-
-    def _new_conversation(self, persona_id: str) -> str:
-        """The conversation this connection started for `persona_id` and the page has not shown yet,
-        else a new one opening with the greeting chosen in the page."""
-        created = self._created
-        if created is not None and not self._created_seen and created[0] == persona_id:
-            return created[1]
-        conversation_id = self.ctx.chat.start_conversation(persona_id, greeting_index=self.inputs.greeting_index)
-        self._created, self._created_seen = (persona_id, conversation_id), False
-        return conversation_id
-
-    # -- the greeting ---------------------------------------------------------------------------
-    async def greet(self) -> None:
-        """On a new chat, speak the greeting the page shows, creating the conversation with it (see above)."""
-        try:
-            if not await self._inputs_arrived():
-                return  # without the page's word it could be an existing conversation: say nothing
-            if self.inputs.conversation_id or self._created is not None or self._turn is not None:
-                return  # a conversation is going on (or the user is already talking): no hello again
-            persona_id = self.inputs.persona_id or self.ctx.personas.default_id()
-            persona = self.ctx.personas.get(persona_id) if persona_id else None
-            text = self.ctx.chat.greeting(persona, self.inputs.greeting_index) if persona else ""
-            if persona is None or not text:
-                return  # no greeting: the first utterance starts the conversation, as in text chat
-            if self._endpointer is not None and self._endpointer.in_speech:
-                return  # the user started talking first: the greeting would talk over them
-            conversation_id = self._new_conversation(persona.id)
-            self._post(VoiceEvent(conversation_id=conversation_id, persona_id=persona.id))
-            generation = self._greeting = self.playback.begin()
-            try:
-                tts, length_scale = await asyncio.to_thread(self.models.voice_for, persona)
-            except AvatarError as error:
-                self._say(error.message)  # the greeting is on the screen; replies come in text
-                return
-            if not self._greeting_on():
-                return  # talked over (or answered) while the voice loaded
-            self._say("Speaking… (talk over me to interrupt)")
-            splitter = SentenceSplitter()
-            sentences: asyncio.Queue[str | None] = asyncio.Queue()
-            for sentence in [*splitter.feed(text), *splitter.flush()]:
-                sentences.put_nowait(sentence)
-            sentences.put_nowait(None)
-            await self._speak(generation, tts, length_scale, sentences, stopped=lambda: not self._greeting_on())
-            if self._greeting_on():
-                self._say("Listening…" if self.models.ready else self.models.status)
-        except AvatarError as error:  # e.g. the character was deleted meanwhile
-            self._say(error.message)
-        except Exception:  # the call goes on without a greeting
-            log.exception("voice: the greeting failed")
-        finally:
-            self._greeting = None
-
     async def _reply(self, turn: Turn, text: str) -> None:
-        latency = turn.latency
         persona_id, conversation_id = await self._target()
         persona = self.ctx.personas.get(persona_id)
         tts: PiperTTS | None = None
@@ -469,116 +462,31 @@ class VoiceHandler(AsyncStreamHandler):
             conversation_id = self._new_conversation(persona_id)
         turn.persona_id, turn.conversation_id = persona_id, conversation_id
         turn.generation = self.playback.begin()
+        reply = Reply(self.ctx.chat, self.speaker, turn, self.clock, self._say, self._post, self._silence)
+        # Released, the push-to-talk button says the turn is over for certain: saved at once.
+        await reply.run(text, tts, length_scale, voice_problem, speculative=turn.latency.ended_by != "button")
 
-        sentences: asyncio.Queue[str | None] = asyncio.Queue()
-        splitter = SentenceSplitter()
-
-        reply_text = ""
-
-        async def heard() -> None:
-            # Runs inside the flow's stream once the model is done: speak the rest, wait until it is heard.
-            self._expression = asyncio.get_running_loop().create_task(self._show_expression(reply_text))
-            for sentence in splitter.flush():
-                sentences.put_nowait(sentence)
-            sentences.put_nowait(None)
-            await turn.heard.wait()
-
-        async def speak() -> None:
-            await self._speak(turn.generation, tts, length_scale, sentences, stopped=lambda: turn.interrupted)
-            turn.heard.set()
-
-        speaker = asyncio.get_running_loop().create_task(speak())
-        final = None
-        reply_len = 0
-        try:
-            async for update in self.ctx.chat.send(persona_id, conversation_id, text, until_heard=heard):
-                if not turn.user_saved:
-                    turn.user_saved = True
-                    self._post(VoiceEvent(status="Thinking…", conversation_id=conversation_id, persona_id=persona_id))
-                    continue
-                if update.done:
-                    final = update
-                    break
-                if latency.first_token_at is None and update.reply:
-                    latency.first_token_at = self.clock()
-                    self._say(voice_problem or "Speaking… (talk over me to interrupt)")
-                for sentence in splitter.feed(update.reply[reply_len:]):
-                    sentences.put_nowait(sentence)
-                reply_len, reply_text = len(update.reply), update.reply
-            if final is not None and final.status is MessageStatus.partial and not turn.interrupted:
-                # Stopped from the Chat tab (or the API): silence the voice as well.
-                turn.interrupted = True
-                self.playback.stop()
-                if self._clear_queue is not None:
-                    self._clear_queue()
-        finally:
-            sentences.put_nowait(None)  # the speaker stops here if heard() never ran (error, cancel)
-            turn.heard.set()
-            if not speaker.done():
-                if turn.interrupted:
-                    speaker.cancel()
-                try:
-                    await speaker
-                except asyncio.CancelledError:
-                    pass
-        if final is not None and final.error:
-            latency.outcome = "error"
-            self._say(final.error)
-        elif final is not None and final.status is MessageStatus.partial:
-            latency.outcome = "stopped"
-            self._say("Stopped. Listening…")
-        elif turn.interrupted:
-            latency.outcome = "interrupted"
-        else:
-            latency.outcome = "complete" if tts is not None else "no voice"
-            self._say(voice_problem or "Listening…")
-        self._post(VoiceEvent(conversation_id=conversation_id, persona_id=persona_id))
-
-    async def _speak(
-        self,
-        generation: int,
-        tts: PiperTTS | None,
-        length_scale: float | None,
-        sentences: asyncio.Queue[str | None],
-        stopped: Callable[[], bool],
-    ) -> None:
-        """Synthesize sentences as they come and queue their audio; return once all was played (or stopped)."""
-        while True:
-            sentence = await sentences.get()
-            if sentence is None or stopped():
-                break
-            index = self.playback.add_sentence(generation, sentence)
-            text = speakable(sentence)
-            audio = np.zeros(0, dtype=np.float32)
-            if text and tts is not None:
-                rate, spoken = await asyncio.to_thread(tts.synthesize, text, length_scale)
-                audio = resample(spoken, rate, OUTPUT_RATE)
-            if stopped():
-                break
-            self.playback.add_audio(generation, index, audio)
-        while not stopped() and self.playback.busy(generation):
-            await asyncio.sleep(0.02)
+    def _silence(self) -> None:
+        self.playback.stop()
+        if self._clear_queue is not None:
+            self._clear_queue()
 
     # -- telling the page -----------------------------------------------------------------------
-    async def _show_expression(self, reply: str) -> None:
-        """The call screen shows the reply's expression while it is spoken (labelled off the reply's path)."""
-        try:
-            label = await self.ctx.chat.expression_of(reply)
-        except Exception:  # the face just stays as it is
-            log.exception("voice: no expression for the reply")
-            return
-        if label is not None:
-            self._post(VoiceEvent(emotion=label))
+    def _say(self, status: str) -> None:
+        if status != self._status:
+            self._status = status
+            self._post(VoiceEvent(status=status))
+
+    def _hearing(self, text: str) -> None:
+        """The live transcript of what the user is saying ("" when the turn is over)."""
+        if text != self._shown_hearing:
+            self._shown_hearing = text
+            self._post(VoiceEvent(hearing=text))
 
     def _show_caption(self, sentence: str) -> None:
         if sentence != self._caption:
             self._caption = sentence
             self._post(VoiceEvent(caption=sentence))
-
-    def _say(self, status: str) -> None:
-        if status != self._status:
-            self._status = status
-            self._post(VoiceEvent(status=status))
 
     def _post(self, event: VoiceEvent) -> None:
         self._outputs.append(AdditionalOutputs(event))

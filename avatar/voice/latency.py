@@ -1,4 +1,4 @@
-"""Per-turn voice latency: endpoint -> transcript -> first LLM token -> first audio out, logged and tabled."""
+"""Per-turn voice latency: last word -> end of turn -> transcript -> first LLM token -> first audio out."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
-HEADERS = ["turn", "speech s", "transcript ms", "first token ms", "first audio ms", "outcome"]
+HEADERS = [
+    "turn",
+    "speech s",
+    "end of turn ms",
+    "transcript ms",
+    "first token ms",
+    "first audio ms",
+    "start",
+    "outcome",
+]
 
 
 @dataclass
@@ -17,10 +26,13 @@ class TurnLatency:
     number: int
     endpoint_at: float  # the pause that ended the user's turn was detected
     speech_s: float  # how long the utterance was
+    pause_s: float = 0.0  # silence after the last word when the turn was ended
+    ended_by: str = "silence"  # "meaning" (the end-of-turn model), "silence" (the long limit), "button", "length"
     transcript_at: float | None = None
     first_token_at: float | None = None
     first_audio_at: float | None = None  # the first 20 ms of the reply left for the speaker
     outcome: str = ""
+    speculative: str = ""  # the reply started before the turn was certain: "used", or "cancelled" (they went on)
 
     def ms(self, at: float | None) -> int | None:
         return None if at is None else round((at - self.endpoint_at) * 1000)
@@ -29,21 +41,26 @@ class TurnLatency:
         return [
             self.number,
             round(self.speech_s, 1),
+            f"{round(self.pause_s * 1000)} ({self.ended_by})",
             self.ms(self.transcript_at),
             self.ms(self.first_token_at),
             self.ms(self.first_audio_at),
+            self.speculative,
             self.outcome,
         ]
 
     def log(self) -> None:
         # Timings only: what was said stays out of the logs.
         log.info(
-            "voice turn %d: %.1f s of speech; after the endpoint: transcript %s ms, first token %s ms, "
-            "first audio %s ms; %s",
+            "voice turn %d: %.1f s of speech, ended by %s %d ms after the last word; after that: transcript %s ms, "
+            "first token %s ms, first audio %s ms; %s %s",
             self.number,
             self.speech_s,
+            self.ended_by,
+            round(self.pause_s * 1000),
             self.ms(self.transcript_at),
             self.ms(self.first_token_at),
             self.ms(self.first_audio_at),
             self.outcome,
+            f"(speculative start {self.speculative})" if self.speculative else "",
         )

@@ -18,6 +18,9 @@ from avatar.personas.schemas import Persona
 from avatar.speech.exceptions import SpeechModelError
 from avatar.speech.stt import WhisperSTT, default_threads
 from avatar.speech.tts import PiperTTS
+from avatar.speech.turn import MODEL_NAME as TURN_MODEL_NAME
+from avatar.speech.turn import MODEL_URL as TURN_MODEL_URL
+from avatar.speech.turn import SmartTurn, bundled_model_path
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,7 @@ class VoiceModels:
         self.settings = settings
         self._stt: WhisperSTT | None = None
         self._voices: dict[Path, PiperTTS] = {}
+        self._turn: SmartTurn | None = None
         self._lock = threading.RLock()
         self._warm_thread: threading.Thread | None = None
         self.status = "Speech models load when you open this tab."
@@ -119,6 +123,34 @@ class VoiceModels:
                 )
         self._stt.load()
         return self._stt
+
+    # -- end of turn ----------------------------------------------------------------------------
+    def turn_model_path(self) -> Path:
+        """Smart Turn's ONNX: a path as given, the copy in an installed pipecat-ai, or downloaded once."""
+        model = self.settings.turn_model
+        if looks_like_path(model):
+            path = Path(model).expanduser()
+            if not path.is_file():
+                raise SpeechModelError(f"End-of-turn model file not found: {path}. Check --turn-model.")
+            return path
+        if model == TURN_MODEL_NAME:
+            bundled = bundled_model_path()
+            if bundled is not None:
+                return bundled
+        path = self.settings.models_dir / f"{model}.onnx"
+        if path.is_file():
+            return path
+        if model != TURN_MODEL_NAME:
+            raise SpeechModelError(f"Unknown end-of-turn model '{model}': use {TURN_MODEL_NAME} or a path to an ONNX.")
+        return self._download(TURN_MODEL_URL, path, "end-of-turn model (Smart Turn v3)", "--turn-model PATH_TO_ONNX")
+
+    def turn(self) -> SmartTurn:
+        """The loaded Smart Turn model (downloading it first if needed). Blocks: call from a worker thread."""
+        with self._lock:
+            if self._turn is None:
+                self._turn = SmartTurn(self.turn_model_path())
+        self._turn.load()
+        return self._turn
 
     # -- voices ---------------------------------------------------------------------------------
     def local_voice(self, voice: str | None) -> Path | None:
@@ -192,6 +224,8 @@ class VoiceModels:
         try:
             self._progress("Loading voice detection…")
             SileroSession.get()
+            self._progress("Loading end-of-turn detection…")
+            self.turn().warmup()
             self._progress(f"Loading speech recognition ({self.settings.stt_model})…")
             self.stt().warmup()
             self._progress("Loading the voice…")

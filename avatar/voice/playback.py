@@ -35,6 +35,7 @@ class Released:
     sentence: int
     due: float  # when the chunk starts playing
     samples: int  # real audio in the chunk (the last one of a sentence is padded)
+    chunk: np.ndarray  # kept until heard: a hold puts what was not heard yet back in the queue
 
 
 class Playback:
@@ -48,11 +49,14 @@ class Playback:
         self._released: list[Released] = []
         self._available = asyncio.Event()
         self._next_due = 0.0
+        self.last_due = 0.0  # when the chunk released last starts playing
+        self.held = False  # paused while the user says something that may be only "mm-hmm"
 
     # -- the reply side -------------------------------------------------------------------------
     def begin(self) -> int:
         """Start a new reply (dropping anything still queued) and return its generation."""
         self.generation += 1
+        self.held = False
         self._chunks.clear()
         self._released = []
         self.sentences = []
@@ -98,6 +102,12 @@ class Playback:
             if generation != self.generation:
                 self._chunks.popleft()
                 continue
+            if self.held:
+                remaining = deadline - self.clock()
+                if remaining <= 0:
+                    return None
+                await asyncio.sleep(min(remaining, CHUNK_S))
+                continue
             now = self.clock()
             self._next_due = max(self._next_due, now)  # idle (or starved): this chunk plays now
             wait = self._next_due - LEAD_S - now
@@ -106,7 +116,8 @@ class Playback:
                 await asyncio.sleep(wait)
                 continue
             self._chunks.popleft()
-            self._released.append(Released(sentence, self._next_due, real))
+            self._released.append(Released(sentence, self._next_due, real, chunk))
+            self.last_due = self._next_due
             self._next_due += CHUNK_S
             return generation, chunk
 
@@ -115,7 +126,7 @@ class Playback:
         return len(self._chunks) * CHUNK_S
 
     def busy(self, generation: int | None = None) -> bool:
-        """Whether audio (of `generation`, default any) is queued or still playing."""
+        """Whether audio (of `generation`, default any) is queued, held or still playing."""
         if generation is not None and generation != self.generation:
             return False
         return bool(self._chunks) or self.clock() < self._next_due + PLAYOUT_DELAY_S
@@ -167,10 +178,28 @@ class Playback:
             parts += silent
         return " ".join(parts)
 
+    def hold(self) -> None:
+        """Go quiet now without ending the reply: what was released but not heard yet goes back in the queue."""
+        if self.held:
+            return
+        self.held = True
+        now = self.clock()
+        unheard = [r for r in self._released if r.due + PLAYOUT_DELAY_S > now]
+        self._released = [r for r in self._released if r.due + PLAYOUT_DELAY_S <= now]
+        for r in reversed(unheard):
+            self._chunks.appendleft((self.generation, r.sentence, r.chunk, r.samples))
+        self._next_due = min(self._next_due, now - PLAYOUT_DELAY_S)
+
+    def resume(self) -> None:
+        """Carry on where `hold()` stopped."""
+        self.held = False
+        self._available.set()
+
     def stop(self) -> str:
         """Silence now: drop the queued audio, start a new generation; returns what was heard of the reply."""
         spoken = self.spoken_text()
         now = self.clock()
+        self.held = False
         self.generation += 1
         self._chunks.clear()
         self._released = []

@@ -35,6 +35,11 @@ def _event_functions() -> dict[int, Any]:
     return root.default_config.fns if root is not None else {}
 
 
+def hearing_text(text: str) -> str:
+    """The live transcript as the page shows it: what you are saying, as whisper hears it so far."""
+    return f"🎙 *{text}…*" if text else ""
+
+
 SCROLL_TO_NEWEST = """() => {
   const wrap = document.querySelector('#voice-chatbot .bubble-wrap');
   if (wrap) requestAnimationFrame(() => wrap.scrollTo(0, wrap.scrollHeight));
@@ -65,19 +70,20 @@ class VoiceTab:
 
     def on_event(self, persona_id: str | None, event: VoiceEvent) -> tuple[Any, ...]:
         """One message from the voice handler -> (status, transcript, latency, conversation, chat, list,
-        *the call screen's parts)."""
+        what you are saying, *the call screen's parts)."""
         status = event.status if event.status is not None else gr.update()
         latency = gr.update(value=event.latency_rows) if event.latency_rows is not None else gr.update()
+        hearing = gr.update() if event.hearing is None else hearing_text(event.hearing)
         persona = event.persona_id or persona_id
         call = self.call.update(persona, event.status, event.caption, event.emotion)
         if not event.conversation_id:
-            return status, gr.update(), latency, gr.update(), gr.update(), gr.update(), *call
+            return status, gr.update(), latency, gr.update(), gr.update(), gr.update(), hearing, *call
         history = self.chat_tab.history_view(event.conversation_id, persona)
         transcript = self.faces.for_chatbot(persona, event.conversation_id)
         # The Voice tab's conversation without the model-server figures: its latency table has them.
         transcript["value"] = self.chat_tab.history_view(event.conversation_id, persona, figures=False)
         listing = gr.update(choices=self.chat_tab.conversation_choices(persona), value=event.conversation_id)
-        return status, transcript, latency, event.conversation_id, history, listing, *call
+        return status, transcript, latency, event.conversation_id, history, listing, hearing, *call
 
     def show_conversation(self, conversation_id: str | None, persona_id: str | None) -> tuple[Any, ...]:
         """(transcript with the faces, *the call screen) for the conversation the Chat tab shows."""
@@ -107,7 +113,7 @@ class VoiceTab:
             gr.Markdown(
                 "Talk with the character picked in the **Chat** tab, in the same conversation. Press the "
                 "microphone and just talk: the reply starts as soon as you pause, and talking over it "
-                "stops it. Your voice is processed on this computer only."
+                'stops it (a short "mm-hmm" does not). Your voice is processed on this computer only.'
             )
             model_status = gr.Markdown(elem_id="voice-models")
             with gr.Row():
@@ -154,16 +160,18 @@ class VoiceTab:
                             2000,
                             value=settings.vad_min_silence_ms,
                             step=50,
-                            label="Pause that ends your turn (ms)",
-                            info="Shorter: quicker replies. Longer: room to think mid-sentence.",
+                            label="Longest pause mid-sentence (ms)",
+                            info="A finished sentence is answered at once; one that sounds unfinished is waited "
+                            "for this long. Longer: more room to think.",
                             elem_id="voice-silence",
                         )
                 with gr.Column(scale=3):
                     transcript = gr.Chatbot(type="messages", height=380, label="Conversation", elem_id="voice-chatbot")
+                    hearing = gr.Markdown(elem_id="voice-hearing")  # what you are saying, as it is heard
                     latency = gr.Dataframe(
                         headers=HEADERS,
                         value=[],
-                        label="Latency of the last turns (ms after you stopped talking)",
+                        label="Latency of the last turns (end of turn: ms after your last word; the rest: ms after that)",
                         interactive=False,
                         elem_id="voice-latency",
                     )
@@ -180,7 +188,16 @@ class VoiceTab:
         webrtc.on_additional_outputs(
             self.on_event,
             inputs=[persona_picker],
-            outputs=[status, transcript, latency, conversation_id, chat_chatbot, conversation_list, *call_outputs],
+            outputs=[
+                status,
+                transcript,
+                latency,
+                conversation_id,
+                chat_chatbot,
+                conversation_list,
+                hearing,
+                *call_outputs,
+            ],
             show_progress="hidden",
         )
         for fn_id, fn in _event_functions().items():

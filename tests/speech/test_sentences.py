@@ -97,3 +97,18 @@ def test_speakable_drops_actions_markup_and_emoji() -> None:
         "Hello there! See the docs or."
     )
     assert speakable("*waves*") == ""
+
+
+def test_a_long_first_sentence_is_spoken_from_its_first_clause():
+    text = "Well, that depends on where you live and what time of year it is, but mostly sunny. Yes."
+    for step in (1, 4, len(text)):
+        splitter = SentenceSplitter(first_clause=True)
+        pieces = [s for i in range(0, len(text), step) for s in splitter.feed(text[i : i + step])]
+        pieces += splitter.flush()
+        assert pieces == [
+            "Well, that depends on where you live",
+            "and what time of year it is, but mostly sunny.",
+            "Yes.",
+        ], step
+    short = SentenceSplitter(first_clause=True)
+    assert short.feed("Tomorrow looks sunny and warm. There is") == ["Tomorrow looks sunny and warm."]

@@ -16,6 +16,7 @@ from avatar.voice.models import VoiceModels
 from tests.conftest import AppWithData
 from tests.speech.conftest import ggml_tiny_en, piper_voice_path, tts  # noqa: F401  (the same session fixtures)
 from tests.support.fake_model_server import FakeModelServer
+from tests.voice.speech_set import Voices
 
 QUESTION = "What is the capital of France?"
 INTERRUPTION = "Wait, stop for a moment."
@@ -44,6 +45,12 @@ class Speech:
 @pytest.fixture(scope="session")
 def speech(tts: PiperTTS) -> Speech:  # noqa: F811
     return Speech(tts)
+
+
+@pytest.fixture(scope="session")
+def voices(tts: PiperTTS, tmp_path_factory) -> Voices:  # noqa: F811
+    """The labelled set's two voices (Piper, espeak-ng), each utterance made once per run."""
+    return Voices(tts, tmp_path_factory.getbasetemp() / "speech-set")
 
 
 @pytest.fixture(scope="session")

@@ -1,37 +1,61 @@
-"""Drive a VoiceHandler in-process as FastRTC does: receive() microphone frames, emit() in a loop, set_args()."""
+"""Drive a VoiceHandler in-process as FastRTC does: receive() microphone frames, emit() in a loop, set_args().
+
+The microphone runs in real time (20 ms frames, silence when nobody talks). With an `EchoPath` it also
+hears the avatar, as a laptop's microphone hears its speakers: what was played, later and quieter.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from avatar.speech.audio import to_int16
+from avatar.speech.audio import resample, to_int16
 from avatar.voice.handler import VoiceEvent, VoiceHandler
-from avatar.voice.playback import OUTPUT_RATE
+from avatar.voice.playback import OUTPUT_RATE, PLAYOUT_DELAY_S
+
+MIC_FRAME = 320  # 20 ms at 16 kHz
+
+
+@dataclass(frozen=True)
+class EchoPath:
+    """The avatar's voice reaching the microphone: `delay_s` after it played, `gain_db` quieter."""
+
+    delay_s: float = 0.08
+    gain_db: float = -12.0
 
 
 class Harness:
-    def __init__(self, handler: VoiceHandler) -> None:
+    def __init__(self, handler: VoiceHandler, echo: EchoPath | None = None) -> None:
         self.handler = handler.copy()  # as FastRTC does for each connection
+        self.echo = echo
+        self._far = np.zeros(0, np.float32)  # the avatar's voice as played, 16 kHz from self._t0
+        self._t0 = time.monotonic()
+        self._talk: deque[np.ndarray] = deque()  # 20 ms frames the user is about to say (real time)
         self.audio: list[tuple[float, np.ndarray]] = []  # (clock, chunk) of the avatar's voice
         self.events: list[VoiceEvent] = []
         self.cleared: list[float] = []
         self._drain: asyncio.Task | None = None
+        self._quiet_mic: asyncio.Task | None = None
         self._start_up: asyncio.Task | None = None
+        self._saying = False
 
     async def __aenter__(self) -> Harness:  # noqa: PYI034
         h = self.handler
         h._loop = asyncio.get_running_loop()
-        h._clear_queue = lambda: self.cleared.append(time.monotonic())
+        h._clear_queue = self._clear
         self._drain = asyncio.create_task(self._emit_forever())
+        self._quiet_mic = asyncio.create_task(self._silence_forever())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._drain is not None:
-            self._drain.cancel()
+        for task in (self._drain, self._quiet_mic):
+            if task is not None:
+                task.cancel()
         if self._start_up is not None:
             self._start_up.cancel()
             await asyncio.gather(self._start_up, return_exceptions=True)
@@ -49,8 +73,45 @@ class Harness:
                 rate, chunk = out
                 assert rate == OUTPUT_RATE and chunk.shape == (1, OUTPUT_RATE // 50)
                 self.audio.append((time.monotonic(), chunk[0]))
+                if self.echo is not None:
+                    self._played(chunk[0], self.handler.playback.last_due + PLAYOUT_DELAY_S)
             else:
                 self.events.append(out.args[0])
+
+    def _clear(self) -> None:
+        # FastRTC drops the frames it had not sent yet: they are never played, so they never echo either.
+        now = time.monotonic()
+        self.cleared.append(now)
+        self._far[max(0, round((now - self._t0) * 16_000)) :] = 0.0
+
+    def _played(self, chunk: np.ndarray, due: float) -> None:
+        audio = resample(chunk, OUTPUT_RATE, 16_000)
+        start = max(0, round((due - self._t0) * 16_000))
+        if self._far.size < start + audio.size:
+            self._far = np.pad(self._far, (0, start + audio.size - self._far.size + 16_000))
+        self._far[start : start + audio.size] = audio
+
+    def _echo_at(self, now: float) -> np.ndarray:
+        assert self.echo is not None
+        end = round((now - self.echo.delay_s - self._t0) * 16_000)
+        piece = self._far[max(0, end - MIC_FRAME) : max(0, end)]
+        piece = np.pad(piece, (MIC_FRAME - piece.size, 0))
+        return piece * 10 ** (self.echo.gain_db / 20)
+
+    async def _silence_forever(self) -> None:
+        # A microphone never stops sending: 20 ms frames in real time, silence when the user says nothing
+        # (and the avatar's voice, with an echo path). The echo canceller learns from these frames.
+        next_at = time.monotonic()
+        while True:
+            next_at += MIC_FRAME / 16_000
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            if self._saying:
+                continue
+            frame = self._talk.popleft() if self._talk else np.zeros(MIC_FRAME, np.float32)
+            if self.echo is not None:
+                # On the microphone's own clock: a late frame still carries the echo of its own 20 ms.
+                frame = frame + self._echo_at(next_at)
+            await self.handler.receive((16_000, to_int16(frame).reshape(1, -1)))
 
     def start(self) -> None:
         """The call starts: FastRTC runs the handler's start_up() as a task of its own (the greeting)."""
@@ -81,13 +142,30 @@ class Harness:
     async def say(self, audio_16k: np.ndarray, realtime: bool = False, frame: int = 320) -> float | None:
         """Send 16 kHz audio as int16 microphone frames; returns when speech started being sent."""
         onset = None
-        for start in range(0, audio_16k.size, frame):
-            piece = audio_16k[start : start + frame]
-            if onset is None and np.sqrt(np.mean(piece**2)) > 0.01:
-                onset = time.monotonic()
-            await self.handler.receive((16_000, to_int16(piece).reshape(1, -1)))
-            await asyncio.sleep(frame / 16_000 if realtime else 0)
+        self._saying = True
+        try:
+            for start in range(0, audio_16k.size, frame):
+                piece = audio_16k[start : start + frame]
+                if onset is None and np.sqrt(np.mean(piece**2)) > 0.01:
+                    onset = time.monotonic()
+                await self.handler.receive((16_000, to_int16(piece).reshape(1, -1)))
+                await asyncio.sleep(frame / 16_000 if realtime else 0)
+        finally:
+            self._saying = False
         return onset
+
+    async def talk(self, audio_16k: np.ndarray) -> float:
+        """Say `audio_16k` through the real-time microphone (mixed with any echo); returns when speech started.
+
+        Returns once all of it was sent."""
+        frames = [audio_16k[i : i + MIC_FRAME] for i in range(0, audio_16k.size, MIC_FRAME)]
+        frames[-1] = np.pad(frames[-1], (0, MIC_FRAME - frames[-1].size))
+        loud = next((i for i, f in enumerate(frames) if np.sqrt(np.mean(f**2)) > 0.01), 0)
+        started = time.monotonic()
+        self._talk.extend(frames)
+        while self._talk:
+            await asyncio.sleep(0.01)
+        return started + loud * MIC_FRAME / 16_000
 
     async def idle(self, timeout_s: float = 30) -> None:
         """Wait until the current turn is over and its audio played."""

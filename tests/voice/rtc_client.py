@@ -42,6 +42,17 @@ def _browser_like_jitter_buffer(capacity: int, prefetch: int = 0, is_video: bool
 aiortc.rtcrtpreceiver.JitterBuffer = _browser_like_jitter_buffer  # type: ignore[assignment,misc]
 
 
+async def wait_until(predicate, timeout_s: float, what: str = "", step_s: float = 0.05):
+    """`predicate()`'s first true value, checked every `step_s`; TimeoutError after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        await asyncio.sleep(step_s)
+    raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}")
+
+
 class GradioSession:
     """One browser tab's Gradio session: config lookups and queue calls sharing one session_hash."""
 
@@ -137,7 +148,14 @@ class Microphone(MediaStreamTrack):
 
     kind = "audio"
 
-    def __init__(self, rate: int = 48_000, channels: int = 1, frame_samples: int | None = None) -> None:
+    def __init__(
+        self,
+        rate: int = 48_000,
+        channels: int = 1,
+        frame_samples: int | None = None,
+        echo_delay_s: float | None = None,
+        echo_gain_db: float = -12.0,
+    ) -> None:
         super().__init__()
         self.rate = rate
         self.channels = channels
@@ -146,6 +164,12 @@ class Microphone(MediaStreamTrack):
         self._pts = 0
         self._start: float | None = None
         self.sent: list[tuple[float, float]] = []
+        # Speakers heard by this microphone (a laptop without the browser's echo cancellation): the
+        # avatar's voice, as received, comes back `echo_delay_s` later and `echo_gain_db` quieter.
+        self.echo_delay_s = echo_delay_s
+        self.echo_gain = 10 ** (echo_gain_db / 20)
+        self._speaker: deque[np.ndarray] = deque()  # received audio waiting to be played (mono, self.rate)
+        self._played = np.zeros(rate, np.float32)  # the last second the speakers played, newest last
 
     def play(self, audio: np.ndarray) -> None:
         """Queue float32 audio at self.rate: shape (n,) or (n, channels)."""
@@ -160,6 +184,32 @@ class Microphone(MediaStreamTrack):
     @property
     def idle(self) -> bool:
         return not self._buffer
+
+    def hear(self, at: float, pcm: np.ndarray, rate: int) -> None:
+        """Audio received for the speakers (kept only with an echo path): they play it at this track's pace."""
+        if self.echo_delay_s is None:
+            return
+        if rate != self.rate:
+            pcm = np.interp(np.arange(0, pcm.size, rate / self.rate), np.arange(pcm.size), pcm)
+        self._speaker.append(pcm.astype(np.float32))
+        while len(self._speaker) > 25:  # a sound card's buffer is short: old audio is dropped, not delayed
+            self._speaker.popleft()
+
+    def _echo(self, n: int) -> np.ndarray:
+        """The speakers play their next `n` samples; the microphone hears what they played `echo_delay_s` ago."""
+        out = np.zeros(n, np.float32)
+        filled = 0
+        while self._speaker and filled < n:
+            pcm = self._speaker.popleft()
+            take = min(n - filled, pcm.size)
+            out[filled : filled + take] = pcm[:take]
+            filled += take
+            if take < pcm.size:
+                self._speaker.appendleft(pcm[take:])
+        self._played = np.concatenate((self._played[n:], out))
+        delay = round(self.echo_delay_s * self.rate) if self.echo_delay_s else 0
+        end = self._played.size - delay
+        return self._played[end - n : end] * self.echo_gain
 
     def _take(self, n: int) -> np.ndarray:
         out = np.zeros((n, self.channels), dtype=np.float32)
@@ -186,6 +236,8 @@ class Microphone(MediaStreamTrack):
             if wait > 0:
                 await asyncio.sleep(wait)
         samples = self._take(n)
+        if self.echo_delay_s is not None:
+            samples = samples + self._echo(n)[:, None]
         pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
         frame = av.AudioFrame(format="s16", layout="mono" if self.channels == 1 else "stereo", samples=n)
         frame.planes[0].update(pcm.reshape(-1).tobytes())
@@ -205,7 +257,7 @@ class VoiceCall:
     persona_id: str = "aria"
     mode: str = "Hands-free"
     threshold: float = 0.5
-    silence_ms: int = 600
+    silence_ms: int = 1000  # the page's default: Settings.vad_min_silence_ms
     microphone: Microphone = field(default_factory=Microphone)
     webrtc_id: str = field(default_factory=lambda: secrets.token_hex(5))
     received: list[tuple[float, float]] = field(default_factory=list)  # (clock, rms) of each frame heard
@@ -315,7 +367,10 @@ class VoiceCall:
             except MediaStreamError:
                 return
             pcm = frame.to_ndarray().astype(np.float32) / 32768
-            self.received.append((time.monotonic(), float(np.sqrt(np.mean(np.square(pcm))))))
+            now = time.monotonic()
+            self.received.append((now, float(np.sqrt(np.mean(np.square(pcm))))))
+            mono = pcm.reshape(-1)[:: max(1, len(frame.layout.channels))]
+            self.microphone.hear(now, mono, frame.sample_rate)
 
     async def close(self) -> None:
         await self.pc.close()

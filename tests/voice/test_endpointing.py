@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from avatar.speech.audio import SAMPLE_RATE
-from avatar.voice.endpointing import Endpointer, EndpointOptions, NotSpeech, SpeechStarted, Utterance
+from avatar.voice.endpointing import Endpointer, EndpointOptions, NotSpeech, Pause, Quiet, SpeechStarted, Utterance
 from tests.voice.conftest import QUESTION, Speech
 
 RATE = SAMPLE_RATE
@@ -16,12 +16,15 @@ def silence(seconds: float) -> np.ndarray:
     return np.zeros(int(seconds * RATE), np.float32)
 
 
-def feed(endpointer: Endpointer, audio: np.ndarray, frame: int = 320) -> list[tuple[float, object]]:
-    """Events with the time (s into `audio`) at which they came out."""
+def feed(
+    endpointer: Endpointer, audio: np.ndarray, frame: int = 320, pauses: bool = False
+) -> list[tuple[float, object]]:
+    """Events with the time (s into `audio`) at which they came out (short pauses and quiets only if asked)."""
     events = []
     for start in range(0, audio.size, frame):
         for event in endpointer.feed(audio[start : start + frame]):
-            events.append(((start + frame) / RATE, event))
+            if pauses or not isinstance(event, (Quiet, Pause)):
+                events.append(((start + frame) / RATE, event))
     return events
 
 
@@ -105,3 +108,29 @@ def test_any_frame_size_gives_the_same_result(speech: Speech, frame: int):
     audio = speech.at(QUESTION, after_s=1.0)
     events = feed(Endpointer(), audio, frame=frame)
     assert [type(e) for _, e in events] == [SpeechStarted, Utterance]
+
+
+def test_a_short_pause_is_reported_and_can_end_the_turn_at_once(speech: Speech):
+    audio = speech.at(QUESTION, before_s=0.3, after_s=1.5)
+    endpointer = Endpointer(EndpointOptions(pause_ms=200, min_silence_ms=1000))
+    events = feed(endpointer, audio[: int((speech_end(audio) + 0.4) * RATE)], pauses=True)
+    assert [type(e) for _, e in events] == [SpeechStarted, Quiet, Pause]
+    quiet_at, paused_at, pause = events[1][0], events[2][0], events[2][1]
+    assert 0.06 <= quiet_at - speech_end(audio) <= paused_at - speech_end(audio), "quiet (whisper starts) comes first"
+    assert 0.15 <= paused_at - speech_end(audio) <= 0.35, "the short pause is reported ~200 ms after the last word"
+    assert pause.audio.size / RATE == pytest.approx(paused_at - speech_start(audio) + 0.35, abs=0.2)
+    assert endpointer.end_turn(pause.number + 1) is None  # not the pause the caller judged
+    utterance = endpointer.end_turn(pause.number)
+    assert isinstance(utterance, Utterance) and utterance.reason == "pause" and utterance.pause_s >= 0.2
+    assert endpointer.end_turn(pause.number) is None and not endpointer.in_speech
+    assert feed(endpointer, audio[int((speech_end(audio) + 0.4) * RATE) :]) == []  # the rest is silence
+
+
+def test_a_pause_the_user_talks_through_cannot_end_the_turn(speech: Speech):
+    first = speech.at("I would like", before_s=0.3, after_s=0.4)
+    second = speech.at("a cup of coffee.", before_s=0, after_s=1.2)
+    endpointer = Endpointer(EndpointOptions(pause_ms=200, min_silence_ms=1000))
+    events = [e for _, e in feed(endpointer, np.concatenate([first, second]), pauses=True)]
+    pause = events[2]
+    assert isinstance(pause, Pause) and endpointer.end_turn(pause.number) is None  # two pauses since
+    assert [type(e) for e in events] == [SpeechStarted, Quiet, Pause, Quiet, Pause, Utterance]

@@ -111,3 +111,25 @@ def test_chunks_leave_in_real_time_a_little_ahead():
     # The first chunks go at once (LEAD_S ahead), then one every 20 ms: 1 s of audio takes ~0.9 s.
     assert times[int(LEAD_S / CHUNK_S) - 1] - started < 0.05
     assert times[-1] - started == pytest.approx(1.0 - LEAD_S - CHUNK_S, abs=0.08)
+
+
+def test_a_hold_goes_quiet_and_resumes_where_it_stopped():
+    clock = Clock()
+    playback = Playback(clock)
+    queue_reply(playback, [("One two three four.", 1.0), ("Five six.", 0.5)])
+
+    async def scenario() -> tuple[int, str, int]:
+        for _ in range(20):  # 0.4 s released
+            assert await playback.next_chunk(0) is not None
+            clock.now += CHUNK_S
+        playback.hold()
+        held_heard = playback.spoken_text()
+        assert await playback.next_chunk(0) is None and playback.busy()  # quiet, but the reply goes on
+        playback.resume()
+        rest = await release_all(playback, clock)
+        return rest, held_heard, len(playback.sentences)
+
+    rest, held_heard, sentences = asyncio.run(scenario())
+    # What was handed on but not heard yet (LEAD_S ahead) is played again after the hold: nothing is lost.
+    assert 20 + rest > 75 - 1 and held_heard == "One"
+    assert sentences == 2

@@ -1,0 +1,121 @@
+"""Transcription while the user talks: whisper over the audio so far, shown as it grows; the last pass is the final one.
+
+Whisper transcribes a whole utterance at once, and on this machine that takes a few hundred ms.
+Waiting for the end of the turn to start it puts all of that between the user's last word and
+the reply. So whisper runs while they talk (every `LIVE_INTERVAL_S` of speech, whenever it is
+free) and again the moment they pause: when the pause turns out to end the turn, that pass is
+already running or done, and nothing was said since, so it *is* the final transcript. Only when
+the user said more after it does the end of the turn wait for a new pass; a live pass still
+running then is aborted so the final one gets the cores.
+
+A pass is keyed by what it heard: (utterance number, speech windows so far, carried audio): the
+same key means no word was added since.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from avatar.speech.stt import Transcript
+from avatar.voice.models import VoiceModels
+
+log = logging.getLogger(__name__)
+
+LIVE_INTERVAL_S = 0.7  # seconds of speech between live passes (a pass of tiny.en takes ~0.3-0.5 s on one core)
+LIVE_MIN_SPEECH_S = 0.6  # no live pass on the first syllables: nothing worth showing yet
+
+Key = tuple[int, int, int]
+
+
+@dataclass
+class Pass:
+    key: Key
+    live: bool
+    task: asyncio.Task[Transcript] = field(init=False)
+    aborted: bool = False
+
+
+def final_threads(stt_threads: int) -> int:
+    """Threads for the pass the reply waits on: both cores when there are two (the user is silent then)."""
+    return max(stt_threads, min(2, os.cpu_count() or 1))
+
+
+class LiveTranscriber:
+    """One connection's whisper passes. `on_text` gets each live result (what the page shows)."""
+
+    def __init__(self, models: VoiceModels, on_text: Callable[[str], None]) -> None:
+        self.models = models
+        self.on_text = on_text
+        self._pass: Pass | None = None
+        self._last_live_speech_s = 0.0
+
+    def reset(self) -> None:
+        """A new utterance: forget the live cadence (a pass still running finishes on its own)."""
+        self._last_live_speech_s = 0.0
+
+    def busy(self) -> bool:
+        return self._pass is not None and not self._pass.task.done()
+
+    def maybe_live(self, key: Key, speech_s: float, audio: Callable[[], np.ndarray]) -> None:
+        """While the user talks: start a live pass on the audio so far if one is due and whisper is free."""
+        if not self.models.ready or self.busy() or speech_s < LIVE_MIN_SPEECH_S:
+            return
+        if speech_s - self._last_live_speech_s < LIVE_INTERVAL_S:
+            return
+        self._last_live_speech_s = speech_s
+        self._start(key, audio(), live=True)
+
+    def at_pause(self, key: Key, audio: np.ndarray) -> None:
+        """The user paused: transcribe everything so far now (the end of the turn may be a moment away)."""
+        current = self._pass
+        if current is not None and current.key == key:
+            return
+        self._start(key, audio, live=False)
+
+    async def final(self, key: Key, audio: np.ndarray) -> Transcript:
+        """The utterance's transcript: the latest pass when nothing was said after it, else a new pass."""
+        current = self._pass
+        if current is not None and current.key == key:
+            try:
+                result = await asyncio.shield(current.task)
+                if not result.aborted:
+                    return result
+            except Exception:  # that pass failed: try once more below
+                log.debug("voice: reusing a transcription pass failed", exc_info=True)
+        return await self._start(key, audio, live=False).task
+
+    def _start(self, key: Key, audio: np.ndarray, live: bool) -> Pass:
+        previous = self._pass
+        if previous is not None and not previous.task.done() and previous.live:
+            previous.aborted = True  # a newer pass matters more: let whisper drop the old one
+        stt_threads = self.models.settings.stt_threads
+        threads = None if live else final_threads(stt_threads or max(1, (os.cpu_count() or 2) - 1))
+        new = Pass(key, live)
+        new.task = asyncio.get_running_loop().create_task(self._run(new, audio, threads))
+        # A pass nobody awaits (the user went on talking) must not log "exception never retrieved".
+        new.task.add_done_callback(lambda task: task.cancelled() or task.exception())
+        self._pass = new
+        return new
+
+    async def _run(self, this: Pass, audio: np.ndarray, threads: int | None) -> Transcript:
+        started = time.perf_counter()
+        stt = await asyncio.to_thread(self.models.stt)
+        abort = (lambda: this.aborted) if this.live else None
+        result = await asyncio.to_thread(stt.transcribe_detailed, audio, threads, abort)
+        log.debug(
+            "voice: %s pass over %.1f s of audio took %.0f ms%s",
+            "live" if this.live else "final",
+            audio.size / 16_000,
+            1000 * (time.perf_counter() - started),
+            " (aborted)" if result.aborted else "",
+        )
+        if this.live and not result.aborted and result.text:
+            self.on_text(result.text)
+        return result

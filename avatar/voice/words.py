@@ -1,0 +1,58 @@
+"""Whether what whisper heard is words the user said, or whisper inventing words on a short or non-speech sound.
+
+Whisper, tiny.en most of all, writes fluent text for a breath, a cough or a hum ("Thank you.", "I'm not
+a good one. I'm not a good one."). Three signals tell these apart: how sure whisper was (the mean
+probability of its tokens), and how much speech the VAD measured: a transcript far longer than
+the speech it came from (a loop, an invented sentence) was made up.
+"""
+
+from __future__ import annotations
+
+import re
+
+from avatar.speech.stt import Transcript
+
+MIN_PROBABILITY = 0.45  # below this, tiny.en is guessing (real words score ~0.7-0.95, inventions ~0.2-0.5)
+WORDS_PER_SECOND_MAX = 6.0  # nobody says more words than this per second of speech
+# Over the avatar's voice, short speech must be clearer words to count: "mm-hmm" over Opus became "in my mom."
+OVER_AVATAR_PROBABILITY = 0.6
+OVER_AVATAR_WORDS_PER_SECOND = 4.0
+
+
+def word_count(text: str) -> int:
+    return len(re.findall(r"[\w']+", text))
+
+
+def heard_words(transcript: Transcript, speech_s: float, over_avatar: bool = False) -> str:
+    """The transcript's text if it is believable as what was said in `speech_s` seconds of speech, else "".
+
+    `over_avatar`: said while the avatar spoke, where a hum more easily comes out as words: stricter."""
+    text = transcript.text.strip()
+    words = word_count(text)
+    probability, per_second, slack = MIN_PROBABILITY, WORDS_PER_SECOND_MAX, 2.0
+    if over_avatar:
+        probability, per_second, slack = OVER_AVATAR_PROBABILITY, OVER_AVATAR_WORDS_PER_SECOND, 1.0
+    if not words or transcript.probability < probability or words > per_second * speech_s + slack:
+        return ""
+    return text
+
+
+# What a listener says to keep the speaker going, not to take the turn (whisper spells hums many ways).
+BACKCHANNELS = frozenset(
+    {"yeah", "yes", "yep", "yup", "okay", "ok", "right", "sure", "alright", "cool", "nice", "wow", "oh", "ah"}
+    | {"i", "see", "got", "it", "true", "exactly", "indeed", "really", "uh-huh", "huh", "aha"}
+)
+_HUM = re.compile(r"^(?:[mh]+(?:-?[mh]+)*|u+h+(?:-?h?u+h+)?|a+h+|o+h+)$")
+
+
+def is_backchannel(text: str) -> bool:
+    """Whether `text` is only a listener's "mm-hmm", "yeah", "okay", "right", "I see" (a few words at most)."""
+    words = re.findall(r"[a-z'-]+", text.lower())
+    return 0 < len(words) <= 3 and all(w in BACKCHANNELS or _HUM.match(w) for w in words)
+
+
+def is_echo(text: str, said: str) -> bool:
+    """Whether every word of `text` is among the words the avatar was just saying (its own voice came back)."""
+    heard = re.findall(r"[a-z']+", text.lower())
+    spoken = set(re.findall(r"[a-z']+", said.lower()))
+    return bool(heard) and all(w in spoken for w in heard)

@@ -1,0 +1,227 @@
+"""Turn-taking as a person expects it, on the labelled set (two voices), in real time, with the real models:
+Smart Turn, Silero, whisper tiny.en, Piper, the echo canceller, the fake model server.
+
+Finished questions are answered at the short pause; a thinking pause is waited out; a reply started on a
+pause the user then talks through is dropped without a trace; "mm-hmm" does not stop the avatar; its own
+voice coming back from the speakers never interrupts it, while the user talking over it still does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import numpy as np
+import pytest
+
+from avatar.context import AppContext
+from avatar.conversations.schemas import MessageStatus
+from avatar.voice.handler import VoiceHandler
+from avatar.voice.models import VoiceModels
+from tests.support.fake_model_server import FakeModelServer
+from tests.voice.harness import EchoPath, Harness
+from tests.voice.speech_set import Voices, silence
+
+pytestmark = pytest.mark.slow
+
+REPLY = "Sure. The first thing to know is that it depends on the season. In summer it is warm and bright."
+STORY = " ".join(f"This is sentence {n} of the story." for n in ("one", "two", "three", "four", "five", "six"))
+
+
+def words(text: str) -> list[str]:
+    return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
+
+
+def saved(ctx: AppContext, conversation_id: str | None) -> list[tuple[str, str, MessageStatus]]:
+    if conversation_id is None:
+        return []
+    return [(m.role.value, m.content, m.status) for m in ctx.conversations.messages(conversation_id)][1:]
+
+
+@pytest.fixture
+def handler(voice_ctx: AppContext, voice_models: VoiceModels) -> VoiceHandler:
+    return VoiceHandler(voice_ctx, voice_models)
+
+
+async def answered(h: Harness, turns: int = 1) -> None:
+    await h.until(lambda: len(h.handler.latencies) >= turns, 30, "the turn")
+    await h.idle()
+
+
+@pytest.mark.parametrize(
+    "voice, question", [("piper", "What is the capital of France?"), ("espeak", "How are you today?")]
+)
+def test_a_finished_question_is_answered_at_the_short_pause(
+    handler, voice_ctx, fake_ollama, voices: Voices, voice, question
+):
+    fake_ollama.script("Here is my answer.")
+
+    async def scenario() -> Harness:
+        async with Harness(handler) as h:
+            await h.page(silence_ms=2500)  # (a long limit: on a loaded machine whisper may take a while)
+            await h.talk(np.concatenate([silence(0.3), voices.say(voice, question), silence(2.8)]))
+            await answered(h)
+            return h
+
+    h = asyncio.run(scenario())
+    latency = h.handler.latencies[0]
+    # Ended by meaning, before the limit a pause alone needs (how soon is the bench's job).
+    assert latency.ended_by == "meaning" and latency.pause_s < 2.4, latency
+    assert latency.speculative == "used" and latency.outcome == "complete"
+    users = [m for m in saved(voice_ctx, h.conversation_id()) if m[0] == "user"]
+    assert len(users) == 1 and set(words(question)) & set(words(users[0][1]))
+
+
+@pytest.mark.parametrize("voice", ["piper", "espeak"])
+def test_a_thinking_pause_mid_sentence_is_waited_out(handler, voice_ctx, fake_ollama, voices: Voices, voice):
+    fake_ollama.script("A large pizza, coming up.")
+    first, rest = "I would like to", "order a large pizza."
+    audio, _ = voices.unfinished(voice, first, rest, pause_s=0.7)
+
+    async def scenario() -> Harness:
+        async with Harness(handler) as h:
+            await h.page(silence_ms=1000)
+            await h.talk(np.concatenate([silence(0.3), audio, silence(1.5)]))
+            await answered(h)
+            await asyncio.sleep(0.3)
+            return h
+
+    h = asyncio.run(scenario())
+    messages = saved(voice_ctx, h.conversation_id())
+    users = [m for m in messages if m[0] == "user"]
+    assert len(users) == 1, messages  # one turn: the pause did not cut it in two
+    assert {"like", "pizza"} <= set(words(users[0][1]))
+    assert messages[-1] == ("assistant", "A large pizza, coming up.", MessageStatus.complete)
+    assert len(fake_ollama.chat_requests()) == 1 or h.handler.latencies[0].speculative == "cancelled"
+
+
+def test_a_reply_started_on_a_pause_the_user_talks_through_leaves_no_trace(
+    handler, voice_ctx, fake_ollama: FakeModelServer, voices: Voices
+):
+    """The first half sounds finished ("...France?"), so the reply starts; the user goes on before it is heard."""
+    fake_ollama.token_delay_s = 2.5  # the first token (and so the first audio) comes after the user went on
+    fake_ollama.script("Paris.", "Paris, and Berlin.")
+
+    async def scenario() -> Harness:
+        async with Harness(handler) as h:
+            await h.page(silence_ms=4000)
+            await h.talk(np.concatenate([silence(0.3), voices.say("piper", "What is the capital of France?")]))
+            await h.until(lambda: h.handler._turn is not None, 6, "the reply to start")
+            await h.talk(silence(0.3))
+            await h.talk(np.concatenate([voices.say("piper", "And of Germany?"), silence(1.5)]))
+            await answered(h, turns=2)
+            return h
+
+    h = asyncio.run(scenario())
+    first, second = h.handler.latencies[0], h.handler.latencies[1]
+    assert first.speculative == "cancelled" and first.first_audio_at is None  # started, then dropped unheard
+    messages = saved(voice_ctx, h.conversation_id())
+    assert [m[0] for m in messages] == ["user", "assistant"], (messages, first, second)  # no 2nd user message
+    assert {"france", "germany"} <= set(words(messages[0][1]))
+    assert messages[1][1:] == ("Paris, and Berlin.", MessageStatus.complete)
+    assert second.speculative == "used"
+    assert fake_ollama.event_names().count("chat_closed_by_client") == 1  # the first request was dropped
+
+
+@pytest.mark.parametrize("voice, backchannel", [("piper", "Mm-hmm."), ("espeak", "Yeah."), ("piper", "Okay.")])
+def test_a_backchannel_does_not_stop_the_avatar(handler, voice_ctx, fake_ollama, voices: Voices, voice, backchannel):
+    fake_ollama.script(STORY)
+
+    async def scenario() -> Harness:
+        async with Harness(handler) as h:
+            await h.page()
+            await h.say(voices.say("piper", "Tell me a story."))
+            await h.say(silence(1.2))
+            await h.until(lambda: h.audio_seconds() > 1.5, what="the avatar talking")
+            await h.talk(np.concatenate([voices.say(voice, backchannel), silence(0.8)]))
+            await h.idle()
+            return h
+
+    h = asyncio.run(scenario())
+    assert h.handler.barge_ins == [] and h.handler.backchannels == 1
+    messages = saved(voice_ctx, h.conversation_id())
+    assert [m[0] for m in messages] == ["user", "assistant"], messages  # "mm-hmm" is not a turn
+    assert messages[1][1:] == (STORY, MessageStatus.complete)  # heard to the end
+
+
+def test_a_real_interruption_still_stops_the_avatar_at_once(handler, voice_ctx, fake_ollama, voices: Voices):
+    fake_ollama.script(STORY, "Of course, go ahead.")
+
+    async def scenario() -> tuple[Harness, float]:
+        async with Harness(handler) as h:
+            await h.page()
+            await h.say(voices.say("piper", "Tell me a story."))
+            await h.say(silence(1.2))
+            await h.until(lambda: h.audio_seconds() > 1.5, what="the avatar talking")
+            onset = await h.talk(
+                np.concatenate([voices.say("espeak", "Sorry, can I ask something else?"), silence(1.5)])
+            )
+            await answered(h, turns=2)
+            return h, onset
+
+    h, onset = asyncio.run(scenario())
+    # Held the moment the user spoke (the bench times it), and the hold became a barge-in.
+    loud = [t for t, c in h.audio if np.abs(c).max() > 0.001 and t < onset + 1.5]
+    assert max(loud) - onset < 0.3
+    assert len(h.handler.barge_ins) == 1
+    messages = saved(voice_ctx, h.conversation_id())
+    assert messages[1][2] is MessageStatus.interrupted and STORY.startswith(messages[1][1])
+    assert {"ask", "something"} <= set(words(messages[2][1])) and messages[3][1] == "Of course, go ahead."
+
+
+def test_sounds_that_whisper_would_turn_into_words_are_never_a_turn(handler, voice_ctx, fake_ollama):
+    """A breath, a hum, a chair: what whisper invents for them must not be saved and answered."""
+    rng = np.random.default_rng(3)
+    t = np.arange(int(0.6 * 16_000)) / 16_000
+    hum = (0.2 * np.sin(2 * np.pi * 140 * t) * np.sin(np.pi * t / 0.6)).astype(np.float32)
+    breath = (rng.normal(0, 0.08, t.size) * np.sin(np.pi * t / 0.6)).astype(np.float32)
+
+    async def scenario() -> Harness:
+        async with Harness(handler) as h:
+            await h.page()
+            for sound in (hum, breath):
+                await h.talk(np.concatenate([silence(0.3), sound, silence(1.3)]))
+            await asyncio.sleep(1.0)
+            await h.idle()
+            return h
+
+    h = asyncio.run(scenario())
+    assert saved(voice_ctx, h.conversation_id()) == [] and fake_ollama.chat_requests() == []
+
+
+@pytest.mark.parametrize("echo", [EchoPath(0.03, -6), EchoPath(0.08, -12), EchoPath(0.12, -20)])
+def test_the_avatar_never_interrupts_itself_from_its_own_echo(handler, voice_ctx, fake_ollama, voices: Voices, echo):
+    fake_ollama.script(REPLY)
+
+    async def scenario() -> Harness:
+        async with Harness(handler, echo=echo) as h:
+            await h.page()
+            await h.talk(np.concatenate([voices.say("piper", "Tell me about the weather."), silence(1.5)]))
+            await answered(h)
+            await asyncio.sleep(0.8)  # the echo's tail
+            return h
+
+    h = asyncio.run(scenario())
+    assert h.handler.barge_ins == [], h.handler.barge_ins
+    messages = saved(voice_ctx, h.conversation_id())
+    assert [m[0] for m in messages] == ["user", "assistant"] and messages[1][1:] == (REPLY, MessageStatus.complete)
+
+
+def test_talking_over_the_echoing_reply_still_stops_it(handler, voice_ctx, fake_ollama, voices: Voices):
+    fake_ollama.script(STORY, "Alright, stopping.")
+
+    async def scenario() -> Harness:
+        async with Harness(handler, echo=EchoPath(0.08, -12)) as h:
+            await h.page()
+            await h.talk(np.concatenate([voices.say("piper", "Tell me a story."), silence(1.2)]))
+            await h.until(lambda: h.audio_seconds() > 2.0, what="the avatar talking")
+            await h.talk(np.concatenate([voices.say("espeak", "Wait, stop for a moment."), silence(1.5)]))
+            await answered(h, turns=2)
+            return h
+
+    h = asyncio.run(scenario())
+    assert len(h.handler.barge_ins) == 1
+    messages = saved(voice_ctx, h.conversation_id())
+    assert messages[1][2] is MessageStatus.interrupted
+    # (Over the echo whisper hears the words less well: "stopped" for "stop" once.)
+    assert {"stop", "moment"} & set(words(messages[2][1])) and messages[3][1] == "Alright, stopping."

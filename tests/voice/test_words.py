@@ -1,0 +1,70 @@
+"""Telling words from whisper's inventions, backchannels from turns, and unfinished sentences from finished ones."""
+
+from __future__ import annotations
+
+import pytest
+
+from avatar.speech.stt import Transcript
+from avatar.voice.turn_end import judge, words_unfinished
+from avatar.voice.words import heard_words, is_backchannel, is_echo
+
+
+@pytest.mark.parametrize(
+    "text, p, speech_s, kept",
+    [
+        ("What is the capital of France?", 0.9, 1.6, True),
+        ("Stop.", 0.8, 0.3, True),
+        ("I'm not a good one. I'm not a good one. I'm not a good one.", 0.7, 1.0, False),  # a 1 s "mm-hmm"
+        ("Thank you.", 0.3, 0.4, False),  # unsure: a breath
+        ("", 0.9, 1.0, False),
+    ],
+)
+def test_heard_words(text, p, speech_s, kept):
+    assert bool(heard_words(Transcript(text, p), speech_s)) is kept
+
+
+def test_over_the_avatar_short_speech_must_be_clearer():
+    mumble = Transcript("in my mom.", 0.55)  # "mm-hmm" over Opus
+    assert heard_words(mumble, 0.4) and not heard_words(mumble, 0.4, over_avatar=True)
+    assert heard_words(Transcript("Wait, stop for a moment.", 0.85), 1.2, over_avatar=True)
+
+
+@pytest.mark.parametrize(
+    "text", ["Mm-hmm.", "MMMM.", "Yeah", "Okay.", "Right.", "Uh-huh.", "Mm-hm.", "I see.", "oh wow"]
+)
+def test_backchannels(text):
+    assert is_backchannel(text)
+
+
+@pytest.mark.parametrize("text", ["Wait.", "Stop please.", "No, that is wrong.", "Yeah but what about Rome?", ""])
+def test_not_backchannels(text):
+    assert not is_backchannel(text)
+
+
+def test_echo_is_the_avatars_own_words():
+    said = "Sure. The first thing to know is that it depends on the season."
+    assert is_echo("the first thing", said) and not is_echo("wait a second", said)
+
+
+@pytest.mark.parametrize(
+    "text, unfinished",
+    [
+        ("I went to the shop and...", True),
+        ("Yesterday my sister and I", True),
+        ("Can you tell me about the", True),
+        ("I was wondering if.", True),
+        ("My favorite color is,", True),
+        ("What is the capital of France?", False),
+        ("Where are you from?", False),
+        ("I think so.", False),
+        ("", False),
+    ],
+)
+def test_words_that_leave_a_sentence_unfinished(text, unfinished):
+    assert words_unfinished(text) is unfinished
+
+
+def test_a_turn_is_over_when_it_sounds_and_reads_finished():
+    assert judge(0.9, "What is the capital of France?").complete
+    assert not judge(0.9, "I went to the shop and").complete  # Smart Turn heard a falling voice; the words disagree
+    assert not judge(0.2, "What is the capital of France?").complete  # sounds unfinished: wait for the limit
