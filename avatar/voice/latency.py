@@ -1,9 +1,12 @@
-"""Per-turn voice latency: last word -> end of turn -> transcript -> first LLM token -> first audio out."""
+"""Per-turn voice latency: last word -> end of turn -> transcript -> first LLM token -> first audio out, and
+what the model server reported (prompt tokens evaluated, its own timings)."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+
+from avatar.llm.stats import GenerationStats
 
 log = logging.getLogger(__name__)
 
@@ -16,6 +19,7 @@ HEADERS = [
     "first audio ms",
     "start",
     "outcome",
+    "model server",
 ]
 
 
@@ -33,6 +37,7 @@ class TurnLatency:
     first_audio_at: float | None = None  # the first 20 ms of the reply left for the speaker
     outcome: str = ""
     speculative: str = ""  # the reply started before the turn was certain: "used", or "cancelled" (they went on)
+    generation: GenerationStats | None = None  # what the model server reported for the reply
 
     def ms(self, at: float | None) -> int | None:
         return None if at is None else round((at - self.endpoint_at) * 1000)
@@ -47,13 +52,14 @@ class TurnLatency:
             self.ms(self.first_audio_at),
             self.speculative,
             self.outcome,
+            self.generation.summary() if self.generation is not None else "",
         ]
 
     def log(self) -> None:
         # Timings only: what was said stays out of the logs.
         log.info(
             "voice turn %d: %.1f s of speech, ended by %s %d ms after the last word; after that: transcript %s ms, "
-            "first token %s ms, first audio %s ms; %s %s",
+            "first token %s ms, first audio %s ms; %s %s; model server: %s",
             self.number,
             self.speech_s,
             self.ended_by,
@@ -63,4 +69,5 @@ class TurnLatency:
             self.ms(self.first_audio_at),
             self.outcome,
             f"(speculative start {self.speculative})" if self.speculative else "",
+            self.generation.summary() if self.generation is not None else "-",
         )

@@ -151,6 +151,7 @@ class Reply:
                     continue
                 if update.done:
                     final = update
+                    latency.generation = update.generation
                     break
                 if latency.first_token_at is None and update.reply:
                     latency.first_token_at = self.clock()

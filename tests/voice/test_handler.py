@@ -72,7 +72,9 @@ def test_a_spoken_question_is_saved_and_answered_aloud(handler, voice_ctx, fake_
     assert latency.outcome == "complete"
     assert latency.endpoint_at < latency.transcript_at < latency.first_token_at < latency.first_audio_at
     rows = [e.latency_rows for e in h.events if e.latency_rows]
-    assert rows[-1][0][0] == 1 and rows[-1][0][-1] == "complete"
+    assert rows[-1][0][0] == 1 and rows[-1][0][-2] == "complete"
+    # The model server's own figures for the reply: its prompt tokens, timings and speed.
+    assert "prompt tokens" in rows[-1][0][-1] and "tokens/s" in rows[-1][0][-1]
     voice_log = [r.getMessage() for r in caplog.records if r.name.startswith("avatar.voice")]
     assert any("first audio" in line for line in voice_log)
     assert not any("paris" in line.lower() or "capital" in line.lower() for line in voice_log)
