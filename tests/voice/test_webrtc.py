@@ -119,7 +119,8 @@ def test_spoken_question_is_saved_and_answered_with_audio(voice_app, ollama, spe
     assert any(isinstance(o[4], list) and o[4][-1]["content"].startswith("Paris") for o in call.outputs), shown
     row = call.latency_rows()[0]
     transcript_ms, first_token_ms, first_audio_ms = row[3], row[4], row[5]
-    assert 0 < transcript_ms <= first_token_ms <= first_audio_ms, row
+    # 0: the live transcript had everything when the turn ended (whisper ran while the user spoke).
+    assert 0 <= transcript_ms <= first_token_ms <= first_audio_ms, row
 
 
 def test_voice_continues_the_text_chat_conversation(voice_app, ollama, speech: Speech):
