@@ -251,7 +251,15 @@ class ChatFlow:
         return await self.expressions.aclassify(reply)
 
     async def _label(self, message_id: str, reply: str) -> str | None:
-        """Label the saved reply. After the last token and the save: it never delays a word of the reply."""
+        """Label the saved reply. After the last token and the save: it never delays a word of the reply.
+        While the embedding model is still loading (the first reply after a start), the label is found in
+        the background instead, so the reply's last update does not wait seconds for it (None there)."""
+        if self.expressions is not None and not self.expressions.embedder.loaded and self.memory is not None:
+            self.memory.writer.submit(("label", message_id), lambda: self._label_now(message_id, reply))
+            return None
+        return await self._label_now(message_id, reply)
+
+    async def _label_now(self, message_id: str, reply: str) -> str | None:
         emotion = await self.expression_of(reply)
         if emotion is not None:
             self.conversations.set_emotion(message_id, emotion)

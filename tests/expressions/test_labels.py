@@ -25,6 +25,22 @@ def test_each_reply_is_labelled_after_it_is_saved(ctx, fake_ollama):
     assert [m.emotion for m in saved] == [None, None, "joy", None, "sadness", None, "anger"]  # greeting first
 
 
+def test_a_reply_while_the_embedding_model_still_loads_is_labelled_in_the_background(settings, fake_ollama):
+    from avatar.context import create_context
+    from avatar.memory.embedder import Embedder
+    from tests.conftest import packaged_embedding_model_dir
+
+    ctx = create_context(settings, embedder=Embedder(packaged_embedding_model_dir()))  # not loaded yet
+    try:
+        fake_ollama.script("You passed? That is fantastic, I am so happy for you!")
+        final = asyncio.run(run_turn(ctx, "I passed my exam!"))[-1]
+        assert final.emotion is None  # the reply's last update did not wait for the model to load
+        assert ctx.memory.wait_for_writes(120)
+        assert ctx.conversations.messages(final.conversation_id)[-1].emotion == "joy"
+    finally:
+        ctx.close()
+
+
 def test_the_chat_face_follows_the_newest_reply(ctx, fake_ollama):
     fake_ollama.script("How dare he say that to you! I am furious.")
     conversation_id = asyncio.run(run_turn(ctx, "My boss yelled at me."))[-1].conversation_id
