@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 
 import gradio as gr
 from starlette.middleware import Middleware
@@ -63,6 +64,7 @@ def build_app(settings: Settings, ctx: AppContext | None = None) -> gr.Blocks:
 # (every chat turn). Polling every 5 ms costs nothing measurable and takes that off each turn.
 QUEUE_POLL_S = 0.005
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # a character card or an avatar picture; nothing bigger is needed
+SHUTDOWN_GRACE_S = 1.0  # how long a stop waits for open requests (a tab's event stream never ends by itself)
 
 
 def launch(
@@ -95,16 +97,33 @@ def launch(
         app_kwargs={"middleware": middleware},
         **tls,
     )
+    server = getattr(demo, "server", None)
+    if server is not None:
+        # An open browser tab keeps Gradio's event stream open: at a stop uvicorn would wait for it until
+        # Gradio gives up on the server thread (5 s). Whatever a request was doing is saved as it goes.
+        server.config.timeout_graceful_shutdown = SHUTDOWN_GRACE_S
     context: AppContext | None = getattr(demo, "avatar_context", None)
     if context is not None:
         context.warm_up()
     if not prevent_thread_lock:
         stop_on_sigterm()
         try:
-            demo.block_thread()
+            wait_for_stop()
         finally:
+            # Gradio's own block_thread() closes only the server, which then waits for the tabs' event
+            # streams; close() stops the queue and the heartbeats first.
+            demo.close(verbose=False)
             if context is not None:
-                context.close()  # lets pending memory writes finish
+                context.close()  # lets the memory write under way finish (a moment; the rest at the next start)
+
+
+def wait_for_stop() -> None:
+    """Until Ctrl+C (or SIGTERM, see stop_on_sigterm)."""
+    try:
+        while True:
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        print("Stopping Local Avatar...", flush=True)
 
 
 def stop_on_sigterm() -> None:

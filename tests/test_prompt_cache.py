@@ -237,6 +237,36 @@ def test_a_turn_stops_a_card_request_in_flight_and_cards_left_pending_are_made_a
         again.close()
 
 
+def test_a_stop_before_the_memory_write_loses_nothing_it_is_written_at_the_next_start(tmp_path, fake_ollama, embedder):
+    """A stop right after a start does not wait for the embedding model to load (~12 s): the write it cut
+    short is done by the next start, cards and all."""
+    from avatar.core.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data", ollama_host=fake_ollama.url, card_idle_s=0.2)
+    ctx = create_context(settings, embedder=embedder)
+    ctx.memory.writer.close()  # the app stopped before its writes ran
+    conversation_id = None
+    for text in ("My sister is Mia.", "She lives in Lisbon.", "She is a pilot."):
+        conversation_id = say(ctx.chat, conversation_id, text)
+    ctx.close()
+    assert ctx.memory.list() == []
+
+    fake_ollama.script_structured('{"cards": [{"type": "fact", "text": "The user\'s sister Mia is a pilot."}]}')
+    again = create_context(settings, embedder=embedder)
+    try:
+        again.warm_up()
+        deadline = time.monotonic() + 20
+        while not again.memory.list(kind=MemoryKind.card) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        chunks = again.memory.list(kind=MemoryKind.chunk)
+        assert chunks and all(c.conversation_id == conversation_id for c in chunks)
+        assert "My sister is Mia." in chunks[0].text
+        assert [m.text for m in again.memory.list(kind=MemoryKind.card)] == ["The user's sister Mia is a pilot."]
+        assert again.memory.unwritten_conversations() == []
+    finally:
+        again.close()
+
+
 def test_two_slots_keep_the_conversation_cached_beside_a_card_request(tmp_path, embedder):
     from avatar.core.settings import Settings
 

@@ -155,6 +155,30 @@ class ChatFlow:
         policy = persona.memory_policy if conversation.memory_enabled else "off"
         return CardJob(persona_id=persona.id, persona_name=persona.name, policy=policy)
 
+    def catch_up_memory(self) -> int:
+        """At start: conversations whose memory write a stop cut short are written now (their cards when the
+        model server is free). The number of conversations."""
+        if self.memory is None:
+            return 0
+        due = self.memory.unwritten_conversations()
+        for conversation_id in due:
+            job = self.card_job(conversation_id)
+            if job is None:
+                continue
+            self.memory.schedule_write(
+                job.persona_id,
+                conversation_id,
+                policy=job.policy,
+                persona_name=job.persona_name,
+                user_name=self.profile.user_name(),
+                defer_cards=self.cards is not None,
+            )
+            if self.cards is not None:
+                self.cards.due(conversation_id)  # queued behind the write on the same thread
+        if due:
+            log.info("memory: writes left by the last run in %d conversations", len(due))
+        return len(due)
+
     def greetings(self, persona: Persona) -> list[str]:
         """The greeting, then the alternate greetings (a card's "swipes"), macros filled; empty ones left out."""
         user = self.profile.user_name()

@@ -11,12 +11,12 @@ bench/bench_expressions.py.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 
 import numpy as np
 
+from avatar.core.daemon import in_daemon_thread
 from avatar.expressions.labels import LABELS, NEUTRAL
 from avatar.expressions.prototypes import PROTOTYPES
 from avatar.memory.embedder import Embedder
@@ -79,7 +79,8 @@ class ExpressionClassifier:
         if self.embedder.load_error is not None:
             return None
         try:
-            return await asyncio.to_thread(self.classify, text)
+            # (a daemon thread: a stop never waits for a label, e.g. while the embedding model loads)
+            return await in_daemon_thread(self.classify, text, name="expression")
         except EmbeddingModelUnavailable as error:
             log.warning("no expression for the reply: %s", error.message)
             return None

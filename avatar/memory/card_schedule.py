@@ -75,6 +75,12 @@ class CardSchedule:
                 self._due.add(left)
         self._wake.set()
 
+    def due(self, conversation_id: str) -> None:
+        """This conversation's cards are due as soon as the model server is free."""
+        with self._lock:
+            self._due.add(conversation_id)
+        self._wake.set()
+
     def catch_up(self) -> None:
         """At start: every conversation with cards left pending by the last run is due."""
         pending = self.memory.pending_cards()

@@ -455,6 +455,20 @@ def messages_after(session: Session, conversation_id: str, after_id: str | None)
     return list(session.exec(query.order_by(col(Message.id))))
 
 
+def conversations_with_unwritten_messages(session: Session, at_least: int) -> list[str]:
+    """Conversations with at least `at_least` messages after their memory watermark (a stop came before
+    their write), memory on or off (off: the watermark still has to move past them)."""
+    watermark = col(MemoryProgress.last_message_id)
+    query = (
+        select(Message.conversation_id)
+        .outerjoin(MemoryProgress, col(MemoryProgress.conversation_id) == col(Message.conversation_id))
+        .where(or_(watermark.is_(None), col(Message.id) > watermark))
+        .group_by(col(Message.conversation_id))
+        .having(func.count() >= at_least)
+    )
+    return list(session.exec(query))
+
+
 def messages_by_id(session: Session, message_ids: Iterable[str]) -> dict[str, Message]:
     ids = list(dict.fromkeys(message_ids))
     if not ids:

@@ -6,24 +6,36 @@ ever waits for them. One thread, so writes never race each other (chunk watermar
 checks) and so embedding never takes both CPU cores from a reply being generated. A write asked for
 while the same conversation's write is still queued is dropped: the queued one will read every
 message anyway.
+
+The thread is a daemon: stopping the app does not wait for a job that needs seconds more (the embedding
+model still loading at a stop right after the start took ~12 s). A job left unfinished loses nothing:
+each write commits its chunk and the conversation's watermark together, so an unfinished one is undone
+by SQLite and done again at the next start (`ChatFlow.catch_up_memory`, and cards left pending).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import threading
 from collections.abc import Awaitable, Callable, Hashable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 
 from avatar.core.errors import AvatarError
 
 log = logging.getLogger(__name__)
 
 
+CLOSE_WAIT_S = 1.0  # a stop lets the running job finish this long (a chunk's embedding takes ~0.1 s)
+
+
 class MemoryWriter:
     def __init__(self) -> None:
-        self._executor: ThreadPoolExecutor | None = None
+        self._jobs: queue.SimpleQueue[tuple[Future[object], Hashable, Callable[[], Awaitable[object]]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._queued: set[Hashable] = set()
         self._futures: set[Future[object]] = set()
@@ -34,13 +46,22 @@ class MemoryWriter:
         with self._lock:
             if self._closed or key in self._queued:
                 return False
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memory-writer")
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="memory-writer", daemon=True)
+                self._thread.start()
             self._queued.add(key)
-            future = self._executor.submit(self._run, key, job)
+            future: Future[object] = Future()
             self._futures.add(future)
+            self._jobs.put((future, key, job))
         future.add_done_callback(self._forget)
         return True
+
+    def _work(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            future, key, job = item
+            if not future.set_running_or_notify_cancel():
+                continue  # dropped by close()
+            future.set_result(self._run(key, job))
 
     def _run(self, key: Hashable, job: Callable[[], Awaitable[object]]) -> object:
         with self._lock:
@@ -66,11 +87,12 @@ class MemoryWriter:
         _done, not_done = wait(pending, timeout=timeout_s)
         return not not_done
 
-    def close(self, wait_s: float | None = 10.0) -> None:
+    def close(self, wait_s: float | None = CLOSE_WAIT_S) -> None:
         """Drop queued jobs, let the running one finish (up to wait_s), refuse new ones."""
         with self._lock:
             self._closed = True
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
-            self.wait_idle(wait_s)
+            pending = [f for f in self._futures if not f.running()]
+        for future in pending:
+            future.cancel()
+        self._jobs.put(None)
+        self.wait_idle(wait_s)

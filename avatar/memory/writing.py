@@ -202,6 +202,11 @@ class MemoryWriting(MemoryCore):
             )
         return report
 
+    def unwritten_conversations(self) -> list[str]:
+        """Conversations with enough messages past their watermark to make a chunk (a stop came first)."""
+        with Session(self.engine) as session:
+            return repository.conversations_with_unwritten_messages(session, at_least=MIN_TURNS + 1)
+
     def pending_cards(self) -> list[str]:
         """The conversations with chunks whose cards are still to be made."""
         with Session(self.engine) as session:

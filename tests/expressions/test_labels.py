@@ -30,10 +30,14 @@ def test_a_reply_while_the_embedding_model_still_loads_is_labelled_in_the_backgr
     from avatar.memory.embedder import Embedder
     from tests.conftest import packaged_embedding_model_dir
 
-    ctx = create_context(settings, embedder=Embedder(packaged_embedding_model_dir()))  # not loaded yet
+    embedder = Embedder(packaged_embedding_model_dir())  # not loaded yet
+    ctx = create_context(settings, embedder=embedder)
     try:
         fake_ollama.script("You passed? That is fantastic, I am so happy for you!")
-        final = asyncio.run(run_turn(ctx, "I passed my exam!"))[-1]
+        # In a test process torch is imported already and the model loads in ~0.3 s; in a new app it is
+        # ~10 s: the load is held back for the length of the turn, as a first start's load lasts.
+        with embedder._load_lock:
+            final = asyncio.run(run_turn(ctx, "I passed my exam!"))[-1]
         assert final.emotion is None  # the reply's last update did not wait for the model to load
         assert ctx.memory.wait_for_writes(120)
         assert ctx.conversations.messages(final.conversation_id)[-1].emotion == "joy"
