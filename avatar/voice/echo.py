@@ -7,10 +7,8 @@ audio of another program. Here the reference is exactly what the avatar plays: e
 handed to WebRTC's AEC3 (through livekit's `AudioProcessingModule`, a prebuilt wheel) in step with
 the microphone, which is cleaned 10 ms at a time before the VAD hears it. AEC3
 finds the delay between the two itself (network, jitter buffers, the room), and costs ~1-2 % of a
-core. Measured on Piper speech fed back 30-120 ms later at -6 to -20 dB: 24-38 dB taken out once
-converged. In the echo's first second AEC3 takes out too little and Silero heard speech in what was
-left (19 of 60 trials); the echo's own loudness (the avatar's, delayed and scaled by the path that the
-loudness tracks reveal) now tells those frames apart: 1 of 60, while the user talking over it is heard.
+core. Measured on Piper speech fed back 30-120 ms later at -6 to -20 dB: 24-38 dB taken out, and
+the VAD heard no speech in what was left, while the user talking over it was still heard.
 
 Where there is no echo (headphones, or the browser's own canceller already took it out) AEC3 still
 damps the first 50-100 ms of the user talking over the avatar, which clips "Wait" off "Wait, stop",
@@ -41,14 +39,6 @@ RECHECK_FRAMES = 10  # how often (10 ms frames) to look again whether there is e
 # the avatar changes the frame far more than that takes out: their voice goes through.)
 RESIDUAL_DB = 12.0
 EVIDENCE_FRAMES = 200  # the last 2 s of the avatar speaking decide whether there is echo at all
-# While AEC3 is still converging (the first second or so of echo) it takes out too little for the rule above,
-# and what it leaves is heard as speech. The loudness tracks tell how loud the echo is: the avatar's
-# loudness some frames back plus the echo path's gain. A cleaned frame no louder than that plus this margin
-# (log10 of amplitude: 5 dB) is echo and is damped too; the user talking over the avatar is louder than their
-# own room's echo of it and goes through.
-ECHO_MARGIN = 0.25
-ECHO_DAMP = 0.01  # -40 dB: Silero hears speech in a residual only 20 dB down
-LAG_SPREAD = 2  # the echo's loudness is taken as the loudest of the avatar's frames this close to the lag
 
 
 class EchoCanceller:
@@ -66,7 +56,6 @@ class EchoCanceller:
         self._near_level: deque[float] = deque(maxlen=EVIDENCE_FRAMES + MAX_LAG_FRAMES)
         self._echo = True  # until known: safe against echo
         self._frames = 0
-        self._path: tuple[int, float] | None = None  # the echo's delay (frames) and gain (log10), once measured
 
     def _module(self) -> Any:
         if self._apm is None and self._available:
@@ -128,8 +117,6 @@ class EchoCanceller:
                 out[start : start + FRAME] = near
             elif avatar_speaking and removed_db >= RESIDUAL_DB:
                 out[start : start + FRAME] = cleaned * 0.1
-            elif self._no_louder_than_echo(cleaned):
-                out[start : start + FRAME] = cleaned * ECHO_DAMP
             else:
                 out[start : start + FRAME] = cleaned
         return out
@@ -138,33 +125,17 @@ class EchoCanceller:
         """Whether the microphone has been hearing the avatar lately (cleaned audio is used only then)."""
         return self._echo
 
-    def _no_louder_than_echo(self, cleaned: np.ndarray) -> bool:
-        """Whether a cleaned frame is no louder than the echo of what the avatar said a moment ago."""
-        if self._path is None:
-            return False
-        lag, gain = self._path
-        recent = list(self._far_level)[-1 - lag - LAG_SPREAD : len(self._far_level) - lag + LAG_SPREAD]
-        if not recent or max(recent) <= np.log10(SILENT_RMS):
-            return False  # the avatar was quiet then: no echo now
-        return float(np.log10(_rms(cleaned) + 1e-4)) <= max(recent) + gain + ECHO_MARGIN
-
     def _hears_avatar(self) -> bool:
         far = np.asarray(self._far_level)
         near = np.asarray(self._near_level)
         spoken = np.count_nonzero(far > np.log10(SILENT_RMS))
         if spoken < EVIDENCE_FRAMES // 8:
             return self._echo  # the avatar said too little lately to tell: as before
-        best, best_lag = 0.0, 0
+        best = 0.0
         for lag in range(min(MAX_LAG_FRAMES, far.size - 20)):
             a, b = far[: far.size - lag], near[lag:]
             if a.std() > 1e-6 and b.std() > 1e-6:
-                correlation = float(np.corrcoef(a, b)[0, 1])
-                if correlation > best:
-                    best, best_lag = correlation, lag
-        if best >= ECHO_CORRELATION:
-            a, b = far[: far.size - best_lag], near[best_lag:]
-            loud = a > np.log10(SILENT_RMS)
-            self._path = (best_lag, float(np.median(b[loud] - a[loud])))
+                best = max(best, float(np.corrcoef(a, b)[0, 1]))
         # Echo is believed at once; its absence only after a second of the avatar speaking unheard.
         return best >= ECHO_CORRELATION or (self._echo and spoken < EVIDENCE_FRAMES // 2)
 

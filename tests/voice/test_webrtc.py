@@ -98,7 +98,8 @@ def test_spoken_question_is_saved_and_answered_with_audio(voice_app, ollama, spe
             await wait_until(lambda: call.inputs_sent, 10, "the page to send its inputs")
             said_at = await say(call, speech.at(QUESTION, 48_000))
             await wait_until(lambda: call.audio_heard_since(said_at) > 1.0, 30, "the avatar's voice")
-            found = await wait_until(lambda: user_messages(voice_app, "capital of france"), 10, "the transcript")
+            # (what whisper makes of it is checked below; here: the turn was saved)
+            found = await wait_until(lambda: user_messages(voice_app, "capital"), 30, "the transcript")
             await wait_until(lambda: call.latency_rows(), 15, "the latency table")
             return call, found
         finally:
@@ -171,14 +172,16 @@ def test_barge_in_stops_the_audio_and_the_model(voice_app, ollama, speech: Speec
             said_at = await say(call, speech.at("Tell me a long story.", 48_000))
             await wait_until(lambda: call.audio_heard_since(said_at) > 1.5, 30, "the avatar to be talking")
             talk_from = time.monotonic()
+            before = len(user_messages(voice_app, "moment"))
             talking_s = speech.at(INTERRUPTION, 48_000, before_s=0.0, after_s=0.0).size / 48_000
             call.microphone.play(speech.at(INTERRUPTION, 48_000, before_s=0.0))
             onset = await wait_until(lambda: call.onset_after(talk_from), 5, "the interruption's onset")
             # Past the end of the words, before the pause that ends the turn (and before any answer to it).
             await asyncio.sleep(talking_s + 0.3)
             stopped_at = call.last_audio_at()
-            closed = await asyncio.to_thread(ollama.wait_for_event, "chat_closed_by_client", 5)
-            found = await wait_until(lambda: user_messages(voice_app, "stop for a moment"), 20, "the interruption")
+            # (a hold becomes a barge-in once whisper has the words: seconds on a busy machine)
+            closed = await asyncio.to_thread(ollama.wait_for_event, "chat_closed_by_client", 20)
+            found = await wait_until(lambda: user_messages(voice_app, "moment")[before:], 20, "the interruption")
             return onset, stopped_at, talking_s, closed, found
         finally:
             await call.close()
