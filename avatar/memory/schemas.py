@@ -21,6 +21,7 @@ class MemoryKind(str, Enum):
 class MemoryScope(str, Enum):
     profile = "profile"  # about the user, recalled by every persona
     persona = "persona"  # episodic, recalled only by the persona it belongs to
+    world = "world"  # a world's lore, recalled by the characters of a scene set in that world
 
 
 class CardType(str, Enum):
@@ -40,6 +41,7 @@ class MemoryOut(BaseModel):
     persona_id: str | None
     conversation_id: str | None
     text: str
+    world_id: str | None = None
     card_type: CardType | None
     created_at: datetime
     updated_at: datetime

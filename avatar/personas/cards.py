@@ -104,6 +104,8 @@ class LoreEntry(BaseModel):
 
     content: str  # decorators (@@lines) removed, as the V3 spec asks before the text is used
     keys: list[str] = Field(default_factory=list)
+    # A selective entry's second set of trigger words (a World Info entry's `keysecondary`).
+    secondary_keys: list[str] = Field(default_factory=list)
     name: str = ""  # the entry's name or comment: a title to show in the Memory tab
     constant: bool = False  # the card wants it in every prompt, not only when a key comes up
     insertion_order: float = 0

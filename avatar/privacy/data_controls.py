@@ -94,12 +94,16 @@ def export_archive(ctx: AppContext, out_path: Path) -> Path:
                 elif path.is_dir() and path.name.endswith(".expressions"):  # expression sprites
                     for sprite in sorted(path.glob("*.png")):
                         archive.write(sprite, f"personas/{path.name}/{sprite.name}")
+        for world in ctx.worlds.list():  # each a World Info file SillyTavern (and import-world) reads
+            body = json.dumps(ctx.worlds.export_json(world.id), ensure_ascii=False, indent=2)
+            archive.writestr(f"worlds/{world.id}.json", body)
         archive.writestr(
             "README.txt",
             "Local Avatar export, made " + datetime.now(timezone.utc).isoformat(timespec="seconds") + "\n"
             "conversations.jsonl: one conversation per line with its messages\n"
             "memories.jsonl: what the app remembered, with why and from which messages\n"
-            "personas/: the characters you created or edited; profile.yaml: your name and about-me\n",
+            "personas/: the characters you created or edited; profile.yaml: your name and about-me\n"
+            "worlds/: the worlds of your scenes, as SillyTavern World Info files\n",
         )
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -178,7 +182,15 @@ def delete_all_memories(ctx: AppContext) -> int:
 def wipe_everything(ctx: AppContext) -> None:
     """Conversations, memories, the user's personas and profile, exports: gone. Built-in personas stay."""
     with ctx.engine.begin() as conn:
-        for table in ("memory_progress", "memories", "conversation_moods", "messages", "conversations"):
+        for table in (
+            "memory_progress",
+            "memories",
+            "conversation_moods",
+            "scene_members",
+            "messages",
+            "conversations",
+            "worlds",
+        ):
             if _has_table(ctx, table):
                 conn.execute(text(f"DELETE FROM {table}"))
     _vacuum(ctx)
@@ -190,4 +202,4 @@ def wipe_everything(ctx: AppContext) -> None:
     # Exports made earlier and Gradio's cached copies of uploads and downloads hold the same data.
     scratch.empty_current_run()
     scratch.sweep_ended_runs(scratch.scratch_root(ctx.settings.data_dir))
-    log.info("wiped all conversations, memories, user personas, the profile and temporary files")
+    log.info("wiped all conversations, scenes, worlds, memories, user personas, the profile and temporary files")
