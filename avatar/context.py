@@ -23,6 +23,8 @@ from avatar.memory.embedder import Embedder
 from avatar.memory.service import MemoryService
 from avatar.personas.service import PersonaService
 from avatar.profile.service import ProfileService
+from avatar.scenes.flows import SceneFlow
+from avatar.scenes.service import SceneService
 from avatar.worlds.service import WorldService
 
 
@@ -41,6 +43,7 @@ class AppContext:
     faces: SpriteStore
     moods: MoodService
     worlds: WorldService
+    scenes: SceneFlow
 
     def use_model(self, model: str) -> None:
         """The Chat tab's model picker: the following turns (and memory cards) use `model`, except for
@@ -93,8 +96,13 @@ def create_context(settings: Settings, embedder: Embedder | None = None) -> AppC
     )
     expressions = ExpressionClassifier(embedder)
     chat = ChatFlow(settings, personas, profile, conversations, provider, memory, expressions=expressions, moods=moods)
+    scenes = SceneFlow(chat, SceneService(engine, personas, worlds), worlds)
     chat.cards = CardSchedule(
-        memory, chat.card_job, chat.registry.any_active, idle_s=settings.card_idle_s, after_batch=chat.rewarm
+        memory,
+        lambda conversation_id: scenes.card_job(conversation_id) or chat.card_job(conversation_id),
+        chat.registry.any_active,
+        idle_s=settings.card_idle_s,
+        after_batch=chat.rewarm,
     )
     faces = SpriteStore(personas)
     return AppContext(
@@ -111,4 +119,5 @@ def create_context(settings: Settings, embedder: Embedder | None = None) -> AppC
         faces,
         moods,
         worlds,
+        scenes,
     )

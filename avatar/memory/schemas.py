@@ -86,6 +86,21 @@ class RecalledMemory(BaseModel):
         return self.excerpt or self.memory.text
 
 
+class Witness(BaseModel):
+    """In a scene: a character that was there from after message `joined_after` (None: the start) up to
+    `left_after` (None: still there), and what it remembers of it (its name and memory policy)."""
+
+    persona_id: str
+    name: str
+    policy: MemoryPolicy
+    joined_after: str | None = None
+    left_after: str | None = None
+
+    def saw(self, message_id: str) -> bool:
+        after_join = self.joined_after is None or message_id > self.joined_after
+        return after_join and (self.left_after is None or message_id <= self.left_after)
+
+
 class WriteReport(BaseModel):
     """What one memory write did (logged; tests read it)."""
 
