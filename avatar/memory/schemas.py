@@ -64,6 +64,7 @@ class SourceMessage(BaseModel):
     role: str
     content: str
     created_at: datetime
+    speaker_id: str | None = None  # in a scene: who said it
 
 
 class RecalledMemory(BaseModel):

@@ -23,6 +23,7 @@ from avatar.core import scratch
 from avatar.core.files import atomic_write_bytes
 from avatar.llm.prompt import system_prompt
 from avatar.personas.exceptions import PersonaNotFound
+from avatar.scenes.export import scene_records
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,13 @@ EXPORTED_SETTINGS = (
 )
 
 
+# A character's conversations: its chats and the scenes it was in.
+PERSONA_CONVERSATIONS = (
+    "SELECT id FROM conversations WHERE persona_id = :p "
+    "OR id IN (SELECT conversation_id FROM scene_members WHERE persona_id = :p)"
+)
+
+
 def _rows(ctx: AppContext, sql: str, **params: Any) -> list[dict[str, Any]]:
     with ctx.engine.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(text(sql), params)]
@@ -54,13 +62,21 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def conversations_with_messages(ctx: AppContext, persona_id: str | None = None) -> list[dict[str, Any]]:
-    where = "WHERE persona_id = :persona_id" if persona_id else ""
-    conversations = _rows(ctx, f"SELECT * FROM conversations {where} ORDER BY id", persona_id=persona_id)
+    """Every conversation with its messages (a scene with who was in it when: `members`); `persona_id`: its
+    chats and the scenes it was in."""
+    where = f"WHERE id IN ({PERSONA_CONVERSATIONS})" if persona_id else ""
+    conversations = _rows(ctx, f"SELECT * FROM conversations {where} ORDER BY id", p=persona_id)
     for conversation in conversations:
         conversation["messages"] = [
             _jsonable(m)
             for m in _rows(ctx, "SELECT * FROM messages WHERE conversation_id = :c ORDER BY id", c=conversation["id"])
         ]
+        if conversation.get("kind") == "scene":
+            conversation["members"] = _rows(
+                ctx,
+                "SELECT persona_id, joined_after, left_after FROM scene_members WHERE conversation_id = :c ORDER BY id",
+                c=conversation["id"],
+            )
     return [_jsonable(c) for c in conversations]
 
 
@@ -116,6 +132,9 @@ def finetune_records(ctx: AppContext, persona_id: str | None = None) -> list[dic
     records = []
     user_name = ctx.profile.user_name()
     for conversation in conversations_with_messages(ctx, persona_id):
+        if conversation.get("kind") == "scene":  # one record per character who spoke, as it saw the scene
+            records += scene_records(ctx, conversation["id"], persona_id)
+            continue
         try:
             persona = ctx.personas.get(conversation["persona_id"])
         except PersonaNotFound:  # a deleted persona: its conversations still export, without a system prompt
@@ -157,10 +176,9 @@ def _vacuum(ctx: AppContext) -> None:
 
 
 def delete_persona_conversations(ctx: AppContext, persona_id: str) -> int:
+    """The character's chats and the scenes it was in (its lines are in them)."""
     with ctx.engine.begin() as conn:
-        ids = [
-            r[0] for r in conn.execute(text("SELECT id FROM conversations WHERE persona_id = :p"), {"p": persona_id})
-        ]
+        ids = [r[0] for r in conn.execute(text(PERSONA_CONVERSATIONS), {"p": persona_id})]
         for conversation_id in ids:
             conn.execute(text("DELETE FROM messages WHERE conversation_id = :c"), {"c": conversation_id})
             conn.execute(text("DELETE FROM conversations WHERE id = :c"), {"c": conversation_id})

@@ -7,6 +7,7 @@ import asyncio
 import json
 
 from avatar.memory.schemas import MemoryKind, MemoryScope
+from avatar.memory.ui import ALL, WORDS, MemoryTab
 from tests.scenes.conftest import collect, replies
 from tests.worlds.worldkit import CONSTANT_TEXT, ENGINE_TEXT, meridian_world_info
 
@@ -37,6 +38,18 @@ def test_each_character_remembers_only_what_it_witnessed(ctx, fake_ollama):
     every = ctx.memory.list(kind=MemoryKind.chunk)
     assert {m.persona_id for m in every} == {"aria", "captain-vega", "professor-quill"}
     assert all(m.scope is MemoryScope.persona for m in every)  # excerpts stay with the characters who saw them
+
+    # The Memory tab says which scene a memory came from, and who said each of its messages.
+    tab = MemoryTab(ctx)
+    owners = {row[2] for row in tab.view(ALL, "chunk", ALL, "", WORDS)[2]}
+    assert (
+        "Captain Vega · from the scene “Vega, I keep a secret map of the nebula.” (Aria, Captain Vega, Professor Quill)"
+        in owners
+    )
+    vega_chunk = next(m for m in ctx.memory.list(persona_id="captain-vega", kind=MemoryKind.chunk))
+    who = [row[1] for row in tab.sources_rows(vega_chunk, ctx.memory.sources(vega_chunk.id))]
+    assert who[:3] == ["Aria", "You", "Captain Vega"]
+    assert "from the scene “Vega, I keep a secret map" in tab.info(vega_chunk)
 
     # Quill never recalls what it did not witness; Vega does.
     assert not [r for r in ctx.memory.recall("secret map of the nebula", "professor-quill", wait_for_model=True)]
@@ -73,6 +86,8 @@ def test_cards_are_each_witnesses_and_what_the_user_says_about_themselves_is_use
 def test_a_scene_in_a_world_recalls_its_lore(ctx, fake_ollama):
     world, _ = ctx.worlds.import_world(json.dumps(meridian_world_info()).encode(), "Meridian.json")
     ctx.memory.wait_for_writes(60)
+    lore_rows = MemoryTab(ctx).view(ALL, ALL, "world", "", WORDS)[2]
+    assert {row[2] for row in lore_rows} == {"World: Meridian"} and len(lore_rows) == 3
     ctx.memory.embedder.load()
     scene = ctx.scenes.start(["aria", "captain-vega"], world_id=world.id)
     fake_ollama.script("She purrs at full torch.")
