@@ -1,8 +1,9 @@
 """A scene in the chat views: each reply under its speaker's face (with that reply's expression) and name.
 
 Gradio's Chatbot has one picture for all the assistant's messages, so in a scene each reply starts with
-its speaker's face as a small inline picture and the name in bold. The picture is a file in Gradio's own
-cache folder (which it serves, and which lives in the run's scratch folder: see core/scratch.py).
+its speaker's face as a small inline picture and the name in bold. The picture is a copy in Gradio's
+upload folder, which Gradio serves and which is the run's scratch folder (core/scratch.py): removed when
+the app stops.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ SCENE_CSS = """
 
 
 def served_url(path: Path) -> str:
-    """A URL the page can load `path` from: a copy in Gradio's cache folder (faces are named by content)."""
-    folder = Path(gradio_utils.get_cache_folder()) / "scene-faces"
+    """A URL the page can load `path` from: a copy in Gradio's upload folder (faces are named by content)."""
+    folder = Path(gradio_utils.get_upload_folder()) / "scene-faces"
     target = folder / path.name
     if not target.exists():
         folder.mkdir(parents=True, exist_ok=True)
