@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
+from functools import partial
 
 from avatar.chat.flows import ChatFlow, Speaking
 from avatar.chat.notes import fresh_recall, join_notes
@@ -67,6 +68,8 @@ class SceneFlow:
         first = self.personas.get(persona_ids[0]) if persona_ids else None
         greeting = self.chat.greeting(first) if first is not None else ""
         scene = self.scenes.create(persona_ids, world_id=world_id, greeting=greeting, memory_enabled=memory_enabled)
+        if world_id and self.chat.memory is not None:  # a world imported by `app.py import-world` meanwhile
+            self.chat.memory.schedule_world_lore_sync(world_id, partial(self.worlds.lore, world_id))
         log.info("scene %s started: %s world=%s", scene.conversation_id, ", ".join(scene.members), world_id)
         return scene.conversation_id
 
