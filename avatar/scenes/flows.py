@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
 from functools import partial
 
-from avatar.chat.flows import ChatFlow, Speaking
+from avatar.chat.flows import ChatFlow, Speaking, Speculation
 from avatar.chat.notes import fresh_recall, join_notes
 from avatar.chat.schemas import TurnUpdate
 from avatar.conversations.schemas import MessageOut, MessageStatus
@@ -78,15 +78,26 @@ class SceneFlow:
 
     # -- turns ----------------------------------------------------------------------------------
     async def send(
-        self, conversation_id: str, text: str, *, until_heard: Heard | None = None
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        until_heard: Heard | None = None,
+        speculation: Speculation | None = None,
     ) -> AsyncIterator[TurnUpdate]:
-        """The user's message (saved before any model call), then the replies it calls for."""
+        """The user's message (saved before any model call), then the replies it calls for.
+
+        `speculation` (voice), as in ChatFlow.send: no update says the words were saved until the first
+        reply is about to be heard; withdrawn before that, the turn leaves nothing and no one else speaks."""
         scene = self.scenes.get(conversation_id)
         message = self.chat.conversations.add_user_message(conversation_id, text)
         log.info("scene turn: conversation=%s user=%s", conversation_id, private(text))
-        yield TurnUpdate(conversation_id=conversation_id, user_message_id=message.id)
+        if speculation is None:
+            yield TurnUpdate(conversation_id=conversation_id, user_message_id=message.id)
+        else:
+            speculation.user_message_id = message.id
         speakers = await asyncio.to_thread(self.chooser.answering, self._moment(scene))
-        async for update in self._replies(scene, speakers, until_heard):
+        async for update in self._replies(scene, speakers, until_heard, speculation):
             update.user_message_id = message.id
             yield update
 
@@ -133,12 +144,17 @@ class SceneFlow:
 
     # -- internals ------------------------------------------------------------------------------
     async def _replies(
-        self, scene: SceneOut, speakers: Sequence[str], until_heard: Heard | None = None
+        self,
+        scene: SceneOut,
+        speakers: Sequence[str],
+        until_heard: Heard | None = None,
+        speculation: Speculation | None = None,
     ) -> AsyncIterator[TurnUpdate]:
         self._halted.discard(scene.conversation_id)
-        for speaker in speakers:
+        for number, speaker in enumerate(speakers):
             last: TurnUpdate | None = None
-            async for update in self._speak(scene, speaker, until_heard):
+            # Only the first reply can withdraw the turn: once it is heard, the turn stands.
+            async for update in self._speak(scene, speaker, until_heard, speculation if number == 0 else None):
                 last = update
                 yield update
             if not self._carry_on_after(scene.conversation_id, last):
@@ -149,7 +165,9 @@ class SceneFlow:
         finished = last is not None and last.done and last.status is MessageStatus.complete
         return finished and conversation_id not in self._halted
 
-    async def _speak(self, scene: SceneOut, speaker_id: str, until_heard: Heard | None) -> AsyncIterator[TurnUpdate]:
+    async def _speak(
+        self, scene: SceneOut, speaker_id: str, until_heard: Heard | None, speculation: Speculation | None = None
+    ) -> AsyncIterator[TurnUpdate]:
         persona = self.personas.get(speaker_id)
         members = self._members(scene)
         names = call_names([*members, *([persona] if persona not in members else [])])
@@ -160,7 +178,7 @@ class SceneFlow:
             remember=lambda: self._remember(scene),
             guard=SpeakerGuard(names[persona.id] or [persona.name], [*others, self.chat.profile.user_name()]),
         )
-        async for update in self.chat._answer(persona, scene.conversation_id, until_heard, speaking=speaking):
+        async for update in self.chat._answer(persona, scene.conversation_id, until_heard, speculation, speaking):
             yield update
 
     def _members(self, scene: SceneOut) -> list[Persona]:

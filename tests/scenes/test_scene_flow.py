@@ -8,6 +8,7 @@ import itertools
 
 import pytest
 
+from avatar.chat.flows import Speculation
 from avatar.conversations.schemas import MessageStatus, Role
 from avatar.scenes.exceptions import InvalidScene
 from tests.scenes.conftest import CAST, collect, replies
@@ -86,6 +87,45 @@ def test_stop_ends_the_reply_and_the_ones_still_to_come(ctx, scene, fake_ollama)
     assert len(answers) == 1 and answers[0].status is MessageStatus.partial
     assert len(fake_ollama.chat_requests()) == 1  # nobody spoke after the Stop
     assert ctx.conversations.messages(scene)[-1].status is MessageStatus.partial
+
+
+def speculative_scene_turn(ctx, scene: str, text: str, commit: bool) -> tuple[Speculation, list]:
+    """A voice turn started before the user is surely done: committed (or discarded) at the first piece."""
+    speculation = Speculation()
+
+    async def run() -> list:
+        updates = []
+        async for update in ctx.scenes.send(scene, text, speculation=speculation):
+            updates.append(update)
+            if len(updates) == 1 and not commit:
+                speculation.discard()  # the user went on talking
+                ctx.scenes.stop(scene)
+            elif len(updates) == 1:
+                assert speculation.commit()
+        return updates
+
+    return speculation, asyncio.run(run())
+
+
+def test_a_speculative_scene_turn_the_user_talked_through_leaves_nothing_and_no_one_else_speaks(
+    ctx, scene, fake_ollama
+):
+    fake_ollama.token_delay_s = 0.05
+    fake_ollama.script("Steady as she goes, rookie. Heading two-seven-zero.")
+    speculation, updates = speculative_scene_turn(ctx, scene, "Vega, then Professor Quill: our heading?", False)
+    assert speculation.discarded and updates[-1].done and not updates[-1].status
+    assert len(fake_ollama.chat_requests()) == 1  # Quill, named second, was never asked
+    assert [m.speaker_id for m in ctx.conversations.messages(scene)] == ["aria"]  # the opening only
+
+    fake_ollama.script("Two-seven-zero.", "By the stars, yes.")
+    speculation, updates = speculative_scene_turn(ctx, scene, "Vega, then Professor Quill: our heading?", True)
+    assert speculation.committed and updates[0].user_message_id == speculation.user_message_id
+    saved = [(m.role.value, m.speaker_id, m.content) for m in ctx.conversations.messages(scene)[1:]]
+    assert saved == [
+        ("user", None, "Vega, then Professor Quill: our heading?"),
+        ("assistant", "captain-vega", "Two-seven-zero."),
+        ("assistant", "professor-quill", "By the stars, yes."),
+    ]
 
 
 def test_regenerate_has_the_same_character_say_it_again(ctx, scene, fake_ollama):
