@@ -71,3 +71,7 @@ def test_each_speakers_prompt_extends_its_previous_one(three_slots):
             assert uses[now].cached_tokens >= tokens_of(previous) - 8, (speaker, now)
     notes = [[m["content"] for m in r.body["messages"] if "```memories" in m["content"]] for r in requests]
     assert any("Biscuit" in " ".join(n) for n in notes[:1])  # recalled for Vega, before the question it answers
+    # Excerpts of the scene itself were recalled too, as the lines that matched: each note records them
+    # ("id#2,3") and is sent again exactly so, or the prefix checks above would fail.
+    refs = [r for m in ctx.conversations.messages(scene) for rs in m.speaker_notes.values() for r in rs]
+    assert any("#" in ref for ref in refs), refs
