@@ -87,8 +87,9 @@ def subcommand_features() -> list:
     from avatar.memory import cli as memory_cli
     from avatar.personas import cli as personas_cli
     from avatar.privacy import cli as privacy_cli
+    from avatar.worlds import cli as worlds_cli
 
-    return [personas_cli, expressions_cli, privacy_cli, memory_cli]
+    return [personas_cli, expressions_cli, worlds_cli, privacy_cli, memory_cli]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -23,6 +23,7 @@ from avatar.privacy.auth import BasicAuthMiddleware
 from avatar.privacy.lan import LanSetup
 from avatar.privacy.no_remote_assets import NoRemoteAssetsMiddleware
 from avatar.privacy.ui import PrivacyTab
+from avatar.scenes.chat_view import SCENE_CSS
 from avatar.theme import CSS, make_theme
 from avatar.voice.call_screen import CALL_CSS, CALL_JS
 from avatar.voice.ui import VoiceTab
@@ -34,7 +35,11 @@ def build_app(settings: Settings, ctx: AppContext | None = None) -> gr.Blocks:
     scratch.use_data_dir(settings.data_dir)  # before any Blocks: Gradio's cache goes there too
     ctx = ctx or create_context(settings)
     with gr.Blocks(
-        title="Local Avatar", theme=make_theme(), css=CSS + FACE_CSS + CALL_CSS, js=CALL_JS, analytics_enabled=False
+        title="Local Avatar",
+        theme=make_theme(),
+        css=CSS + FACE_CSS + SCENE_CSS + CALL_CSS,
+        js=CALL_JS,
+        analytics_enabled=False,
     ) as demo:
         gr.Markdown("## Local Avatar\nYour characters, on your computer. Nothing you say leaves this machine.")
         chat_tab = ChatTab(ctx)
@@ -49,6 +54,7 @@ def build_app(settings: Settings, ctx: AppContext | None = None) -> gr.Blocks:
         chat_tab.wire_load(demo)
         personas_tab.wire_load(demo)
         personas_tab.wire_persona_refresh(chat_tab.components["persona_picker"])
+        chat_tab.scenes.follow_personas(personas_tab.revision)
         # Your name can be given in the Chat tab (first run) or under About you: each refreshes the other.
         for name_saved in chat_tab.components["name_saved"]:
             personas_tab.profile_section.reload_after(name_saved)

@@ -23,6 +23,9 @@ from avatar.memory.embedder import Embedder
 from avatar.memory.service import MemoryService
 from avatar.personas.service import PersonaService
 from avatar.profile.service import ProfileService
+from avatar.scenes.flows import SceneFlow
+from avatar.scenes.service import SceneService
+from avatar.worlds.service import WorldService
 
 
 @dataclass
@@ -39,6 +42,8 @@ class AppContext:
     cards: CardSchedule
     faces: SpriteStore
     moods: MoodService
+    worlds: WorldService
+    scenes: SceneFlow
 
     def use_model(self, model: str) -> None:
         """The Chat tab's model picker: the following turns (and memory cards) use `model`, except for
@@ -58,6 +63,8 @@ class AppContext:
         # Cards imported by `app.py import-card` (no memory there) or edited by hand: lore catches up.
         for persona in self.personas.list():
             self.memory.schedule_lore_sync(persona.id, partial(self.personas.lore, persona.id))
+        for world in self.worlds.list():  # imported by `app.py import-world` (no memory there)
+            self.memory.schedule_world_lore_sync(world.id, partial(self.worlds.lore, world.id))
 
     def close(self) -> None:
         self.cards.close()
@@ -83,10 +90,19 @@ def create_context(settings: Settings, embedder: Embedder | None = None) -> AppC
         lambda persona_id: memory.schedule_lore_sync(persona_id, partial(personas.lore, persona_id))
     )
     moods = MoodService(engine)
+    worlds = WorldService(engine)
+    worlds.lore_listeners.append(
+        lambda world_id: memory.schedule_world_lore_sync(world_id, partial(worlds.lore, world_id))
+    )
     expressions = ExpressionClassifier(embedder)
     chat = ChatFlow(settings, personas, profile, conversations, provider, memory, expressions=expressions, moods=moods)
+    scenes = SceneFlow(chat, SceneService(engine, personas, worlds), worlds)
     chat.cards = CardSchedule(
-        memory, chat.card_job, chat.registry.any_active, idle_s=settings.card_idle_s, after_batch=chat.rewarm
+        memory,
+        lambda conversation_id: scenes.card_job(conversation_id) or chat.card_job(conversation_id),
+        chat.registry.any_active,
+        idle_s=settings.card_idle_s,
+        after_batch=chat.rewarm,
     )
     faces = SpriteStore(personas)
     return AppContext(
@@ -102,4 +118,6 @@ def create_context(settings: Settings, embedder: Embedder | None = None) -> AppC
         chat.cards,
         faces,
         moods,
+        worlds,
+        scenes,
     )

@@ -2,7 +2,8 @@
 
 /personas -> [{id, name}]
 /chat(message, persona_id, conversation_id) -> streams dicts; the last has done=True and the reply's emotion
-/stop(conversation_id) -> whether a reply was being generated there
+/stop(conversation_id) -> whether a reply was being generated there (in a scene, the replies to come stop too)
+Scenes (several characters, a world): avatar/scenes/api.py.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import gradio as gr
 
 from avatar.context import AppContext
 from avatar.core.errors import AvatarError
+from avatar.scenes.api import register_scene_api
 
 
 def register_api(ctx: AppContext) -> None:
@@ -38,7 +40,8 @@ def register_api(ctx: AppContext) -> None:
 
     async def stop(conversation_id: str) -> bool:
         """Stop the reply being generated in conversation_id; what was generated is saved as partial."""
-        stopped = ctx.chat.stop(conversation_id)
+        in_scene = ctx.scenes.is_scene(conversation_id)
+        stopped = ctx.scenes.stop(conversation_id) if in_scene else ctx.chat.stop(conversation_id)
         if stopped:
             await ctx.chat.registry.wait_finished(conversation_id)
         return stopped
@@ -46,3 +49,4 @@ def register_api(ctx: AppContext) -> None:
     gr.api(personas, api_name="personas")
     gr.api(chat, api_name="chat", concurrency_limit=None)
     gr.api(stop, api_name="stop", concurrency_limit=None)
+    register_scene_api(ctx)

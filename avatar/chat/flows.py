@@ -65,6 +65,18 @@ class Speculation:
             self.discarded = True
 
 
+@dataclass(frozen=True)
+class Speaking:
+    """How a reply in a scene differs from one in a one-character chat (avatar/scenes/flows.py makes it):
+    its speaker, its own prompt, who remembers it, and a filter that keeps the reply to that speaker's lines.
+    Scenes keep no mood (see README: faces show each reply's expression)."""
+
+    speaker_id: str
+    prompt: Callable[[], Awaitable[tuple[BuiltPrompt, list[HistoryItem], dict]]]  # as ChatFlow._prompt
+    remember: Callable[[], None]
+    guard: Callable[[AsyncIterator[str]], AsyncIterator[str]]
+
+
 class ChatFlow:
     def __init__(
         self,
@@ -253,8 +265,11 @@ class ChatFlow:
             return False
         return self.memory_enabled(conversation_id)
 
-    async def _recall(self, conversation_id: str, persona: Persona, query: str, user_name: str) -> list[RecalledMemory]:
-        """Memories relevant to `query` (the kept window may already show some of them)."""
+    async def _recall(
+        self, conversation_id: str, persona: Persona, query: str, user_name: str, world_id: str | None = None
+    ) -> list[RecalledMemory]:
+        """Memories relevant to `query` (the kept window may already show some of them); in a scene set in
+        `world_id`, the world's lore too."""
         if self.memory is None or not query.strip():
             self.last_recall[conversation_id] = []
             return []
@@ -264,6 +279,7 @@ class ChatFlow:
             k=self.settings.memory_recall_k,
             token_budget=self.settings.memory_token_budget,
             user_name=user_name,
+            world_id=world_id,
         )
         self.last_recall[conversation_id] = recalled
         return recalled
@@ -372,8 +388,10 @@ class ChatFlow:
         conversation_id: str,
         until_heard: Callable[[], Awaitable[None]] | None = None,
         speculation: Speculation | None = None,
+        speaking: Speaking | None = None,
     ) -> AsyncIterator[TurnUpdate]:
-        prompt, history, layout = await self._prompt(persona, conversation_id)
+        prompt, history, layout = await (speaking.prompt() if speaking else self._prompt(persona, conversation_id))
+        speaker_id = speaking.speaker_id if speaking else None
         question = next((m.content for m in reversed(prompt.messages) if m.role == "user"), "")
         user_name = self.profile.user_name()
         options = self.generation_options()
@@ -388,11 +406,13 @@ class ChatFlow:
         saved_id: str | None = None
         try:
             stream = self.provider.stream_chat(prompt.messages, options, model=model, stats=generation)
+            if speaking is not None:
+                stream = speaking.guard(stream)
             if until_heard is not None:
                 stream = _then_wait(stream, until_heard)
             async for piece in until_cancelled(stream, turn.cancelled):
                 reply += piece
-                yield TurnUpdate(conversation_id=conversation_id, reply=reply)
+                yield TurnUpdate(conversation_id=conversation_id, reply=reply, speaker_id=speaker_id)
             status = MessageStatus.partial if turn.cancelled.is_set() else MessageStatus.complete
             if status is MessageStatus.complete and not reply.strip():
                 status, error = None, "The model returned an empty reply. Try Regenerate."
@@ -413,17 +433,18 @@ class ChatFlow:
                     self.conversations.withdraw_user_message(speculation.user_message_id)
             if status is not None and reply:
                 saved_id = self.conversations.add_reply(
-                    conversation_id, reply, status, model=model, generation=generation
+                    conversation_id, reply, status, model=model, generation=generation, speaker_id=speaker_id
                 ).id
             self.registry.finish(turn)
         emotion: str | None = None
         if saved_id:
-            self._remember(persona, conversation_id, user_name)
+            speaking.remember() if speaking else self._remember(persona, conversation_id, user_name)
             self._prepare_next_turn(
                 persona, conversation_id, model, prompt, [*history, HistoryItem("assistant", reply)], layout
             )
             emotion = await self._label(saved_id, reply)
-            await self._move_mood(persona, conversation_id, emotion, question)
+            if speaking is None:
+                await self._move_mood(persona, conversation_id, emotion, question)
         log.info(
             "reply: conversation=%s status=%s text=%s server=%s",
             conversation_id,
@@ -440,6 +461,7 @@ class ChatFlow:
             error=error,
             generation=generation,
             emotion=emotion,
+            speaker_id=speaker_id,
         )
 
 

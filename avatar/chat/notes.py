@@ -44,22 +44,29 @@ class NotedHistory:
 def noted_history(messages: Sequence[MessageOut], memory: MemoryService | None, user_name: str) -> NotedHistory:
     """The history with each message's stored note; `memory` None (memory off): no memories in them."""
     kept = [m for m in messages if m.content.strip()]
-    refs = {message.id: [parse_note_ref(ref) for ref in message.recalled_memory_ids] for message in kept}
-    wanted = [i for parsed in refs.values() for i, _ in parsed] if memory is not None else []
-    found = {m.id: m for m in memory.by_ids(wanted)} if memory is not None and wanted else {}
     items: list[HistoryItem] = []
     note_ids: list[list[str]] = []
-    for message in kept:
-        # The lines of each memory the note showed, as it showed them (recall gives the lines that matched).
-        shown = [
-            RecalledMemory(memory=found[i], score=0.0, lines=lines, excerpt=excerpt(found[i].text, lines))
-            for i, lines in refs[message.id]
-            if i in found
-        ]
+    for message, shown in zip(kept, shown_in_notes([m.recalled_memory_ids for m in kept], memory)):
         note = join_notes(format_memories(shown, user_name), message.state_note or "")
         items.append(HistoryItem(message.role.value, message.content, note))
         note_ids.append([r.memory.id for r in shown])
     return NotedHistory(items, note_ids, [m.id for m in kept], [m.state_note or "" for m in kept])
+
+
+def shown_in_notes(notes: Sequence[Sequence[str]], memory: MemoryService | None) -> list[list[RecalledMemory]]:
+    """For each note (its refs, "id" or "id#2,3"), the memories it showed with the lines of each it showed,
+    as it showed them (recall gives the lines that matched); `memory` None (memory off): none."""
+    parsed = [[parse_note_ref(ref) for ref in refs] for refs in notes]
+    wanted = [i for refs in parsed for i, _ in refs] if memory is not None else []
+    found = {m.id: m for m in memory.by_ids(wanted)} if memory is not None and wanted else {}
+    return [
+        [
+            RecalledMemory(memory=found[i], score=0.0, lines=lines, excerpt=excerpt(found[i].text, lines))
+            for i, lines in refs
+            if i in found
+        ]
+        for refs in parsed
+    ]
 
 
 def join_notes(*parts: str) -> str:

@@ -18,3 +18,4 @@ class TurnUpdate(BaseModel):
     error: str | None = None  # a message for the user when the model failed
     generation: GenerationStats | None = None  # the last update: what the model server reported for the reply
     emotion: str | None = None  # the saved reply's expression label (the last update), None if unknown
+    speaker_id: str | None = None  # in a scene: the character saying this reply

@@ -19,6 +19,8 @@ class Conversation(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, index=True)
     # Off: this conversation neither recalls memories nor adds to them (the Chat tab's switch).
     memory_enabled: bool = True
+    kind: str = Field(default="chat", max_length=16)  # "chat" (one character) | "scene" (avatar/scenes)
+    world_id: str | None = Field(default=None, max_length=36)  # a scene's world; no foreign key: it may go
 
 
 class Message(SQLModel, table=True):
@@ -39,3 +41,7 @@ class Message(SQLModel, table=True):
     generation: str | None = None
     # The reply's expression label (avatar/expressions), set once the reply is saved; None for the user's.
     emotion: str | None = Field(default=None, max_length=32)
+    # In a scene: the character who said this reply (None in a one-character chat: its persona).
+    speaker_id: str | None = Field(default=None, max_length=200)
+    # In a scene: JSON {persona id: [memory ids]}, the note each speaker was shown just before this message.
+    speaker_notes: str | None = None

@@ -48,6 +48,13 @@ class MessageOut(BaseModel):
         return json.loads(value) if isinstance(value, str) else value
 
     emotion: str | None = None
+    speaker_id: str | None = None  # in a scene: who said this reply (None: the conversation's persona)
+    speaker_notes: dict[str, list[str]] = {}  # in a scene: the memories each speaker was shown before it
+
+    @field_validator("speaker_notes", mode="before")
+    @classmethod
+    def _notes(cls, value: object) -> object:
+        return json.loads(value) if isinstance(value, str) else value or {}
 
 
 class ConversationOut(BaseModel):
@@ -59,3 +66,9 @@ class ConversationOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     memory_enabled: bool = True
+    kind: str = "chat"  # "scene": several characters (avatar/scenes)
+    world_id: str | None = None
+
+    @property
+    def is_scene(self) -> bool:
+        return self.kind == "scene"

@@ -137,7 +137,9 @@ class ConversationService:
         status: MessageStatus,
         model: str | None = None,
         generation: GenerationStats | None = None,
+        speaker_id: str | None = None,
     ) -> MessageOut:
+        """A reply; `speaker_id`: in a scene, the character who said it."""
         with Session(self.engine) as session:
             conversation = self._require(session, conversation_id)
             message = Message(
@@ -146,6 +148,7 @@ class ConversationService:
                 content=text,
                 status=status.value,
                 model=model,
+                speaker_id=speaker_id,
                 generation=generation.model_dump_json(exclude_none=True) if generation is not None else None,
             )
             self._touch(session, conversation)
@@ -163,6 +166,21 @@ class ConversationService:
                 return  # deleted meanwhile: nothing to keep
             message.recalled_memory_ids = json.dumps(list(memory_ids)) if memory_ids else None
             message.state_note = state_note or None
+            session.add(message)
+            session.commit()
+
+    def set_speaker_note(self, message_id: str, speaker_id: str, memory_ids: Sequence[str]) -> None:
+        """In a scene: the memories shown to `speaker_id` just before this message (each speaker has its own)."""
+        with Session(self.engine) as session:
+            message = repository.get_message(session, message_id)
+            if message is None:
+                return
+            notes = json.loads(message.speaker_notes) if message.speaker_notes else {}
+            if memory_ids:
+                notes[speaker_id] = list(memory_ids)
+            else:
+                notes.pop(speaker_id, None)
+            message.speaker_notes = json.dumps(notes) if notes else None
             session.add(message)
             session.commit()
 
@@ -205,6 +223,19 @@ class ConversationService:
             if not messages or messages[-1].role != Role.user.value:
                 return None
             return MessageOut.model_validate(messages[-1])
+
+    def drop_newest_reply(self, conversation_id: str) -> MessageOut | None:
+        """For Regenerate in a scene: remove the newest reply, whatever came before it (another character's
+        reply, in "let them talk"), unless it is the scene's opening line. Returns the removed reply."""
+        with Session(self.engine) as session:
+            self._require(session, conversation_id)
+            messages = repository.list_messages(session, conversation_id)
+            if len(messages) < 2 or messages[-1].role != Role.assistant.value:
+                return None
+            dropped = MessageOut.model_validate(messages[-1])
+            session.delete(messages[-1])
+            session.commit()
+            return dropped
 
     @staticmethod
     def _touch(session: Session, conversation: Conversation) -> None:

@@ -10,97 +10,20 @@ import gradio as gr
 
 from avatar.chat.schemas import TurnUpdate
 from avatar.context import AppContext
-from avatar.conversations.schemas import MessageOut, MessageStatus
+from avatar.conversations.model_status import MODEL_INFO, MODEL_INFO_FLAG, banner_text, model_picker_update
+from avatar.conversations.rendering import ChatHistory, error_bubble, render_messages
+from avatar.conversations.schemas import MessageStatus
 from avatar.core.errors import AvatarError
-from avatar.core.wording import counted
 from avatar.expressions.ui import Faces
-from avatar.llm.base import ProviderError, ProviderHealth, listed_name
+from avatar.llm.base import ProviderError, listed_name
 from avatar.personas.schemas import Persona
+from avatar.scenes.ui import ScenePanel
 
 log = logging.getLogger(__name__)
-
-STATUS_NOTES = {
-    MessageStatus.partial: "\n\n*— stopped*",
-    MessageStatus.interrupted: "\n\n*— interrupted*",
-    MessageStatus.error: "\n\n*— cut off: the model failed*",
-}
-
-ChatHistory = list[dict[str, Any]]
-
-
-def figures_line(message: MessageOut) -> str:
-    """A small line under a reply: what the model server reported for it (tokens evaluated, speed)."""
-    summary = message.generation.summary() if message.generation is not None else ""
-    return f"\n\n<sub>{summary}</sub>" if summary else ""
-
-
-def render_messages(messages: list[MessageOut], figures: bool = True) -> ChatHistory:
-    return [
-        {
-            "role": m.role.value,
-            "content": m.content + STATUS_NOTES.get(m.status, "") + (figures_line(m) if figures else ""),
-        }
-        for m in messages
-    ]
 
 
 def hidden() -> Any:
     return gr.update(visible=False)
-
-
-RETRY_HINT = "Your message is saved: press **Regenerate** to try again."
-
-
-def error_bubble(text: str) -> dict[str, Any]:
-    # Shown, never saved: the model failed, the user's own message is already stored (Regenerate answers it).
-    return {"role": "assistant", "content": f"{text}\n\n{RETRY_HINT}", "metadata": {"title": "⚠️ No reply"}}
-
-
-MODEL_INFO = (
-    "Used from the next message on, and remembered. A character with its own model "
-    "(set under Personas) keeps using that one."
-)
-MODEL_INFO_FLAG = MODEL_INFO + " At the next start, --model / AVATAR_MODEL decides again."
-
-
-def banner_text(health: ProviderHealth, provider_name: str) -> str:
-    if not health.reachable:
-        return f"**Model server not reachable.** {health.detail}"
-    if not health.listed:
-        return f"**The model server answered with an error.** {health.detail}"
-    if not health.model_available:
-        if not health.models:
-            return f"**Model missing.** {health.detail}"
-        # Most people already have a model or two: picking one beats a download of gigabytes.
-        pull = ", or download it with the Pull button" if health.can_pull else ""
-        return (
-            f"**Model missing.** The model server has no '{health.model}'. Pick one of your "
-            f"{counted(len(health.models), 'installed model')} in the **Model** list on the left{pull}."
-        )
-    return ""
-
-
-def model_picker_update(health: ProviderHealth, shown: str | None, info: str) -> Any:
-    """The Model dropdown for what the server lists. `shown`: the value the page shows now; the value
-    is sent only when it changes (sent with the choices, it makes Gradio filter the open list to it)."""
-    model = health.model
-    if not health.reachable or not health.listed:
-        # Nothing to choose from while the server is down: keep the list, show the model in use.
-        return gr.update() if shown == model else gr.update(choices=[model], value=model)
-    if not health.models:
-        # An OpenAI-compatible server that lists nothing usually answers under any name.
-        why = "Download one with the Pull button." if health.can_pull else "Set the model with --model / AVATAR_MODEL."
-        info = f"The model server lists no models. {why}"
-        return gr.update(choices=[model], value=model, interactive=False, info=info)
-    value = listed_name(model, health.models)
-    choices: list[tuple[str, str]] = [(m, m) for m in health.models]
-    if value is None:
-        value = model
-        choices.insert(0, (f"{model} (not installed)", model))
-    update: dict[str, Any] = {"choices": choices, "interactive": True, "info": info}
-    if shown != value:
-        update["value"] = value
-    return gr.update(**update)
 
 
 class ChatTab:
@@ -109,15 +32,24 @@ class ChatTab:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
         self.faces = Faces(ctx)
+        self.scenes = ScenePanel(ctx, self)
 
     # -- helpers ---------------------------------------------------------------------------
     def persona_choices(self) -> list[tuple[str, str]]:
         return [(p.name, p.id) for p in self.ctx.personas.list()]
 
     def conversation_choices(self, persona_id: str | None) -> list[tuple[str, str]]:
+        """The character's chats and the scenes it has been in, the latest first."""
         if not persona_id:
             return []
-        return [(c.title, c.id) for c in self.ctx.conversations.list(persona_id)]
+        chats = [c for c in self.ctx.conversations.list(persona_id) if not c.is_scene]
+        listed = sorted(
+            [*chats, *self.ctx.scenes.scenes.list_for(persona_id)], key=lambda c: c.updated_at, reverse=True
+        )
+        return [(self.scenes.label(c.id, c.title) if c.is_scene else c.title, c.id) for c in listed]
+
+    def refresh_listing(self, persona_id: str | None, conversation_id: str | None) -> Any:
+        return gr.update(choices=self.conversation_choices(persona_id), value=conversation_id)
 
     def greeting_view(self, persona_id: str | None, index: int = 0) -> ChatHistory:
         greeting = self.ctx.chat.greeting(persona, index) if (persona := self._persona(persona_id)) else ""
@@ -156,6 +88,8 @@ class ChatTab:
         """The conversation as the chat shows it; `figures`: each reply's model-server figures under it."""
         if not conversation_id:
             return self.greeting_view(persona_id)
+        if self.ctx.scenes.is_scene(conversation_id):
+            return self.scenes.history(conversation_id, figures)
         return render_messages(self.ctx.conversations.messages(conversation_id), figures)
 
     def model_info(self) -> str:
@@ -297,6 +231,11 @@ class ChatTab:
         if not persona_id:
             yield text, gr.update(), conversation_id, gr.update(), "Pick a character first."
             return
+        if self.ctx.scenes.is_scene(conversation_id):
+            assert conversation_id is not None
+            async for shown in self.scenes.send(text, conversation_id, persona_id):
+                yield shown
+            return
         try:
             if not conversation_id:
                 conversation_id = self.ctx.chat.start_conversation(persona_id, greeting_index=greeting_index or 0)
@@ -321,6 +260,10 @@ class ChatTab:
     async def regenerate(self, persona_id: str | None, conversation_id: str | None) -> AsyncIterator[tuple[Any, ...]]:
         if not conversation_id:
             yield gr.update(), "Nothing to regenerate yet: send a message first."
+            return
+        if self.ctx.scenes.is_scene(conversation_id):
+            async for shown in self.scenes.regenerate(conversation_id):
+                yield shown
             return
         try:
             saved: ChatHistory | None = None
@@ -354,7 +297,10 @@ class ChatTab:
         return ""
 
     async def stop(self, conversation_id: str | None) -> str:
-        if not conversation_id or not self.ctx.chat.stop(conversation_id):
+        if not conversation_id:
+            return ""
+        scene = self.ctx.scenes.is_scene(conversation_id)  # a scene: the replies still to come stop too
+        if not (self.ctx.scenes.stop(conversation_id) if scene else self.ctx.chat.stop(conversation_id)):
             return ""
         await self.ctx.chat.registry.wait_finished(conversation_id, timeout_s=5)
         return "Stopped. The part of the reply you saw is saved."
@@ -456,6 +402,7 @@ class ChatTab:
                         elem_id="model-picker",
                     )
                     new_button = gr.Button("+ New chat")
+                    self.scenes.build_setup()
                     conversation_list = gr.Radio(label="Conversations", choices=[], elem_id="conversation-list")
                     memory_switch = gr.Checkbox(
                         value=True,
@@ -481,8 +428,14 @@ class ChatTab:
                                 elem_id="ask-name-box",
                             )
                             name_button = gr.Button("That's me", scale=1, elem_id="ask-name-save")
+                    self.scenes.build_bar()
                     chatbot = gr.Chatbot(
-                        type="messages", height=520, show_copy_button=True, elem_id="chatbot", label="Chat"
+                        type="messages",
+                        height=520,
+                        show_copy_button=True,
+                        elem_id="chatbot",
+                        label="Chat",
+                        group_consecutive_messages=False,  # a scene's replies: one bubble per speaker
                     )
                     greeting_button = gr.Button(
                         "↻ Another greeting", visible=False, size="sm", elem_id="another-greeting"
@@ -515,6 +468,8 @@ class ChatTab:
             "memory_switch": memory_switch,
             "chatbot": chatbot,
             "face_panel": face_panel,
+            "conversation_list": conversation_list,
+            "title_box": title_box,
         }
 
         persona_picker.input(
@@ -549,9 +504,9 @@ class ChatTab:
             event.then(self.status, [model_picker], status_outputs, show_progress="hidden", api_name=False).then(
                 hidden, None, [load_note], show_progress="hidden", api_name=False
             )
-        self.faces.wire_chat(
-            chatbot, face_panel, persona_picker, conversation_id, [submit_event, click_event, regenerate_event]
-        )
+        chat_turns = [submit_event, click_event, regenerate_event]
+        scene_turns = self.scenes.wire(chatbot, conversation_id, notice, chat_turns)
+        self.faces.wire_chat(chatbot, face_panel, persona_picker, conversation_id, [*chat_turns, *scene_turns])
         model_picker.input(
             self.choose_model,
             [model_picker, persona_picker],

@@ -40,14 +40,18 @@ class Faces:
 
     def newest_label(self, conversation_id: str | None) -> str | None:
         """The expression of the conversation's newest reply, if it has one."""
+        return self.newest_reply(conversation_id)[1]
+
+    def newest_reply(self, conversation_id: str | None) -> tuple[str | None, str | None]:
+        """(who said the conversation's newest reply (None: its persona), that reply's expression)."""
         if not conversation_id:
-            return None
+            return None, None
         try:
             messages = self.ctx.conversations.messages(conversation_id)
         except AvatarError:
-            return None
+            return None, None
         replies = [m for m in messages if m.role.value == "assistant"]
-        return replies[-1].emotion if replies else None
+        return (replies[-1].speaker_id, replies[-1].emotion) if replies else (None, None)
 
     def face(self, persona_id: str | None, label: str | None = None) -> Path | None:
         return self.ctx.faces.face(self.persona(persona_id), label)
@@ -69,13 +73,18 @@ class Faces:
 
     # -- handlers --------------------------------------------------------------------------------
     def for_chat(self, persona_id: str | None, conversation_id: str | None) -> tuple[Any, Any, str]:
-        """(chatbot avatars, the large face, the line under it) for the conversation shown."""
-        label = self.newest_label(conversation_id)
+        """(chatbot avatars, the large face, the line under it) for the conversation shown. In a scene the
+        large face is the newest speaker's, and each reply carries its own (avatar/scenes/chat_view.py)."""
+        speaker, label = self.newest_reply(conversation_id)
+        persona_id = speaker or persona_id
         face = self.face(persona_id, label)
         caption = self.caption(persona_id, label, conversation_id)
-        return self.avatars(persona_id, label), str(face) if face else None, caption
+        return self.for_chatbot(persona_id, conversation_id), str(face) if face else None, caption
 
     def for_chatbot(self, persona_id: str | None, conversation_id: str | None = None) -> Any:
+        if self.ctx.scenes.is_scene(conversation_id):
+            user = self.user_picture()
+            return gr.update(avatar_images=(str(user) if user else None, None))
         return self.avatars(persona_id, self.newest_label(conversation_id))
 
     def caption(self, persona_id: str | None, label: str | None, conversation_id: str | None = None) -> str:

@@ -55,6 +55,19 @@ def system_prompt(persona: Persona, user_name: str, about_me: str = "") -> str:
     """The persona as one system message: the first of every prompt, so nothing in it changes from turn
     to turn (no dates, no recalled memories). `about_me` is the user's profile text (user-global,
     every persona sees it)."""
+    closing = (
+        f"Stay in character as {persona.name}. Speak only as {persona.name}; never write {user_name}'s lines. "
+        "Keep replies conversational: they may be read aloud."
+    )
+    return join_sections(persona_text(persona, user_name), about_user_section(user_name, about_me), closing)
+
+
+def join_sections(*sections: str) -> str:
+    return "\n\n".join(section for section in sections if section.strip())
+
+
+def persona_text(persona: Persona, user_name: str) -> str:
+    """Who the persona is (its card's fields, macros filled): the start of its system message."""
     sections: list[str] = []
     intro = f"You are {persona.name}."
     if persona.tagline:
@@ -79,14 +92,8 @@ def system_prompt(persona: Persona, user_name: str, about_me: str = "") -> str:
         sections.append(
             "## Example dialogues\n(How you talk. They are examples, not part of this conversation.)\n" + examples
         )
-    persona_text = apply_macros("\n\n".join(sections), persona.name, user_name)
-    # The user's own words are not a template: no macro replacement in them.
-    tail = [about_user_section(user_name, about_me)]
-    closing = (
-        f"Stay in character as {persona.name}. Speak only as {persona.name}; never write {user_name}'s lines. "
-        "Keep replies conversational: they may be read aloud."
-    )
-    return "\n\n".join([persona_text, *(block for block in tail if block.strip()), closing])
+    # The user's own words (about_me) are not a template: they are added after the macros are filled.
+    return apply_macros("\n\n".join(sections), persona.name, user_name)
 
 
 def post_history_text(persona: Persona, user_name: str) -> str:
@@ -133,11 +140,12 @@ class FixedParts:
         return sum(message_tokens(m.content) for m in (self.system, *self.note, *self.after))
 
 
-def fixed_parts(persona: Persona, user_name: str, about_me: str = "") -> FixedParts:
+def fixed_parts(persona: Persona, user_name: str, about_me: str = "", system: str | None = None) -> FixedParts:
+    """`system`: another first message than the persona's own (a scene's, see avatar/scenes/prompt.py)."""
     note_text = character_note_text(persona, user_name)
     after_text = post_history_text(persona, user_name)
     return FixedParts(
-        system=ChatMessage(role="system", content=system_prompt(persona, user_name, about_me)),
+        system=ChatMessage(role="system", content=system or system_prompt(persona, user_name, about_me)),
         note=[ChatMessage(role="system", content=note_text)] if note_text else [],
         after=[ChatMessage(role="system", content=after_text)] if after_text else [],
     )
@@ -161,10 +169,11 @@ def first_kept(
     reply_tokens: int,
     about_me: str = "",
     turn_reserve: int = 0,
+    system: str | None = None,
 ) -> int:
     """Index in `history` of the oldest message the prompt keeps (see window.py: it moves in big steps).
     The newest message's own note is not counted: `turn_reserve` holds its room."""
-    fixed = fixed_parts(persona, user_name, about_me)
+    fixed = fixed_parts(persona, user_name, about_me, system)
     return _start(history, history_budget(fixed, context_tokens, reply_tokens, turn_reserve))
 
 
@@ -190,12 +199,13 @@ def build_prompt(
     reply_tokens: int,
     about_me: str = "",
     turn_reserve: int = 0,
+    system: str | None = None,
 ) -> BuiltPrompt:
     """The messages for one turn, from what changes least to what changes most: the system message,
     the kept history (each message after its note, the character note at its depth), then the
     post-history instructions. `history` ends with the message to answer; its `note` is this turn's
-    (recalled memories, the mood line), and must fit in `turn_reserve`."""
-    fixed = fixed_parts(persona, user_name, about_me)
+    (recalled memories, the mood line), and must fit in `turn_reserve`. `system`: see fixed_parts()."""
+    fixed = fixed_parts(persona, user_name, about_me, system)
     if not history:
         messages = [fixed.system, *fixed.note, *fixed.after]
         return BuiltPrompt(messages, fixed.tokens, 0, False)
@@ -234,6 +244,7 @@ def next_turn_prefix(
     reply_tokens: int,
     about_me: str = "",
     turn_reserve: int = 0,
+    system: str | None = None,
 ) -> tuple[list[ChatMessage], int]:
     """What the next turn's prompt will start with once `history` (ending with a reply) gets one more
     message of ordinary length: (the messages before that message, the index of the first kept one)."""
@@ -246,6 +257,7 @@ def next_turn_prefix(
         reply_tokens=reply_tokens,
         about_me=about_me,
         turn_reserve=turn_reserve,
+        system=system,
     )
     # The placeholder is last but for the post-history instructions and a depth-0 character note after it.
     after = built.last_word + (

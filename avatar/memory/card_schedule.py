@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from avatar.memory.schemas import MemoryPolicy
+from avatar.memory.schemas import MemoryPolicy, Witness
 from avatar.memory.writing import MemoryWriting
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ class CardJob:
     persona_id: str
     persona_name: str
     policy: MemoryPolicy
+    witnesses: tuple[Witness, ...] = ()  # a scene: its chunks are its witnesses' (memory/witnesses.py)
 
 
 class CardSchedule:
@@ -146,7 +147,11 @@ class CardSchedule:
             self._running = (asyncio.get_running_loop(), task)
         try:
             await self.memory.make_cards(
-                conversation_id, persona_id=job.persona_id, policy=job.policy, persona_name=job.persona_name
+                conversation_id,
+                persona_id=job.persona_id,
+                policy=job.policy,
+                persona_name=job.persona_name,
+                witnesses=job.witnesses or None,
             )
             if self.after_batch is not None and not self.busy():
                 await self.after_batch(conversation_id)  # still stoppable by a turn, like the cards

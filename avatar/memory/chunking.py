@@ -25,6 +25,7 @@ class TurnText:
     id: str
     role: str  # "user" | "assistant"
     content: str
+    speaker: str | None = None  # in a scene: the name of who said it (else the user's or the persona's label)
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def render(turns: Sequence[TurnText], user_label: str, persona_label: str) -> st
     """The chunk's text: one "Name: words" line per message."""
     lines = []
     for turn in turns:
-        label = user_label if turn.role == "user" else persona_label
+        label = turn.speaker or (user_label if turn.role == "user" else persona_label)
         lines.append(f"{label}: {' '.join(turn.content.split())}")
     return "\n".join(lines)
 

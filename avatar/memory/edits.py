@@ -74,6 +74,7 @@ class MemoryEdits(MemoryCore):
         *,
         persona_id: str | None = None,
         visible_to: str | None = None,
+        world_id: str | None = None,
         kind: MemoryKind | None = None,
         scope: MemoryScope | None = None,
         pinned: bool | None = None,
@@ -81,12 +82,14 @@ class MemoryEdits(MemoryCore):
         limit: int = 100,
         offset: int = 0,
     ) -> list[MemoryOut]:
-        """Newest first. persona_id: that persona's own memories; visible_to: what that persona can recall."""
+        """Newest first. persona_id: that persona's own memories; visible_to: what that persona can recall;
+        world_id: that world's lore."""
         with Session(self.engine) as session:
             rows = repository.list_memories(
                 session,
                 persona_id=persona_id,
                 visible_to=visible_to,
+                world_id=world_id,
                 kind=MemoryKind(kind).value if kind else None,
                 scope=MemoryScope(scope).value if scope else None,
                 pinned=pinned,
@@ -138,15 +141,17 @@ class MemoryEdits(MemoryCore):
         persona_id: str | None = None,
         scope: MemoryScope | None = None,
         conversation_id: str | None = None,
+        world_id: str | None = None,
     ) -> int:
-        """Forget in bulk: everything, one persona's memories, one scope, or what one conversation taught.
-        Returns how many."""
+        """Forget in bulk: everything, one persona's memories, one scope, what one conversation taught, or a
+        world's lore. Returns how many."""
         with Session(self.engine) as session:
             count = repository.delete_memories(
                 session,
                 persona_id=persona_id,
                 scope=MemoryScope(scope).value if scope else None,
                 conversation_id=conversation_id,
+                world_id=world_id,
             )
             session.commit()
             return count

@@ -1,4 +1,5 @@
-"""A character card's lorebook as lore memories that follow the card."""
+"""Lorebooks as lore memories that follow them: a character card's (the persona's scope) and a world's
+(the world's scope, recalled by the characters of a scene set in it)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from avatar.personas.cards import LoreEntry
 log = logging.getLogger(__name__)
 
 LORE_REASON = "From the character card's lorebook."
+WORLD_LORE_REASON = "From the world's lorebook."
 LORE_IMPORTANCE = 0.8
 
 
@@ -29,7 +31,10 @@ def lore_text(entry: LoreEntry) -> str:
     them (keyword recall then finds the entry by them, as a lorebook would)."""
     body = f"{entry.name}: {entry.content}" if entry.name else entry.content
     missing = [key for key in entry.keys if key.lower() not in body.lower()]
-    body = f"{body} (keys: {', '.join(missing)})" if missing else body
+    also = [key for key in entry.secondary_keys if key.lower() not in body.lower() and key not in missing]
+    if missing or also:
+        words = ", ".join(missing) + ("; " if missing and also else "") + (f"with {', '.join(also)}" if also else "")
+        body = f"{body} (keys: {words})"
     return body[:MAX_MEMORY_CHARS]
 
 
@@ -42,15 +47,27 @@ class LoreSync(MemoryCore):
         the card marks `constant` are pinned (always recalled); the others come back when relevant.
         No entries (a persona deleted, or a card without a lorebook) removes them all.
         """
+        return self._sync(f"lore:{persona_id}", entries, persona_id=persona_id)
+
+    def sync_world_lore(self, world_id: str, entries: Sequence[LoreEntry]) -> int:
+        """The same for a world's lorebook: memories of the world's own scope."""
+        return self._sync(f"world-lore:{world_id}", entries, world_id=world_id)
+
+    def _sync(
+        self,
+        meta_name: str,
+        entries: Sequence[LoreEntry],
+        *,
+        persona_id: str | None = None,
+        world_id: str | None = None,
+    ) -> int:
         texts = {lore_text(entry): entry.constant for entry in entries}
         fingerprint = hashlib.sha256(json.dumps(sorted(texts.items())).encode()).hexdigest()
-        meta_name = f"lore:{persona_id}"
+        owner = {"persona_id": persona_id} if persona_id else {"world_id": world_id}
         with Session(self.engine) as session:
             if repository.get_meta(session, meta_name) == (fingerprint if texts else None):
                 return 0
-            existing = repository.list_memories(
-                session, persona_id=persona_id, kind=MemoryKind.lore.value, limit=100_000
-            )
+            existing = repository.list_memories(session, **owner, kind=MemoryKind.lore.value, limit=100_000)
             stale = [memory.id for memory in existing if memory.text not in texts]
             fresh = [text for text in texts if text not in {memory.text for memory in existing}]
         vectors, lines = self.embed_passages_with_lines(fresh) if fresh else ([], [])
@@ -61,10 +78,11 @@ class LoreSync(MemoryCore):
             for text, vector, per_line in zip(fresh, vectors, lines):
                 memory = Memory(
                     kind=MemoryKind.lore.value,
-                    scope=MemoryScope.persona.value,
+                    scope=(MemoryScope.persona if persona_id else MemoryScope.world).value,
                     persona_id=persona_id,
+                    world_id=None if persona_id else world_id,
                     text=text,
-                    reason=LORE_REASON,
+                    reason=LORE_REASON if persona_id else WORLD_LORE_REASON,
                     importance=LORE_IMPORTANCE,
                     pinned=texts[text],
                 )
@@ -76,7 +94,7 @@ class LoreSync(MemoryCore):
                 repository.delete_meta(session, meta_name)
             session.commit()
         if stale or fresh:
-            log.info("memory: persona=%s lore +%d -%d", persona_id, len(fresh), len(stale))
+            log.info("memory: %s +%d -%d", meta_name, len(fresh), len(stale))
         return len(stale) + len(fresh)
 
     def schedule_lore_sync(self, persona_id: str, entries: Callable[[], Sequence[LoreEntry]]) -> bool:
@@ -86,3 +104,11 @@ class LoreSync(MemoryCore):
             return self.sync_lore(persona_id, entries())
 
         return self.writer.submit(("lore", persona_id), job)
+
+    def schedule_world_lore_sync(self, world_id: str, entries: Callable[[], Sequence[LoreEntry]]) -> bool:
+        """sync_world_lore() in the background; `entries` is read when the job runs (the newest book wins)."""
+
+        async def job() -> int:
+            return self.sync_world_lore(world_id, entries())
+
+        return self.writer.submit(("world-lore", world_id), job)

@@ -12,6 +12,12 @@ from avatar.core.ids import new_id, utcnow
 EMBEDDING_DIM = 384
 # The `owner` in memory_bits of user-global memories; persona ids cannot be "*" (see PERSONA_ID_PATTERN).
 PROFILE_OWNER = "*"
+# The `owner` of a world's memories is this prefix and the world's id (persona ids cannot hold ":").
+WORLD_OWNER_PREFIX = "world:"
+
+
+def world_owner(world_id: str) -> str:
+    return WORLD_OWNER_PREFIX + world_id
 
 
 class Memory(SQLModel, table=True):
@@ -22,7 +28,8 @@ class Memory(SQLModel, table=True):
     key: int = Field(unique=True)
     kind: str = Field(max_length=16)  # MemoryKind
     scope: str = Field(max_length=16)  # MemoryScope
-    persona_id: str | None = Field(default=None, max_length=200, index=True)  # None for profile memories
+    persona_id: str | None = Field(default=None, max_length=200, index=True)  # None for profile and world memories
+    world_id: str | None = Field(default=None, max_length=36, index=True)  # a world's lore (scope "world")
     # Where it was learned; no foreign key: a memory may outlive its conversation.
     conversation_id: str | None = Field(default=None, max_length=36, index=True)
     text: str

@@ -36,7 +36,7 @@ def memory_line(recalled: RecalledMemory | MemoryOut, user_name: str) -> str:
         label = memory.card_type.value if memory.card_type else "note"
     about = f"about {user_name}" if memory.scope is MemoryScope.profile else "with you"
     if memory.kind is MemoryKind.lore:
-        about = "from your character card"
+        about = "from the world's lore" if memory.scope is MemoryScope.world else "from your character card"
     pinned = ", pinned" if memory.pinned else ""
     quoted = json.dumps(recalled.text, ensure_ascii=False).replace("`", "'")
     return f"- [{when}, {label}, {about}{pinned}] {quoted}"

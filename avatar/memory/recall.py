@@ -24,7 +24,7 @@ from avatar.memory import line_vectors, repository
 from avatar.memory.budgets import Row, TokenCost, TurnCost, line_text
 from avatar.memory.core import MemoryCore
 from avatar.memory.exceptions import EmbeddingModelUnavailable
-from avatar.memory.models import PROFILE_OWNER, Memory
+from avatar.memory.models import Memory
 from avatar.memory.moments import (
     ENTITY_LINES,
     Hit,
@@ -74,9 +74,11 @@ class MemoryRecall(MemoryCore):
         touch: bool = True,
         wait_for_model: bool = False,
         now: datetime | None = None,
+        world_id: str | None = None,
     ) -> list[RecalledMemory]:
-        """The memories most relevant to `query` that `persona_id` may see, best first, each with the lines
-        of it that matched (pinned memories first, whole, up to half of k).
+        """The memories most relevant to `query` that `persona_id` may see (in a scene set in `world_id`, the
+        world's lore too), best first, each with the lines of it that matched (pinned memories first, whole,
+        up to half of k).
 
         token_budget bounds the whole block format_memories() makes of them, header included.
         Never waits for the embedding model unless wait_for_model: while it is still loading (or
@@ -87,8 +89,8 @@ class MemoryRecall(MemoryCore):
         moment = utcnow()
         with Session(self.engine) as session:
             ranking = self._rank(session, query, persona_id, max(8 * k, MIN_CANDIDATES), now=now,
-                                 wait_for_model=wait_for_model, boosted_at=moment)  # fmt: skip
-            pinned = repository.pinned_memories(session, persona_id, limit=max(1, k // 2))
+                                 wait_for_model=wait_for_model, boosted_at=moment, world_id=world_id)  # fmt: skip
+            pinned = repository.pinned_memories(session, persona_id, limit=max(1, k // 2), world_id=world_id)
             for memory in pinned:
                 ranking.rows.setdefault(memory.key, _row(memory))
             budget = token_budget - header_tokens(user_name)
@@ -156,6 +158,7 @@ class MemoryRecall(MemoryCore):
         kind: MemoryKind | None = None,
         scope: MemoryScope | None = None,
         boosted_at: datetime | None = None,
+        world_id: str | None = None,
     ) -> Ranking:
         """Every line of every candidate for `query`, best first.
 
@@ -169,11 +172,11 @@ class MemoryRecall(MemoryCore):
         frame = find_timeframe(query, now or utcnow())
         dated: list[tuple[int, datetime]] = []
         if frame is not None:
-            frame, dated = self._dated(session, query, frame, persona_id, anchored=now is not None)
+            frame, dated = self._dated(session, query, frame, persona_id, anchored=now is not None, world_id=world_id)
         # The time words find memories by date; the rest of the query finds them by meaning and words.
         topical = frame.rest if frame is not None else query
         vector = self._query_vector(topical if repository.query_terms(topical) else query, wait_for_model)
-        owners = None if persona_id is None else [PROFILE_OWNER, persona_id]
+        owners = None if persona_id is None else repository.visible_owners(persona_id, world_id)
         vector_hits = (
             repository.knn(session, vector, owners, wanted, kind=kind.value if kind else None)
             if vector is not None
@@ -182,7 +185,7 @@ class MemoryRecall(MemoryCore):
         terms = repository.query_terms(topical)
         common = repository.common_terms(session, terms)
         keyword_hits = repository.keyword_search(
-            session, [t for t in terms if t not in common], persona_id, max(32, wanted // 2)
+            session, [t for t in terms if t not in common], persona_id, max(32, wanted // 2), world_id=world_id
         )
         candidates = fuse(vector_hits, keyword_hits)
         if dated:
@@ -217,6 +220,7 @@ class MemoryRecall(MemoryCore):
                 ENTITY_CANDIDATES,
                 window=ENTITY_WINDOW,
                 newest_only=True,
+                world_id=world_id,
             )
             more = [key for key, _ in found if key not in candidates]
             rows.update(_rows(session, more))
@@ -288,24 +292,30 @@ class MemoryRecall(MemoryCore):
 
     @staticmethod
     def _dated(
-        session: Session, query: str, frame: TimeFrame, persona_id: str | None, *, anchored: bool
+        session: Session,
+        query: str,
+        frame: TimeFrame,
+        persona_id: str | None,
+        *,
+        anchored: bool,
+        world_id: str | None = None,
     ) -> tuple[TimeFrame, list[tuple[int, datetime]]]:
         """The memories dated in `frame` (with some slack). When nothing is, and the frame lies after the
         newest memory (an imported history from long ago, asked about as "last week"), the frame is read
         relative to that newest memory instead, unless the caller gave its own `now`."""
         dated = repository.keys_between(
-            session, frame.start - TIME_SLACK, frame.end + TIME_SLACK, persona_id, TIME_CANDIDATES
+            session, frame.start - TIME_SLACK, frame.end + TIME_SLACK, persona_id, TIME_CANDIDATES, world_id
         )
         if dated or anchored:
             return frame, dated
-        newest = repository.newest_memory_time(session, persona_id)
+        newest = repository.newest_memory_time(session, persona_id, world_id)
         if newest is None or as_utc(newest) + TIME_SLACK >= frame.start:
             return frame, dated
         shifted = find_timeframe(query, as_utc(newest) + timedelta(seconds=1))
         if shifted is None:
             return frame, dated
         return shifted, repository.keys_between(
-            session, shifted.start - TIME_SLACK, shifted.end + TIME_SLACK, persona_id, TIME_CANDIDATES
+            session, shifted.start - TIME_SLACK, shifted.end + TIME_SLACK, persona_id, TIME_CANDIDATES, world_id
         )
 
     @staticmethod

@@ -17,14 +17,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import Connection, Integer, Row, column, func, text, true
+from sqlalchemy import ColumnElement, Connection, Integer, Row, column, func, text, true
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import update as sa_update
 from sqlmodel import Session, col, or_, select
 
 from avatar.conversations.models import Conversation, Message
 from avatar.memory import line_vectors
-from avatar.memory.models import EMBEDDING_DIM, PROFILE_OWNER, Memory, MemoryMeta, MemoryProgress
+from avatar.memory.models import EMBEDDING_DIM, PROFILE_OWNER, Memory, MemoryMeta, MemoryProgress, world_owner
 
 # Words too common to help a keyword search (English function words and chat filler); the vector
 # search covers meaning anyway.
@@ -60,8 +60,23 @@ COARSE_FACTOR = 8
 KEYWORD_WINDOW = 2000
 
 
-def owner_of(scope: str, persona_id: str | None) -> str:
+def owner_of(scope: str, persona_id: str | None, world_id: str | None = None) -> str:
+    if scope == "world":
+        return world_owner(str(world_id))
     return PROFILE_OWNER if scope == "profile" else str(persona_id)
+
+
+def visible_owners(persona_id: str, world_id: str | None = None) -> list[str]:
+    """The owners whose memories `persona_id` recalls: the user's, its own, and its scene's world's."""
+    return [PROFILE_OWNER, persona_id, *([world_owner(world_id)] if world_id else [])]
+
+
+def visible_to_clause(persona_id: str, world_id: str | None = None) -> ColumnElement[bool]:
+    """The memories `persona_id` may recall (in a scene set in `world_id`, the world's lore too)."""
+    clauses = [Memory.scope == "profile", Memory.persona_id == persona_id]
+    if world_id:
+        clauses.append(Memory.world_id == world_id)
+    return or_(*clauses)
 
 
 def vector_blob(vector: np.ndarray) -> bytes:
@@ -138,7 +153,7 @@ def insert_memory(session: Session, memory: Memory, vector: np.ndarray, lines: n
     session.add(memory)
     session.flush()
     session.refresh(memory)
-    insert_vector(session, memory.key, vector, owner_of(memory.scope, memory.persona_id), memory.kind)
+    insert_vector(session, memory.key, vector, owner_of(memory.scope, memory.persona_id, memory.world_id), memory.kind)
     if lines is not None:
         line_vectors.insert_lines(session, memory.key, lines, json.loads(memory.source_message_ids))
     return memory
@@ -163,7 +178,7 @@ def replace_vector(session: Session, memory: Memory, vector: np.ndarray, lines: 
     """New vectors for `memory` (its text changed, or the model did); its old line vectors go."""
     delete_vectors(session, memory.key)
     line_vectors.delete_lines(session, memory.key)
-    insert_vector(session, memory.key, vector, owner_of(memory.scope, memory.persona_id), memory.kind)
+    insert_vector(session, memory.key, vector, owner_of(memory.scope, memory.persona_id, memory.world_id), memory.kind)
     if lines is not None:
         line_vectors.insert_lines(session, memory.key, lines, json.loads(memory.source_message_ids))
 
@@ -199,6 +214,7 @@ def list_memories(
     *,
     persona_id: str | None = None,
     visible_to: str | None = None,
+    world_id: str | None = None,
     kind: str | None = None,
     scope: str | None = None,
     pinned: bool | None = None,
@@ -212,6 +228,8 @@ def list_memories(
         query = query.where(Memory.persona_id == persona_id)
     if visible_to is not None:
         query = query.where(or_(Memory.scope == "profile", Memory.persona_id == visible_to))
+    if world_id is not None:
+        query = query.where(Memory.world_id == world_id)
     if kind is not None:
         query = query.where(Memory.kind == kind)
     if scope is not None:
@@ -237,9 +255,16 @@ def delete_memory(session: Session, memory: Memory) -> None:
 
 
 def delete_memories(
-    session: Session, *, persona_id: str | None = None, scope: str | None = None, conversation_id: str | None = None
+    session: Session,
+    *,
+    persona_id: str | None = None,
+    scope: str | None = None,
+    conversation_id: str | None = None,
+    world_id: str | None = None,
 ) -> int:
     statement = sa_delete(Memory)
+    if world_id is not None:
+        statement = statement.where(col(Memory.world_id) == world_id)
     if persona_id is not None:
         statement = statement.where(col(Memory.persona_id) == persona_id)
     if scope is not None:
@@ -267,11 +292,11 @@ def touch_recalled(session: Session, memory_ids: Sequence[str], when: datetime) 
         )
 
 
-def pinned_memories(session: Session, persona_id: str, limit: int) -> list[Memory]:
+def pinned_memories(session: Session, persona_id: str, limit: int, world_id: str | None = None) -> list[Memory]:
     query = (
         select(Memory)
         .where(col(Memory.pinned) == true())  # a literal 1, so SQLite can use the partial index
-        .where(or_(Memory.scope == "profile", Memory.persona_id == persona_id))
+        .where(visible_to_clause(persona_id, world_id))
         .order_by(col(Memory.importance).desc(), col(Memory.updated_at).desc())
         .limit(limit)
     )
@@ -360,6 +385,7 @@ def keyword_search(
     *,
     window: int = KEYWORD_WINDOW,
     newest_only: bool = False,
+    world_id: str | None = None,
 ) -> list[tuple[int, float]]:
     """(key, BM25) for memories visible to `persona_id` (None: all) holding any of `terms`, best first.
 
@@ -372,7 +398,8 @@ def keyword_search(
         return []
     visible = ""
     if persona_id is not None:
-        visible = f" AND owner : ({owner_token(PROFILE_OWNER)} OR {owner_token(persona_id)})"
+        tokens = " OR ".join(owner_token(owner) for owner in visible_owners(persona_id, world_id))
+        visible = f" AND owner : ({tokens})"
     connection = session.connection()
 
     def matches(selected: Sequence[str]) -> str:
@@ -405,20 +432,20 @@ def keyword_search(
 
 
 def keys_between(
-    session: Session, start: datetime, end: datetime, persona_id: str | None, limit: int
+    session: Session, start: datetime, end: datetime, persona_id: str | None, limit: int, world_id: str | None = None
 ) -> list[tuple[int, datetime]]:
     """(key, created_at) of memories visible to `persona_id` (None: all) dated in [start, end), newest first."""
     query = select(Memory.key, Memory.created_at).where(Memory.created_at >= start).where(Memory.created_at < end)
     if persona_id is not None:
-        query = query.where(or_(Memory.scope == "profile", Memory.persona_id == persona_id))
+        query = query.where(visible_to_clause(persona_id, world_id))
     query = query.order_by(col(Memory.created_at).desc()).limit(limit)
     return [(int(key), created) for key, created in session.exec(query)]
 
 
-def newest_memory_time(session: Session, persona_id: str | None) -> datetime | None:
+def newest_memory_time(session: Session, persona_id: str | None, world_id: str | None = None) -> datetime | None:
     query = select(func.max(Memory.created_at))
     if persona_id is not None:
-        query = query.where(or_(Memory.scope == "profile", Memory.persona_id == persona_id))
+        query = query.where(visible_to_clause(persona_id, world_id))
     return session.exec(query).one()
 
 

@@ -21,6 +21,7 @@ class MemoryKind(str, Enum):
 class MemoryScope(str, Enum):
     profile = "profile"  # about the user, recalled by every persona
     persona = "persona"  # episodic, recalled only by the persona it belongs to
+    world = "world"  # a world's lore, recalled by the characters of a scene set in that world
 
 
 class CardType(str, Enum):
@@ -40,6 +41,7 @@ class MemoryOut(BaseModel):
     persona_id: str | None
     conversation_id: str | None
     text: str
+    world_id: str | None = None
     card_type: CardType | None
     created_at: datetime
     updated_at: datetime
@@ -62,6 +64,7 @@ class SourceMessage(BaseModel):
     role: str
     content: str
     created_at: datetime
+    speaker_id: str | None = None  # in a scene: who said it
 
 
 class RecalledMemory(BaseModel):
@@ -82,6 +85,21 @@ class RecalledMemory(BaseModel):
     def text(self) -> str:
         """What was recalled: the matching lines, or the whole memory."""
         return self.excerpt or self.memory.text
+
+
+class Witness(BaseModel):
+    """In a scene: a character that was there from after message `joined_after` (None: the start) up to
+    `left_after` (None: still there), and what it remembers of it (its name and memory policy)."""
+
+    persona_id: str
+    name: str
+    policy: MemoryPolicy
+    joined_after: str | None = None
+    left_after: str | None = None
+
+    def saw(self, message_id: str) -> bool:
+        after_join = self.joined_after is None or message_id > self.joined_after
+        return after_join and (self.left_after is None or message_id <= self.left_after)
 
 
 class WriteReport(BaseModel):

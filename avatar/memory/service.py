@@ -10,6 +10,8 @@ Write policy, per conversation, off the reply path (`schedule_write`):
 Profile cards are seen by every persona, so under a 'permissive' persona a card holding contact
 details is kept with that persona only.
 
+A scene is remembered by each character that witnessed it, in its own scope (witnesses.py).
+
 Recall is hybrid (sign-bit KNN re-scored exactly + FTS5 BM25, fused by RRF, gently boosted by importance
 and recency; ranking.py), scoped to user-global memories and the asking persona's, capped by count and tokens.
 Pinned memories are always recalled first (up to half of k): pinning means "always keep in mind".
@@ -18,9 +20,9 @@ Pinned memories are always recalled first (up to half of k): pinning means "alwa
 from avatar.memory.edits import MemoryEdits
 from avatar.memory.lore import LoreSync
 from avatar.memory.recall import MemoryRecall
-from avatar.memory.writing import MemoryWriting
+from avatar.memory.witnesses import WitnessWriting
 
 
-class MemoryService(MemoryEdits, LoreSync, MemoryRecall, MemoryWriting):
+class MemoryService(MemoryEdits, LoreSync, MemoryRecall, WitnessWriting):
     """Every memory operation, one object: each job lives in its own module (edits, lore, recall, writing;
     the shared state in core.py)."""

@@ -13,6 +13,7 @@ import gradio as gr
 from avatar.context import AppContext
 from avatar.core.errors import AvatarError
 from avatar.core.wording import counted
+from avatar.memory.origins import Origins
 from avatar.memory.ranking import as_utc
 from avatar.memory.schemas import MemoryKind, MemoryOut, MemoryScope, RecalledMemory, SourceMessage
 
@@ -27,12 +28,13 @@ KIND_CHOICES = [
     ("All kinds", ALL),
     ("Cards: distilled notes", "card"),
     ("Excerpts: raw chat", "chunk"),
-    ("Lore: from character cards", "lore"),
+    ("Lore: from character cards and worlds", "lore"),
 ]
 SCOPE_CHOICES = [
     ("Everything", ALL),
     ("About you (every character sees these)", "profile"),
     ("Shared with the character only", "persona"),
+    ("A world's lore (recalled in its scenes)", "world"),
 ]
 LIST_LIMIT = 200
 MEANING_K = 50
@@ -67,6 +69,7 @@ class MemoryTab:
     def __init__(self, ctx: AppContext, chat_tab: ChatTab | None = None) -> None:
         self.ctx = ctx
         self.chat_tab = chat_tab
+        self.origins = Origins(ctx)
 
     # -- helpers ---------------------------------------------------------------------------
     def persona_choices(self) -> list[tuple[str, str]]:
@@ -82,8 +85,8 @@ class MemoryTab:
 
     def belongs_to(self, memory: MemoryOut) -> str:
         if memory.scope is MemoryScope.profile:
-            return "You (every character)"
-        return self.persona_name(memory.persona_id)
+            return self.origins.owner(memory, "You (every character)")
+        return self.origins.owner(memory, self.persona_name(memory.persona_id))
 
     def memories(self, persona_id: str, kind: str, scope: str, query: str, mode: str) -> tuple[list[MemoryOut], str]:
         """The memories the filters select, and a line saying what is shown."""
@@ -119,6 +122,7 @@ class MemoryTab:
         return rows, note
 
     def rows(self, memories: Sequence[MemoryOut]) -> list[list[Any]]:
+        self.origins = self.origins.fresh()  # scenes and worlds are looked up once per list
         return [
             [
                 one_line(m.text),
@@ -139,7 +143,14 @@ class MemoryTab:
                 character = self.persona_name(self.ctx.conversations.get(memory.conversation_id).persona_id)
             except AvatarError:
                 pass
-        return [[when(s.created_at), "You" if s.role == "user" else character, s.content] for s in sources]
+        return [
+            [
+                when(s.created_at),
+                "You" if s.role == "user" else self.origins.speaker(s.speaker_id) or character,
+                s.content,
+            ]
+            for s in sources
+        ]
 
     def info(self, memory: MemoryOut) -> str:
         about = (
@@ -147,6 +158,10 @@ class MemoryTab:
             if memory.scope is MemoryScope.profile
             else f"shared with {self.persona_name(memory.persona_id)} only"
         )
+        if memory.scope is MemoryScope.world:
+            about = f"lore of the world {self.origins.world(memory.world_id)}: recalled in the scenes set there"
+        if scene := self.origins.scene(memory.conversation_id):
+            about += f" · from {scene}"
         pinned = " · **pinned**: always kept in mind" if memory.pinned else ""
         times = "once" if memory.recall_count == 1 else f"{memory.recall_count} times"
         recalled = (

@@ -23,6 +23,7 @@ from avatar.memory.schemas import (
     MemoryKind,
     MemoryPolicy,
     MemoryScope,
+    Witness,
     WriteReport,
 )
 
@@ -168,8 +169,10 @@ class MemoryWriting(MemoryCore):
         policy: MemoryPolicy = "strict",
         persona_name: str = "Character",
         report: WriteReport | None = None,
+        witnesses: Sequence[Witness] | None = None,
     ) -> WriteReport:
         """Make the memory cards of the conversation's chunks that still wait for them, oldest first.
+        `witnesses` (a scene): each chunk's cards belong to the witness whose chunk it is.
 
         Each chunk is marked done with its cards, so a run cut short (a crash, a turn that needs the
         model server) leaves the rest pending for the next run; a chunk distilled twice updates its
@@ -181,13 +184,23 @@ class MemoryWriting(MemoryCore):
             if not repository.conversation_memory_enabled(session, conversation_id):
                 policy = "off"
             pending = [
-                (chunk.id, chunk.text, repository.decode_ids(chunk.source_message_ids), as_utc(chunk.updated_at))
+                (
+                    chunk.id,
+                    chunk.text,
+                    repository.decode_ids(chunk.source_message_ids),
+                    as_utc(chunk.updated_at),
+                    chunk.persona_id,
+                )
                 for chunk in repository.pending_card_chunks(session, conversation_id)
             ]
-        for chunk_id, text, source_ids, when in pending:
-            if policy != "off":
-                drafts = await self.distiller.distill(text, persona_name)
-                self._store_cards(drafts, persona_id, conversation_id, source_ids, policy, report, when)
+        # In a scene each witness has its own chunks: their cards are that witness's (name, policy).
+        whose = {w.persona_id: (w.name, w.policy) for w in witnesses} if witnesses is not None else None
+        for chunk_id, text, source_ids, when, owner in pending:
+            name, owner_policy = (persona_name, policy) if whose is None else whose.get(owner or "", ("", "off"))
+            if policy != "off" and owner_policy != "off":
+                drafts = await self.distiller.distill(text, name)
+                owner_id = persona_id if whose is None else str(owner)
+                self._store_cards(drafts, owner_id, conversation_id, source_ids, owner_policy, report, when)
             with Session(self.engine) as session:
                 repository.mark_cards_done(session, chunk_id)
                 session.commit()

@@ -73,6 +73,7 @@ LONG_PERSONA_CHARS = 16_000  # about 4k tokens: warn that little context is left
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EXTENSION_KEY = "local_avatar"  # our namespace inside data.extensions, as the V2 spec asks
 NOTE_EXTENSION_KEY = "depth_prompt"  # SillyTavern's Character's Note: {"prompt", "depth", "role"}
+TALKATIVENESS_KEY = "talkativeness"  # SillyTavern's: how readily the character speaks in a group (0..1, as text)
 EXTRAS_SUFFIX = "card.json"  # <id>.card.json beside <id>.yaml
 
 _CARD_KEYWORDS = ("ccv3", "chara")  # in order of preference
@@ -104,6 +105,8 @@ class LoreEntry(BaseModel):
 
     content: str  # decorators (@@lines) removed, as the V3 spec asks before the text is used
     keys: list[str] = Field(default_factory=list)
+    # A selective entry's second set of trigger words (a World Info entry's `keysecondary`).
+    secondary_keys: list[str] = Field(default_factory=list)
     name: str = ""  # the entry's name or comment: a title to show in the Memory tab
     constant: bool = False  # the card wants it in every prompt, not only when a key comes up
     insertion_order: float = 0
@@ -312,6 +315,7 @@ def _persona_from_card(data: dict[str, Any], spec: str, warnings: list[str]) -> 
         "tags": [tag.strip() for tag in _text_list(data, "tags", MAX_TAG_CHARS) if tag.strip()],
         "creator_notes": _creator_notes(data),
         **note_fields,
+        **_talkativeness(extensions),
         **_our_fields(ours, warnings),
     }
     try:
@@ -450,6 +454,17 @@ def _character_note(extensions: dict[str, Any], warnings: list[str]) -> dict[str
             f"The card's Character's Note is meant to be sent as {shown}; it is sent as a system instruction."
         )
     return {"character_note": note, "character_note_depth": depth}
+
+
+def _talkativeness(extensions: dict[str, Any]) -> dict[str, Any]:
+    """talkativeness from extensions.talkativeness (SillyTavern writes "0.5", a number as text); the extension
+    itself stays, so export gives it back in the card's own form."""
+    value = extensions.get(TALKATIVENESS_KEY)
+    try:
+        number = float(value) if isinstance(value, (int, float, str)) and not isinstance(value, bool) else None
+    except ValueError:
+        number = None
+    return {"talkativeness": number} if number is not None and 0.0 <= number <= 1.0 else {}
 
 
 def _note_depth(value: Any, warnings: list[str]) -> int:
@@ -722,6 +737,10 @@ def card_v2(persona: PersonaFile, extras: CardExtras | None = None) -> dict[str,
     # The persona's fields are the note. A depth_prompt left in the extras (one we could not read, or
     # a sidecar from before the fields) goes out only when the persona has no note of its own.
     extensions.update(_note_extension(persona))
+    if persona.talkativeness != 0.5 or TALKATIVENESS_KEY in extensions:
+        # As SillyTavern writes it (text), unless the card had a number there.
+        as_text = not isinstance(extensions.get(TALKATIVENESS_KEY), (int, float))
+        extensions[TALKATIVENESS_KEY] = f"{persona.talkativeness:g}" if as_text else persona.talkativeness
     extensions[EXTENSION_KEY] = _our_extension(persona)
     data["extensions"] = extensions
     return {"spec": "chara_card_v2", "spec_version": "2.0", "data": data}

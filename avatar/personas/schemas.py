@@ -68,6 +68,13 @@ class PersonaFile(BaseModel):
     mood_baseline: str = Field(
         default="neutral", description="the resting mood its mood returns to: one of the 28 expression labels"
     )
+    talkativeness: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="in a scene with other characters, how readily it speaks up: 0 shy .. 1 chatty "
+        "(SillyTavern's talkativeness)",
+    )
 
     @field_validator("mood_baseline")
     @classmethod

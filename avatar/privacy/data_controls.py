@@ -23,6 +23,7 @@ from avatar.core import scratch
 from avatar.core.files import atomic_write_bytes
 from avatar.llm.prompt import system_prompt
 from avatar.personas.exceptions import PersonaNotFound
+from avatar.scenes.export import scene_records
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,13 @@ EXPORTED_SETTINGS = (
 )
 
 
+# A character's conversations: its chats and the scenes it was in.
+PERSONA_CONVERSATIONS = (
+    "SELECT id FROM conversations WHERE persona_id = :p "
+    "OR id IN (SELECT conversation_id FROM scene_members WHERE persona_id = :p)"
+)
+
+
 def _rows(ctx: AppContext, sql: str, **params: Any) -> list[dict[str, Any]]:
     with ctx.engine.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(text(sql), params)]
@@ -54,13 +62,21 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def conversations_with_messages(ctx: AppContext, persona_id: str | None = None) -> list[dict[str, Any]]:
-    where = "WHERE persona_id = :persona_id" if persona_id else ""
-    conversations = _rows(ctx, f"SELECT * FROM conversations {where} ORDER BY id", persona_id=persona_id)
+    """Every conversation with its messages (a scene with who was in it when: `members`); `persona_id`: its
+    chats and the scenes it was in."""
+    where = f"WHERE id IN ({PERSONA_CONVERSATIONS})" if persona_id else ""
+    conversations = _rows(ctx, f"SELECT * FROM conversations {where} ORDER BY id", p=persona_id)
     for conversation in conversations:
         conversation["messages"] = [
             _jsonable(m)
             for m in _rows(ctx, "SELECT * FROM messages WHERE conversation_id = :c ORDER BY id", c=conversation["id"])
         ]
+        if conversation.get("kind") == "scene":
+            conversation["members"] = _rows(
+                ctx,
+                "SELECT persona_id, joined_after, left_after FROM scene_members WHERE conversation_id = :c ORDER BY id",
+                c=conversation["id"],
+            )
     return [_jsonable(c) for c in conversations]
 
 
@@ -94,12 +110,16 @@ def export_archive(ctx: AppContext, out_path: Path) -> Path:
                 elif path.is_dir() and path.name.endswith(".expressions"):  # expression sprites
                     for sprite in sorted(path.glob("*.png")):
                         archive.write(sprite, f"personas/{path.name}/{sprite.name}")
+        for world in ctx.worlds.list():  # each a World Info file SillyTavern (and import-world) reads
+            body = json.dumps(ctx.worlds.export_json(world.id), ensure_ascii=False, indent=2)
+            archive.writestr(f"worlds/{world.id}.json", body)
         archive.writestr(
             "README.txt",
             "Local Avatar export, made " + datetime.now(timezone.utc).isoformat(timespec="seconds") + "\n"
             "conversations.jsonl: one conversation per line with its messages\n"
             "memories.jsonl: what the app remembered, with why and from which messages\n"
-            "personas/: the characters you created or edited; profile.yaml: your name and about-me\n",
+            "personas/: the characters you created or edited; profile.yaml: your name and about-me\n"
+            "worlds/: the worlds of your scenes, as SillyTavern World Info files\n",
         )
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -112,6 +132,9 @@ def finetune_records(ctx: AppContext, persona_id: str | None = None) -> list[dic
     records = []
     user_name = ctx.profile.user_name()
     for conversation in conversations_with_messages(ctx, persona_id):
+        if conversation.get("kind") == "scene":  # one record per character who spoke, as it saw the scene
+            records += scene_records(ctx, conversation["id"], persona_id)
+            continue
         try:
             persona = ctx.personas.get(conversation["persona_id"])
         except PersonaNotFound:  # a deleted persona: its conversations still export, without a system prompt
@@ -153,10 +176,9 @@ def _vacuum(ctx: AppContext) -> None:
 
 
 def delete_persona_conversations(ctx: AppContext, persona_id: str) -> int:
+    """The character's chats and the scenes it was in (its lines are in them)."""
     with ctx.engine.begin() as conn:
-        ids = [
-            r[0] for r in conn.execute(text("SELECT id FROM conversations WHERE persona_id = :p"), {"p": persona_id})
-        ]
+        ids = [r[0] for r in conn.execute(text(PERSONA_CONVERSATIONS), {"p": persona_id})]
         for conversation_id in ids:
             conn.execute(text("DELETE FROM messages WHERE conversation_id = :c"), {"c": conversation_id})
             conn.execute(text("DELETE FROM conversations WHERE id = :c"), {"c": conversation_id})
@@ -178,7 +200,15 @@ def delete_all_memories(ctx: AppContext) -> int:
 def wipe_everything(ctx: AppContext) -> None:
     """Conversations, memories, the user's personas and profile, exports: gone. Built-in personas stay."""
     with ctx.engine.begin() as conn:
-        for table in ("memory_progress", "memories", "conversation_moods", "messages", "conversations"):
+        for table in (
+            "memory_progress",
+            "memories",
+            "conversation_moods",
+            "scene_members",
+            "messages",
+            "conversations",
+            "worlds",
+        ):
             if _has_table(ctx, table):
                 conn.execute(text(f"DELETE FROM {table}"))
     _vacuum(ctx)
@@ -190,4 +220,4 @@ def wipe_everything(ctx: AppContext) -> None:
     # Exports made earlier and Gradio's cached copies of uploads and downloads hold the same data.
     scratch.empty_current_run()
     scratch.sweep_ended_runs(scratch.scratch_root(ctx.settings.data_dir))
-    log.info("wiped all conversations, memories, user personas, the profile and temporary files")
+    log.info("wiped all conversations, scenes, worlds, memories, user personas, the profile and temporary files")

@@ -5,7 +5,8 @@ a moment after the call starts). A call on a new chat opens as a call with the c
 conversation is created with the greeting the page shows as its first message, and the greeting is
 spoken through the same `Playback` as replies (so talking over it holds or stops it). The greeting
 stays saved whole: it is the card's text, shown whole in the Chat tab, not a model reply that was cut.
-An existing conversation is joined without a word.
+An existing conversation is joined without a word, except a scene nobody has spoken in yet
+(scene_call.py: its opening line is spoken once).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from avatar.core.errors import AvatarError, NotFoundError
+from avatar.voice.scene_call import open_scene
 from avatar.voice.state import VoiceEvent
 
 if TYPE_CHECKING:
@@ -71,6 +73,10 @@ class CallConversation:
         try:
             if not await self._inputs_arrived():
                 return  # without the page's word it could be an existing conversation: say nothing
+            if self.ctx.scenes.is_scene(self.inputs.conversation_id):
+                if self._turn is None:
+                    await open_scene(self, str(self.inputs.conversation_id))  # its opening line, once
+                return
             if self.inputs.conversation_id or self._created is not None or self._turn is not None:
                 return  # a conversation is going on (or the user is already talking): no hello again
             persona_id = self.inputs.persona_id or self.ctx.personas.default_id()

@@ -43,6 +43,7 @@ from avatar.voice.latency import TurnLatency
 from avatar.voice.models import VoiceModels
 from avatar.voice.playback import OUTPUT_RATE, PLAYOUT_DELAY_S, Playback
 from avatar.voice.reply import Reply, Speaker
+from avatar.voice.scene_call import SceneReply
 from avatar.voice.state import BargeIn, Mode, Turn, VoiceEvent, VoiceInputs
 from avatar.voice.transcription import Key, LiveTranscriber
 from avatar.voice.turn_end import judge
@@ -374,7 +375,8 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
             turn.interrupted = True
             if turn.user_saved and turn.conversation_id:
                 # Cancels the model stream, or the wait for the reply to be heard, whichever is on.
-                stopped = self.ctx.chat.stop(turn.conversation_id, spoken_text=spoken)
+                stop = self.ctx.scenes.stop if turn.scene else self.ctx.chat.stop  # (a scene's: the rest too)
+                stopped = stop(turn.conversation_id, spoken_text=spoken)
                 if not stopped:
                     turn.heard.set()
             else:
@@ -450,6 +452,10 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
 
     async def _reply(self, turn: Turn, text: str) -> None:
         persona_id, conversation_id = await self._target()
+        speculative = turn.latency.ended_by != "button"  # released, the button says the turn is over for certain
+        if conversation_id and self.ctx.scenes.is_scene(conversation_id):
+            await SceneReply(self, turn, conversation_id).run(text, speculative)  # each in its speaker's voice
+            return
         persona = self.ctx.personas.get(persona_id)
         tts: PiperTTS | None = None
         length_scale: float | None = None
@@ -463,8 +469,7 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
         turn.persona_id, turn.conversation_id = persona_id, conversation_id
         turn.generation = self.playback.begin()
         reply = Reply(self.ctx.chat, self.speaker, turn, self.clock, self._say, self._post, self._silence)
-        # Released, the push-to-talk button says the turn is over for certain: saved at once.
-        await reply.run(text, tts, length_scale, voice_problem, speculative=turn.latency.ended_by != "button")
+        await reply.run(text, tts, length_scale, voice_problem, speculative=speculative)
 
     def _silence(self) -> None:
         self.playback.stop()

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from avatar.chat.flows import ChatFlow
+from avatar.chat.schemas import TurnUpdate
 from avatar.conversations.schemas import MessageStatus
 from avatar.speech.audio import resample
 from avatar.speech.sentences import SentenceSplitter, speakable
@@ -71,6 +72,23 @@ class Speaker:
             sentences.put_nowait(sentence)
         sentences.put_nowait(None)
         await self.speak(generation, tts, length_scale, sentences, stopped)
+
+
+def close_turn(turn: Turn, final: TurnUpdate | None, say: Callable[[str], None], voice_problem: str | None) -> None:
+    """The turn's outcome in its latency row, and the status line after it (`voice_problem`: why a reply
+    was not spoken, said instead of "Listening…")."""
+    latency = turn.latency
+    if final is not None and final.error:
+        latency.outcome = "error"
+        say(final.error)
+    elif final is not None and final.status is MessageStatus.partial:
+        latency.outcome = "stopped"
+        say("Stopped. Listening…")
+    elif turn.interrupted:
+        latency.outcome = "interrupted"
+    else:
+        latency.outcome = "complete" if voice_problem is None else "no voice"
+        say(voice_problem or "Listening…")
 
 
 class Reply:
@@ -176,17 +194,7 @@ class Reply:
                     await speaker
                 except asyncio.CancelledError:
                     pass
-        if final is not None and final.error:
-            latency.outcome = "error"
-            self.say(final.error)
-        elif final is not None and final.status is MessageStatus.partial:
-            latency.outcome = "stopped"
-            self.say("Stopped. Listening…")
-        elif turn.interrupted:
-            latency.outcome = "interrupted"
-        else:
-            latency.outcome = "complete" if tts is not None else "no voice"
-            self.say(voice_problem or "Listening…")
+        close_turn(turn, final, self.say, voice_problem)
         self.post(VoiceEvent(conversation_id=turn.conversation_id, persona_id=turn.persona_id))
 
     async def _show_expression(self, reply: str) -> None:

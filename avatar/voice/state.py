@@ -90,6 +90,7 @@ class Turn:
     generation: int = 0  # the Playback generation of this reply
     speculation: Speculation = field(default_factory=Speculation)
     interrupted: bool = False
+    scene: bool = False  # in a scene: stopping it also stops the replies still to come
     heard: asyncio.Event = field(default_factory=asyncio.Event)  # all of the reply's audio was played
 
     @property

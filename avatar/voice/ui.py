@@ -82,7 +82,9 @@ class VoiceTab:
         transcript = self.faces.for_chatbot(persona, event.conversation_id)
         # The Voice tab's conversation without the model-server figures: its latency table has them.
         transcript["value"] = self.chat_tab.history_view(event.conversation_id, persona, figures=False)
-        listing = gr.update(choices=self.chat_tab.conversation_choices(persona), value=event.conversation_id)
+        # The Chat tab's list is its picked character's (in a scene the speaker changes; the list does not).
+        listed = persona_id or persona
+        listing = gr.update(choices=self.chat_tab.conversation_choices(listed), value=event.conversation_id)
         return status, transcript, latency, event.conversation_id, history, listing, hearing, *call
 
     def show_conversation(self, conversation_id: str | None, persona_id: str | None) -> tuple[Any, ...]:
@@ -166,7 +168,13 @@ class VoiceTab:
                             elem_id="voice-silence",
                         )
                 with gr.Column(scale=3):
-                    transcript = gr.Chatbot(type="messages", height=380, label="Conversation", elem_id="voice-chatbot")
+                    transcript = gr.Chatbot(
+                        type="messages",
+                        height=380,
+                        label="Conversation",
+                        elem_id="voice-chatbot",
+                        group_consecutive_messages=False,  # a scene's replies: one bubble per speaker
+                    )
                     hearing = gr.Markdown(elem_id="voice-hearing")  # what you are saying, as it is heard
                     latency = gr.Dataframe(
                         headers=HEADERS,

@@ -1,22 +1,30 @@
 """The running app's Voice tab over real WebRTC: an aiortc client connects as the page does and talks.
 
-One app per module (it takes seconds to start); each test is its own browser session.
+One app per module (it takes seconds to start); each test is its own browser session. A scene's tests
+come last: the named API's /scene, and a scene spoken with each character's voice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import re
 import time
 
 import numpy as np
 import pytest
+from gradio_client import Client
 
 from avatar.conversations.schemas import MessageStatus
 from avatar.conversations.service import ConversationService
 from avatar.core.db import open_database
+from avatar.core.settings import PROJECT_ROOT, Settings
+from avatar.worlds.cli import import_world_command
 from tests.voice.conftest import INTERRUPTION, QUESTION, Speech, resampled
 from tests.voice.rtc_client import GradioSession, Microphone, VoiceCall, wait_until
+from tests.voice.test_scene_voice import CAST, QUESTION_TO_BOTH, QUILL_VOICE, scene_with, stand_in_voice
+from tests.worlds.worldkit import meridian_world_info
 
 pytestmark = pytest.mark.slow
 
@@ -238,3 +246,86 @@ def test_odd_microphones_still_work(voice_app, ollama, speech: Speech, name, rat
     found = run(scenario())
     assert len(found) == 1
     assert not user_messages(voice_app, "[")  # no non-speech annotations saved as messages
+
+
+# -- scenes, in the same app (placed last: they add a world, a scene and a voice to it) -------------
+
+
+def face_of(persona_id: str, shown: str) -> bool:
+    """Whether the call screen's face `shown` is one of the persona's pictures (a copy named by its content)."""
+    pictures = [PROJECT_ROOT / "personas" / f"{persona_id}.png"]
+    pictures += (PROJECT_ROOT / "personas" / f"{persona_id}.expressions").glob("*.png")
+    return any(hashlib.sha256(p.read_bytes()).hexdigest()[:32] in shown for p in pictures)
+
+
+def test_the_named_api_runs_a_scene_turn_and_says_who_spoke(voice_app, ollama, tmp_path):
+    world_file = tmp_path / "Meridian.json"
+    world_file.write_text(json.dumps(meridian_world_info()))
+    assert import_world_command(Settings(data_dir=voice_app.data_dir), world_file) == 0  # as `app.py import-world`
+    client = Client(voice_app.url, verbose=False)
+    assert [w["name"] for w in client.predict(api_name="/worlds")] == ["Meridian"]
+
+    ollama.script("Heading for the comet, rookie.")
+    updates = list(client.submit("Vega, where are we going?", CAST, "Meridian", "", 1, api_name="/scene"))
+    summary = updates[-1]
+    assert summary["turn_done"] is True and summary["spoke"] == ["captain-vega"]
+    assert summary["replies"][0]["reply"] == "Heading for the comet, rookie."
+    assert summary["replies"][0]["speaker_name"] == "Captain Vega"
+    growing = [u for u in updates[:-1] if not u["done"]]
+    assert growing and {u["speaker_id"] for u in growing} == {"captain-vega"}  # streamed, with its speaker
+    scene = summary["conversation_id"]
+    sent = ollama.chat_requests()[-1].body["messages"]
+    assert "## The world: Meridian" in sent[0]["content"]  # imported by the CLI while the app runs
+
+    ollama.script("Comets are dirty snowballs!", "Can I paint one?")
+    summary = list(client.submit("", [], "", scene, 2, api_name="/scene"))[-1]  # let them talk: two replies
+    assert len(summary["spoke"]) == 2 and summary["spoke"][0] != "captain-vega"
+    assert summary["spoke"][0] != summary["spoke"][1]
+    saved = conversations(voice_app).messages(scene)
+    assert [m.speaker_id for m in saved[-2:]] == summary["spoke"]
+
+    with pytest.raises(Exception, match="2 to 5 characters"):
+        client.predict("Hi", ["aria"], "", "", 1, api_name="/scene")
+
+
+def test_a_scene_by_voice_each_reply_in_its_speakers_voice(voice_app, ollama, speech: Speech, piper_voice_path):
+    stand_in_voice(voice_app.data_dir / "models", QUILL_VOICE, piper_voice_path)
+    ollama.script("Paris, my dear, on the Seine.", "Paris is lovely in spring!")
+
+    async def scenario():
+        session = GradioSession(voice_app.url)
+        start = session.fn_index(session.component_id("scene-start"), "click")
+        started = await session.call(start, [["aria", "professor-quill"], ""])  # the Chat tab's Start the scene
+        assert started["success"], started
+        call = await VoiceCall(session, persona_id="aria").connect()
+        try:
+            await wait_until(lambda: call.inputs_sent, 10, "the page to send its inputs")
+            await wait_until(lambda: call.audio_heard_since(0) > 1.0, 30, "the scene's opening line")
+            await wait_until(lambda: not call.audio_heard_since(time.monotonic() - 0.5), 30, "the opening's end")
+            question = speech.at(QUESTION_TO_BOTH, 48_000)
+            said_at = await call.play_and_wait(question)
+            scene = await wait_until(lambda: scene_with(voice_app, "capital of france"), 15, "the transcript")
+            service = conversations(voice_app)
+            await wait_until(lambda: len(service.messages(scene)) == 4, 60, "both replies heard and saved")
+            await wait_until(lambda: call.latency_rows(), 15, "the latency table")
+            return call, said_at, scene
+        finally:
+            await call.close()
+            await session.close()
+
+    call, said_at, scene = asyncio.run(asyncio.wait_for(scenario(), 150))
+    opening, question, first, second = conversations(voice_app).messages(scene)
+    assert (opening.speaker_id, question.role.value) == ("aria", "user")
+    assert [(m.speaker_id, m.content) for m in (first, second)] == [
+        ("professor-quill", "Paris, my dear, on the Seine."),  # the ones named, in the order named
+        ("aria", "Paris is lovely in spring!"),
+    ]
+    assert call.audio_heard_since(said_at) > 2.0  # both replies came back as sound over WebRTC
+    # Each in its own voice: Quill's (a stand-in for en_GB-alan-medium), Aria's (the app's voice).
+    assert f"professor-quill speaks in {QUILL_VOICE}.onnx" in voice_app.output
+    assert f"aria speaks in {piper_voice_path.name}" in voice_app.output
+    # The call screen's face follows the speaker: Quill's, then Aria's (served as copies named by content).
+    faces = [json.dumps(o[7]) for o in call.outputs if isinstance(o[7], dict) and o[7].get("path")]
+    assert any(face_of("professor-quill", shown) for shown in faces) and face_of("aria", faces[-1]), faces
+    row = call.latency_rows()[0]
+    assert 0 <= row[3] <= row[4] <= row[5], row  # transcript <= first token <= first audio, as in any call

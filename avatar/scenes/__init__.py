@@ -1,0 +1,1 @@
+"""Scenes: several characters in one conversation, optionally in a world of their own."""
