@@ -76,6 +76,32 @@ SHUTDOWN_GRACE_S = 1.0  # how long a stop waits for open requests (a tab's event
 def launch(
     demo: gr.Blocks, settings: Settings, lan: LanSetup | None = None, *, prevent_thread_lock: bool = False
 ) -> None:
+    """Serve the app, then warm the heavy models up; unless prevent_thread_lock, until Ctrl+C or SIGTERM."""
+    stops_here = not prevent_thread_lock
+    if stops_here:
+        stop_on_sigterm()  # from the start: a stop while the first page is served still closes cleanly
+    context: AppContext | None = getattr(demo, "avatar_context", None)
+    try:
+        serve(demo, settings, lan)
+        if context is not None:
+            context.warm_up()
+        if stops_here:
+            wait_for_stop()
+    except KeyboardInterrupt:
+        if not stops_here:
+            raise
+        print("Stopping Local Avatar...", flush=True)
+    finally:
+        if stops_here:
+            # Gradio's own block_thread() closes only the server, which then waits for the tabs' event
+            # streams; close() stops the queue and the heartbeats first.
+            demo.close(verbose=False)
+            if context is not None:
+                context.close()  # lets the memory write under way finish (a moment; the rest at the next start)
+
+
+def serve(demo: gr.Blocks, settings: Settings, lan: LanSetup | None) -> None:
+    """Start serving (in the background) on the configured address; in LAN mode with TLS and the login."""
     demo.queue(default_concurrency_limit=8)
     queue = getattr(demo, "_queue", None)
     if queue is not None and hasattr(queue, "sleep_when_free"):
@@ -108,28 +134,12 @@ def launch(
         # An open browser tab keeps Gradio's event stream open: at a stop uvicorn would wait for it until
         # Gradio gives up on the server thread (5 s). Whatever a request was doing is saved as it goes.
         server.config.timeout_graceful_shutdown = SHUTDOWN_GRACE_S
-    context: AppContext | None = getattr(demo, "avatar_context", None)
-    if context is not None:
-        context.warm_up()
-    if not prevent_thread_lock:
-        stop_on_sigterm()
-        try:
-            wait_for_stop()
-        finally:
-            # Gradio's own block_thread() closes only the server, which then waits for the tabs' event
-            # streams; close() stops the queue and the heartbeats first.
-            demo.close(verbose=False)
-            if context is not None:
-                context.close()  # lets the memory write under way finish (a moment; the rest at the next start)
 
 
 def wait_for_stop() -> None:
-    """Until Ctrl+C (or SIGTERM, see stop_on_sigterm)."""
-    try:
-        while True:
-            time.sleep(0.1)
-    except KeyboardInterrupt:
-        print("Stopping Local Avatar...", flush=True)
+    """Until Ctrl+C (or SIGTERM, see stop_on_sigterm): KeyboardInterrupt."""
+    while True:
+        time.sleep(0.1)
 
 
 def stop_on_sigterm() -> None:

@@ -292,9 +292,11 @@ class ChatFlow:
 
     async def _label(self, message_id: str, reply: str) -> str | None:
         """Label the saved reply. After the last token and the save: it never delays a word of the reply.
-        While the embedding model is still loading (the first reply after a start), the label is found in
-        the background instead, so the reply's last update does not wait seconds for it (None there)."""
-        if self.expressions is not None and not self.expressions.embedder.loaded and self.memory is not None:
+        While the embedding model is still loading (the first reply after a start) or busy with a batch
+        (a memory write, a lorebook), the label is found in the background instead, so the reply's last
+        update does not wait seconds for it (None there)."""
+        embedder = self.expressions.embedder if self.expressions is not None else None
+        if embedder is not None and (not embedder.loaded or embedder.busy) and self.memory is not None:
             self.memory.writer.submit(("label", message_id), lambda: self._label_now(message_id, reply))
             return None
         return await self._label_now(message_id, reply)

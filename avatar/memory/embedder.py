@@ -77,6 +77,11 @@ class Embedder:
         return self._model is not None
 
     @property
+    def busy(self) -> bool:
+        """Loading, or embedding a batch (a memory write, the lore): an encode now would wait for it."""
+        return self._load_lock.locked() or self._encode_lock.locked()
+
+    @property
     def _is_local_path(self) -> bool:
         # Hub ids are "name" or "org/name"; anything else that names a path is a local folder.
         name = self.model_name

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import ifaddr
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.e2e.conftest import received_energy, start_talking, wait_for_voice_from_app
+from tests.privacy.voice_turn import LoggedInSession
 from tests.voice.conftest import QUESTION
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -42,6 +44,20 @@ def test_talking_over_the_lan_needs_the_login(launch_app, fake_ollama, talking_p
         assert stranger.request.get(url).status == 401
     finally:
         stranger.close()
+    # Nor can anyone without it offer a WebRTC call: Gradio's component server (what the Voice tab uses) and
+    # FastRTC's own route, in case it is ever mounted.
+    session = LoggedInSession(app.url, (LOGIN["username"], LOGIN["password"]))
+    offer = {
+        "component_id": session.component_id("voice-webrtc"),
+        "fn_name": "offer",
+        "session_hash": "stranger",
+        "data": {"sdp": "v=0\r\n", "type": "offer", "webrtc_id": "stranger"},
+    }
+    with httpx.Client(verify=False, timeout=30) as outsider:
+        for path in ("/gradio_api/component_server", "/webrtc/offer"):
+            assert outsider.post(app.url + path, json=offer).status_code == 401, path
+            wrong = (LOGIN["username"], "guess")
+            assert outsider.post(app.url + path, json=offer, auth=wrong).status_code == 401, path
 
     start_talking(page, url)
     assert page.evaluate("window.isSecureContext")  # the microphone is only offered in a secure context
