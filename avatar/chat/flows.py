@@ -8,6 +8,7 @@ but the user's message, and the update says what went wrong.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -37,6 +38,8 @@ from avatar.profile.service import ProfileService
 
 log = logging.getLogger(__name__)
 
+LABEL_WAIT_S = 1.5  # the longest a reply's last update waits for its expression label
+_LABELS_IN_FLIGHT: set[asyncio.Task[str | None]] = set()
 STATE_LINE_TOKENS = 48  # room kept for the mood line in this turn's note
 
 
@@ -292,14 +295,21 @@ class ChatFlow:
 
     async def _label(self, message_id: str, reply: str) -> str | None:
         """Label the saved reply. After the last token and the save: it never delays a word of the reply.
-        While the embedding model is still loading (the first reply after a start) or busy with a batch
-        (a memory write, a lorebook), the label is found in the background instead, so the reply's last
-        update does not wait seconds for it (None there)."""
+        While the embedding model is still loading (the first reply after a start) the label is found in the
+        background, and when the model is busy with a batch (a memory write, a lorebook) it is waited for
+        LABEL_WAIT_S at most and then carries on in the background: the reply's last update never waits
+        seconds for it (None there; the label is saved with the message when found)."""
         embedder = self.expressions.embedder if self.expressions is not None else None
-        if embedder is not None and (not embedder.loaded or embedder.busy) and self.memory is not None:
+        if embedder is not None and not embedder.loaded and self.memory is not None:
             self.memory.writer.submit(("label", message_id), lambda: self._label_now(message_id, reply))
             return None
-        return await self._label_now(message_id, reply)
+        labelling = asyncio.ensure_future(self._label_now(message_id, reply))
+        _LABELS_IN_FLIGHT.add(labelling)  # (a task only weakly referenced by the loop could be collected)
+        labelling.add_done_callback(_LABELS_IN_FLIGHT.discard)
+        try:
+            return await asyncio.wait_for(asyncio.shield(labelling), LABEL_WAIT_S)
+        except TimeoutError:
+            return None
 
     async def _label_now(self, message_id: str, reply: str) -> str | None:
         emotion = await self.expression_of(reply)

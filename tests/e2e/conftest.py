@@ -297,4 +297,4 @@ def send(page, text: str, reply: str) -> None:
     """Type a message in the Chat tab and wait for (the end of) the reply."""
     page.locator("#message-box textarea").fill(text)
     page.locator("#message-box textarea").press("Enter")
-    page.locator("#chatbot").get_by_text(reply).wait_for(timeout=15_000)
+    page.locator("#chatbot").get_by_text(reply).wait_for(timeout=30_000)

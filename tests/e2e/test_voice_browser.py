@@ -48,7 +48,7 @@ def test_talking_in_the_voice_tab(app, model_server, talking_page):
         m for c in service.list() for m in service.messages(c.id) if m.content == "Paris is the capital of France."
     ]
     assert reply.emotion is not None
-    page.locator("#call-expression").get_by_text(reply.emotion).wait_for(timeout=10_000)
+    page.locator("#call-expression").get_by_text(reply.emotion).wait_for(timeout=30_000)
     assert face.get_attribute("src") != portrait
     page.wait_for_function("document.querySelector('#call-screen').dataset.state === 'listening'", timeout=30_000)
     # Nor does the page's side of the call ask a STUN or TURN server anywhere for its address.
