@@ -57,7 +57,7 @@ class AppContext:
         self.memory.embedder.start_warm_up()
         # Memory cards a stop or a crash left pending are made when the model server is free.
         self.cards.catch_up()
-        self.chat.catch_up_memory()  # and the chunks a stop came before
+        self.chat.catch_up_memory(self.scenes.remember_left_over)  # and the chunks a stop came before
         self.cards.start()
         self.memory.schedule_line_index()  # memories stored before lines had vectors of their own
         # Cards imported by `app.py import-card` (no memory there) or edited by hand: lore catches up.

@@ -170,13 +170,16 @@ class ChatFlow:
         policy = persona.memory_policy if conversation.memory_enabled else "off"
         return CardJob(persona_id=persona.id, persona_name=persona.name, policy=policy)
 
-    def catch_up_memory(self) -> int:
+    def catch_up_memory(self, elsewhere: Callable[[str], bool] | None = None) -> int:
         """At start: conversations whose memory write a stop cut short are written now (their cards when the
-        model server is free). The number of conversations."""
+        model server is free). `elsewhere(conversation_id)`: True when another flow wrote it (a scene's
+        witnesses). The number of conversations."""
         if self.memory is None:
             return 0
         due = self.memory.unwritten_conversations()
         for conversation_id in due:
+            if elsewhere is not None and elsewhere(conversation_id):
+                continue
             job = self.card_job(conversation_id)
             if job is None:
                 continue

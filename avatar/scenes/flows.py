@@ -76,6 +76,15 @@ class SceneFlow:
     def is_scene(self, conversation_id: str | None) -> bool:
         return self.scenes.find(conversation_id) is not None
 
+    def remember_left_over(self, conversation_id: str) -> bool:
+        """At start, for ChatFlow.catch_up_memory: a scene's write a stop cut short, for each witness
+        (False: not a scene, the chat's way applies)."""
+        scene = self.scenes.find(conversation_id)
+        if scene is None:
+            return False
+        self._remember(scene)
+        return True
+
     # -- turns ----------------------------------------------------------------------------------
     async def send(
         self,

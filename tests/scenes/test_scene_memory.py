@@ -104,3 +104,27 @@ def test_a_scene_in_a_world_recalls_its_lore(ctx, fake_ollama):
     # Not in the world: a one-character chat with Vega never sees it.
     collect(ctx.chat.send("captain-vega", None, "How is the engine torch today?"))
     assert "Meridian is a deep-space" not in str(fake_ollama.chat_requests()[-1].body["messages"])
+
+
+def test_a_stop_before_a_scenes_memory_write_gives_each_witness_its_excerpt_at_the_next_start(
+    settings, embedder, fake_ollama
+):
+    from avatar.context import create_context
+
+    first = create_context(settings, embedder=embedder)
+    first.memory.writer.close()  # the app stopped before its writes ran
+    scene = first.scenes.start(["aria", "captain-vega"])
+    fake_ollama.script("Aye.", "Lovely!", "Noted, rookie.", "Oh wow.", "Steady.", "Ha!")
+    collect(first.scenes.send(scene, "Vega, I keep a secret map of the nebula."))
+    collect(first.scenes.send(scene, "Aria, my dog Biscuit loves the ship."))
+    collect(first.scenes.send(scene, "Both of you: where next?"))
+    first.close()
+
+    again = create_context(settings, embedder=embedder)
+    try:
+        again.warm_up()
+        assert again.memory.wait_for_writes(60)
+        assert "secret map" in " ".join(chunks_of(again, "captain-vega", scene))
+        assert "secret map" in " ".join(chunks_of(again, "aria", scene))  # each witness, not the scene's first
+    finally:
+        again.close()
