@@ -75,6 +75,14 @@ def embedder() -> Embedder:
 def ctx(settings: Settings, embedder: Embedder) -> Iterator[AppContext]:
     context = create_context(settings, embedder=embedder)
     yield context
+    close_context(context)
+
+
+def close_context(context: AppContext) -> None:
+    """As the app stops, except that a memory write under way is waited for up to 10 s (the app gives it 1 s and
+    leaves the rest to the next start): left running in the test process, it would take CPU from the real-time
+    voice tests that follow."""
+    context.memory.writer.close(wait_s=10)
     context.close()
 
 

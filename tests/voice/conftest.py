@@ -13,7 +13,7 @@ from avatar.core.settings import Settings
 from avatar.speech.audio import resample, to_mono_16k
 from avatar.speech.tts import PiperTTS
 from avatar.voice.models import VoiceModels
-from tests.conftest import AppWithData
+from tests.conftest import AppWithData, close_context
 from tests.speech.conftest import ggml_tiny_en, piper_voice_path, tts  # noqa: F401  (the same session fixtures)
 from tests.support.fake_model_server import FakeModelServer
 from tests.voice.speech_set import Voices
@@ -78,7 +78,7 @@ def voice_settings(settings: Settings, ggml_tiny_en: Path, piper_voice_path: Pat
 def voice_ctx(voice_settings: Settings, embedder) -> Iterator[AppContext]:
     context = create_context(voice_settings, embedder=embedder)
     yield context
-    context.close()
+    close_context(context)
 
 
 @pytest.fixture(scope="module")
