@@ -165,6 +165,7 @@ def bench_in_process(turns: int, barge_ins: int, silence_ms: int, stt_model: str
         stages: dict[str, dict[str, list[float]]] = {mode: {key: [] for key in STAGES} for mode in conversations}
         stop_times: list[float] = []
         handled: list[float] = []
+        missed: list[str] = []
 
         async def run() -> None:
             async with Harness(VoiceHandler(ctx, models)) as h:
@@ -176,7 +177,11 @@ def bench_in_process(turns: int, barge_ins: int, silence_ms: int, stt_model: str
                         await h.until(
                             lambda count=count: h.handler._turn_count > count and not h.handler.replying(), 60, "turn"
                         )
-                        for key, value in stage_times(h.handler.latencies[-1]).items():
+                        latency = h.handler.latencies[-1]
+                        if latency.first_audio_at is None:  # not answered: say so instead of timing it
+                            missed.append(f"{mode}: {latency.outcome or 'no reply'}")
+                            continue
+                        for key, value in stage_times(latency).items():
                             stages[mode][key].append(value)
                         # The frames went in faster than real time: give the memory writes the time the
                         # user would take to say the next question, as they would have it.
@@ -211,6 +216,8 @@ def bench_in_process(turns: int, barge_ins: int, silence_ms: int, stt_model: str
         for key, label in STAGES.items():
             print(f"  {label:32s} {percentiles(stages[mode][key])}")
     print(f"  (a turn that does not sound finished ends {silence_ms} ms after the last word)")
+    if missed:
+        print(f"  turns not answered: {len(missed)}: {missed}")
     if stop_times:
         print(f"  {'barge-in: onset -> judged a real one':32s} {percentiles(handled)}")
         print(f"  {'barge-in: onset -> audio stops':32s} {percentiles(stop_times)}")
@@ -222,7 +229,8 @@ def _heard_after(call, since: float, level: float = 0.003) -> float | None:
 
 
 class _SkipToEcho(Exception):
-    """BENCH_ONLY=echo: only the echo part (it takes the longest to look into)."""
+    """BENCH_ONLY=echo: only the echo part (it takes the longest to look into); BENCH_ONLY=first: only the
+    complete questions' first audio."""
 
 
 class Conversation:
@@ -266,8 +274,12 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
         return resample(audio_16k, 16_000, 48_000)
 
     server = FakeModelServer(default_reply=REPLY).start()
-    results: dict[str, list] = {k: [] for k in ("first", "ended", "cut", "echo", "over", "bc", "invented", "stop")}
+    results: dict[str, list] = {
+        k: [] for k in ("first", "unanswered", "ended", "cut", "echo", "over", "bc", "invented", "stop")
+    }
     env = {"AVATAR_STT_MODEL": str(ggml), "AVATAR_TTS_VOICE": str(voice)}
+    if os.environ.get("BENCH_DEBUG"):  # the app's own account of each turn, written out at the end
+        env |= {"AVATAR_LOG_LEVEL": "DEBUG", "AVATAR_LOG_PROMPTS": "true"}
     app = AppWithData(scratch / "app", server.url, env).start()
     db = Conversation(app.data_dir)
 
@@ -313,7 +325,11 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
             await call.play_and_wait(at48(voices.say(name, question)))
             last_word = time.monotonic()
             call.microphone.play(at48(silence(2.0)))
-            heard = await wait_until(lambda last_word=last_word: _heard_after(call, last_word), 30)
+            try:
+                heard = await wait_until(lambda last_word=last_word: _heard_after(call, last_word), 30)
+            except TimeoutError:  # not answered: counted, and the next question goes on
+                results["unanswered"].append(f"{name}: {question} ({(call.statuses() or ['?'])[-1]})")
+                continue
             results["first"].append(heard - last_word)
             await reply_done(call, heard, after=base)
             rows = call.latency_rows()
@@ -407,6 +423,8 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
                 raise _SkipToEcho
             await complete_questions(call)
             progress("complete questions", results["first"], call)
+            if os.environ.get("BENCH_ONLY") == "first":
+                return
             await thinking_pauses(call, 4 if os.environ.get("BENCH_DEBUG") else None)
             progress("mid-sentence pauses", results["cut"], call)
             await backchannels(call, 2 * runs)
@@ -430,9 +448,15 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
     finally:
         app.stop()
         server.stop()
+        if os.environ.get("BENCH_DEBUG"):
+            log_file = scratch / "app.log"
+            log_file.write_text(app.output)
+            print(f"  (the app's log: {log_file})")
     meaning = sum("meaning" in e for e in results["ended"])
     print("over WebRTC (python app.py + aiortc client as the browser, loopback; Piper and espeak-ng voices)")
     print(f"  {'last word -> first audio heard':36s} {percentiles(results['first'])}   goal p50 <= 500 ms")
+    if results["unanswered"]:
+        print(f"  {'  complete questions not answered':36s} {results['unanswered']}")
     print(f"  {'  turns ended by meaning':36s} {meaning} of {len(results['ended'])} (the rest at the 1 s limit)")
     print(f"  {'cut off in a mid-sentence pause':36s} {sum(results['cut'])} of {len(results['cut'])}   goal <= 1 in 20")
     print(f"  {'self-interruptions, echo -12 dB':36s} {sum(results['echo'])} of {len(results['echo'])}   goal 0 in 20")
