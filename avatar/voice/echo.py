@@ -84,6 +84,10 @@ class EchoCanceller:
             self._render.append(audio[start : start + FRAME])
         self.active_until = max(self.active_until, due + whole / SAMPLE_RATE + 0.5)
 
+    def forget_unplayed(self, now: float) -> None:
+        """The avatar went quiet: what was handed on but not played yet will not be heard (nor echo)."""
+        self._render.clear()
+
     def clean(self, mic: np.ndarray, now: float, user_speaking: bool = False) -> np.ndarray:
         """16 kHz microphone audio with the avatar's voice taken out (10 ms kept back when not whole)."""
         apm = self._module()

@@ -248,9 +248,6 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
             elif isinstance(event, NotSpeech) and self._turn is None:
                 self._hearing("")
                 self._say("Listening…")
-        if self._unsure_since is not None and endpointer.drop_short():
-            # Not a second of silence to wait for: a hold that long leaves the avatar half silent on speakers.
-            self._resume("too short to be words")
         if endpointer.in_speech:
             if self._unsure_since is not None and endpointer.speech_s > BACKCHANNEL_MAX_S:
                 self._interrupt("speech")  # too long for "mm-hmm": the user is taking the turn
@@ -313,8 +310,7 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
     def _hold(self) -> None:
         self._unsure_since = self.clock()
         self.playback.hold()
-        # The echo canceller keeps what was handed on: FastRTC has usually sent it already, and its echo
-        # still comes back (cleared, that echo went through uncancelled and was held as more speech).
+        self.echo.forget_unplayed(self._unsure_since)  # played again, and fed again, when resumed
         if self._clear_queue is not None:
             self._clear_queue()  # FastRTC's queue: those chunks are back in the playback's queue
         log.debug("voice: speech over the avatar: holding its voice")
@@ -343,7 +339,7 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
             words = heard_words(transcript, pause.speech_s, over_avatar=True)
             if self._unsure_since is None:
                 return  # decided meanwhile (more speech)
-            if not words or is_backchannel(words) or is_echo(words, said, loose=self.echo.echo_heard()):
+            if not words or is_backchannel(words) or is_echo(words, said):
                 self._endpointer_now().end_turn(pause.number)  # dropped: not a turn
                 self._resume("backchannel" if words else "no words")
                 return
@@ -370,6 +366,7 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
         now = self.clock()
         self._unsure_since = None
         spoken = self.playback.stop()
+        self.echo.forget_unplayed(now)
         if self._clear_queue is not None:
             self._clear_queue()  # FastRTC's own queue of frames not yet sent
         stopped = False

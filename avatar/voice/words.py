@@ -51,32 +51,8 @@ def is_backchannel(text: str) -> bool:
     return 0 < len(words) <= 3 and all(w in BACKCHANNELS or _HUM.match(w) for w in words)
 
 
-def is_echo(text: str, said: str, loose: bool = False) -> bool:
-    """Whether every word of `text` is among the words the avatar was just saying (its own voice came back).
-
-    `loose`, when the microphone is known to hear the avatar (speakers): whisper, hearing a syllable of the
-    echo that the canceller left, splits and bends the avatar's words ("sunny and warm" came back as "and
-    war.", "about the moon" as "The more."). Then its letters are enough: a stretch of the avatar's text
-    (4 letters or more), or within a third of its letters of one (6 or more). "No", "Stop", "Wait" or
-    "Hold on" over "a story about the moon" still interrupt."""
+def is_echo(text: str, said: str) -> bool:
+    """Whether every word of `text` is among the words the avatar was just saying (its own voice came back)."""
     heard = re.findall(r"[a-z']+", text.lower())
     spoken = set(re.findall(r"[a-z']+", said.lower()))
-    if heard and all(w in spoken for w in heard):
-        return True
-    letters, source = "".join(heard).replace("'", ""), re.sub(r"[^a-z]", "", said.lower())
-    if not loose or len(letters) < 4 or not source:
-        return False
-    if letters in source:
-        return True
-    return len(letters) >= 6 and _closest_stretch(letters, source) <= len(letters) // 3
-
-
-def _closest_stretch(text: str, source: str) -> int:
-    """The fewest letter edits that turn `text` into some stretch of `source` (Sellers' approximate match)."""
-    previous = [0] * (len(source) + 1)
-    for i, letter in enumerate(text, 1):
-        current = [i] + [0] * len(source)
-        for j, other in enumerate(source, 1):
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (letter != other))
-        previous = current
-    return min(previous)
+    return bool(heard) and all(w in spoken for w in heard)

@@ -73,23 +73,6 @@ def test_a_short_sound_is_dropped(speech: Speech):
     assert NotSpeech in kinds and Utterance not in kinds
 
 
-def test_a_short_sound_can_be_dropped_at_the_short_pause(speech: Speech):
-    """While the avatar is held, a syllable of its echo must not keep it silent until the long pause."""
-    word = speech.at("Hi.", before_s=0, after_s=0)[: int(0.2 * RATE)]
-    endpointer = Endpointer(EndpointOptions(min_speech_ms=400, pause_ms=200, min_silence_ms=1000))
-    audio = np.concatenate([silence(0.3), word, silence(1.0)])
-    dropped_at = None
-    for start in range(0, audio.size, 320):
-        endpointer.feed(audio[start : start + 320])
-        if dropped_at is None and endpointer.drop_short():
-            dropped_at = (start + 320) / RATE
-    assert dropped_at is not None and dropped_at < 0.3 + 0.2 + 0.4  # the pause after the sound, not 1 s
-    assert not endpointer.in_speech
-    longer = Endpointer(EndpointOptions(min_speech_ms=100, pause_ms=200, min_silence_ms=1000))
-    feed(longer, np.concatenate([silence(0.3), word, silence(0.5)]))
-    assert not longer.drop_short()  # enough speech to be words: left to the turn's judges
-
-
 def test_a_short_pause_does_not_split_the_utterance(speech: Speech):
     first = speech.at("I went to the shop.", before_s=0.3, after_s=0.3)
     second = speech.at("Then I came home.", before_s=0, after_s=1.2)
