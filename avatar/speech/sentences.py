@@ -24,7 +24,7 @@ _NATURAL_BREAK = re.compile(
     r"[,;:—–]\s+|\s+(?=(?:and|but|or|so|because|which|who|when|while|although|though|since|if|then)\b)", re.IGNORECASE
 )
 FIRST_CLAUSE_MIN_WORDS = 3  # a first piece shorter than this sounds clipped
-FIRST_SENTENCE_MAX_WORDS = 5  # a first sentence longer than this is cut at its first natural break (Piper: ~20 ms/word)
+FIRST_SENTENCE_MAX_WORDS = 8  # a first sentence longer than this is cut at its first natural break
 # Words whose trailing period does not end a sentence ("Dr. Smith"). Kept small on purpose:
 # "No." or "etc." ends sentences often enough in dialogue that guessing otherwise is worse.
 ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "vs", "approx", "fig"})

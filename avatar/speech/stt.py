@@ -25,9 +25,7 @@ logger = logging.getLogger(__name__)
 _MIN_SAMPLES = int(1.1 * SAMPLE_RATE)
 # Whisper "hears" words ("you", "Thank you.") in digital silence; below this RMS (-60 dBFS) skip it.
 _SILENCE_RMS = 1e-3
-_MIN_AUDIO_CTX = 640  # for short audio: one or two words, where a short context loops most
-_MIN_AUDIO_CTX_LONG = 384  # for audio of a sentence (LONG_AUDIO_S and more), where it loops no more than at 640
-LONG_AUDIO_S = 1.2
+_MIN_AUDIO_CTX = 640
 # What Whisper writes for non-speech: "[BLANK_AUDIO]", "(music)", "[ Silence ]", "*cough*".
 _NON_SPEECH = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*")
 
@@ -52,18 +50,14 @@ def default_threads() -> int:
 
 
 def adaptive_audio_ctx(n_samples: int) -> int:
-    """Encoder frames (50 per second, 1500 = 30 s) enough for `n_samples` plus margin, never below 384/640.
+    """Encoder frames (50 per second, 1500 = 30 s) enough for `n_samples` plus margin, never below 640.
 
     Whisper is trained on 30 s windows; a shorter context makes the encoder several times faster,
     but the shorter it gets the more often tiny.en loops on short words ("Yes. Yes.", "Sure. Sure.
-    Sure."): 1 in 4 short words at 384 frames, 1 in 20 at 512, none seen in 36 at 640. A sentence
-    is safer: on the 76 utterances of the voice tests' labelled set (two voices), 384 frames looped
-    as often as 640 (2, each caught by the full-window retry) and read 3 more words differently from
-    the full window (15 against 12), in 171 ms instead of 267 (a 2-core machine, 2 threads).
+    Sure."): 1 in 4 short words at 384 frames, 1 in 20 at 512, none seen in 36 at 640.
     """
     frames = n_samples / SAMPLE_RATE * 50 + 32
-    floor = _MIN_AUDIO_CTX_LONG if n_samples >= LONG_AUDIO_S * SAMPLE_RATE else _MIN_AUDIO_CTX
-    return int(min(1500, max(floor, 64 * math.ceil(frames / 64))))
+    return int(min(1500, max(_MIN_AUDIO_CTX, 64 * math.ceil(frames / 64))))
 
 
 def looks_looped(text: str) -> bool:

@@ -81,7 +81,7 @@ class EndpointOptions:
     min_speech_ms: int = 250
     min_silence_ms: int = 600
     pause_ms: int = 200
-    quiet_ms: int = 64
+    quiet_ms: int = 96
     max_utterance_s: float = 30.0
     pre_roll_ms: int = 300
     end_on_pause: bool = True
@@ -156,25 +156,6 @@ class Endpointer:
     def speech_s(self) -> float:
         """Seconds of speech in the utterance so far."""
         return self._speech_windows * WINDOW / SAMPLE_RATE
-
-    @property
-    def silence_s(self) -> float:
-        """Seconds of silence since the last speech in the utterance so far."""
-        return self._silence_windows * WINDOW / SAMPLE_RATE
-
-    def drop_short(self) -> bool:
-        """Drop the utterance so far if it is too little speech to be one and has paused (`pause_ms`): True if so.
-
-        Such a sound (a click, the echo of a syllable) would otherwise only be dropped at the long pause."""
-        o = self.options
-        if (
-            not self._in_speech
-            or self.speech_s * 1000 >= o.min_speech_ms
-            or self._silence_windows < windows(o.pause_ms)
-        ):
-            return False
-        self._reset_utterance()
-        return True
 
     def audio_so_far(self) -> np.ndarray:
         """The utterance heard so far (empty between utterances)."""
