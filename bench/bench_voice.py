@@ -23,6 +23,10 @@ cancellation; 2 per run) and whether talking over such a reply still stops it; b
 "yeah", ...) that stopped the reply, and invented turns saved (2 per run); a real interruption's
 onset -> the last RTP packet of reply audio (decoded on arrival: no jitter buffer in between).
 The machine's load from other work shows in these numbers: run it several times and compare.
+
+Environment: BENCH_ONLY=echo (only the echo part over WebRTC) or BENCH_ONLY=first (only the complete
+questions' first audio); BENCH_DEBUG=1 prints more per trial and writes the app's debug log (with the
+bench's synthetic messages) to the run's scratch folder.
 """
 
 from __future__ import annotations
@@ -44,6 +48,9 @@ sys.path.insert(0, str(ROOT))
 import numpy as np
 
 from avatar.core.settings import Settings
+
+ONLY = os.environ.get("BENCH_ONLY", "")  # "echo" or "first": one part of the WebRTC goals
+DEBUG = bool(os.environ.get("BENCH_DEBUG"))
 
 QUESTION = "Could you tell me what the weather will be like tomorrow afternoon?"  # ~2.9 s
 INTERRUPTION = "Wait, stop for a moment."
@@ -229,8 +236,7 @@ def _heard_after(call, since: float, level: float = 0.003) -> float | None:
 
 
 class _SkipToEcho(Exception):
-    """BENCH_ONLY=echo: only the echo part (it takes the longest to look into); BENCH_ONLY=first: only the
-    complete questions' first audio."""
+    """BENCH_ONLY=echo: only the echo part (it takes the longest to look into)."""
 
 
 class Conversation:
@@ -278,7 +284,7 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
         k: [] for k in ("first", "unanswered", "ended", "cut", "echo", "over", "bc", "invented", "stop")
     }
     env = {"AVATAR_STT_MODEL": str(ggml), "AVATAR_TTS_VOICE": str(voice)}
-    if os.environ.get("BENCH_DEBUG"):  # the app's own account of each turn, written out at the end
+    if DEBUG:  # the app's own account of each turn, written out at the end
         env |= {"AVATAR_LOG_LEVEL": "DEBUG", "AVATAR_LOG_PROMPTS": "true"}
     app = AppWithData(scratch / "app", server.url, env).start()
     db = Conversation(app.data_dir)
@@ -381,7 +387,7 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
             await asyncio.sleep(1.5)
             stopped = call.audio_heard_since(after) < 0.5
             results["bc"].append(stopped)
-            if os.environ.get("BENCH_DEBUG"):
+            if DEBUG:
                 print("      bc", BACKCHANNELS[i % 5], stopped, call.statuses()[-6:], db.users()[-2:])
             results["invented"].append(len(db.users()) - users)
             call.microphone.play(at48(voices.say("espeak", "Stop.")))  # end the story before the next trial
@@ -403,7 +409,7 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
 
     def progress(what: str, values: list, call=None) -> None:
         print(f"  ... {what}: {values}", flush=True)
-        if call is not None and os.environ.get("BENCH_DEBUG"):
+        if call is not None and DEBUG:
             print(
                 "      rows",
                 call.latency_rows()[:6],
@@ -415,17 +421,17 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
 
     async def run() -> None:
         session, call = await call_with()
-        if os.environ.get("BENCH_ONLY") == "echo":
+        if ONLY == "echo":
             await call.close()
             await session.close()
         try:
-            if os.environ.get("BENCH_ONLY") == "echo":
+            if ONLY == "echo":
                 raise _SkipToEcho
             await complete_questions(call)
             progress("complete questions", results["first"], call)
-            if os.environ.get("BENCH_ONLY") == "first":
+            if ONLY == "first":
                 return
-            await thinking_pauses(call, 4 if os.environ.get("BENCH_DEBUG") else None)
+            await thinking_pauses(call, 4 if DEBUG else None)
             progress("mid-sentence pauses", results["cut"], call)
             await backchannels(call, 2 * runs)
             progress("backchannels", results["bc"])
@@ -448,7 +454,7 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
     finally:
         app.stop()
         server.stop()
-        if os.environ.get("BENCH_DEBUG"):
+        if DEBUG:
             log_file = scratch / "app.log"
             log_file.write_text(app.output)
             print(f"  (the app's log: {log_file})")
