@@ -8,13 +8,23 @@ import sys
 import time
 
 import httpx
+import pytest
 from gradio_client import Client
 
 from avatar.conversations.service import ConversationService
 from avatar.core.db import open_database
 from avatar.core.settings import PROJECT_ROOT
 from avatar.expressions.labels import LABELS
-from tests.conftest import free_port
+from tests.conftest import AppWithData, free_port
+from tests.support.fake_model_server import FakeModelServer
+
+
+@pytest.fixture(scope="module")
+def shared_app(tmp_path_factory, module_ollama: FakeModelServer):
+    """One running app for the tests that need no fresh start of their own (starting one takes seconds)."""
+    app = AppWithData(tmp_path_factory.mktemp("app"), module_ollama.url).start()
+    yield app
+    app.stop()
 
 
 def chat(client: Client, message: str, persona_id: str, conversation_id: str = "") -> list[dict]:
@@ -57,26 +67,24 @@ def test_personas_chat_streams_and_restart_keeps_history(launch_app, fake_ollama
     ]
 
 
-def test_stop_through_the_api_saves_a_partial_reply(launch_app, fake_ollama):
-    app = launch_app()
-    client = Client(app.url, verbose=False)
+def test_stop_through_the_api_saves_a_partial_reply(shared_app, ollama):
+    client = Client(shared_app.url, verbose=False)
     first = chat(client, "hi", "captain-vega")[-1]
-    fake_ollama.token_delay_s = 0.05
-    fake_ollama.script(" ".join(f"word{i}" for i in range(100)))
+    ollama.token_delay_s = 0.05
+    ollama.script(" ".join(f"word{i}" for i in range(100)))
     job = client.submit("talk a lot", "captain-vega", first["conversation_id"], api_name="/chat")
-    assert fake_ollama.wait_for_event("chat_started")
-    time.sleep(0.3)
+    deadline = time.monotonic() + 20
+    while not any(update["reply"] for update in job.outputs()):  # Stop once the reply is streaming
+        assert time.monotonic() < deadline, job.outputs()
+        time.sleep(0.02)
     assert client.predict(first["conversation_id"], api_name="/stop") is True
-    deadline = time.monotonic() + 10
-    while not job.done() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    final = job.outputs()[-1]
+    final = job.result(timeout=10)  # (the last update: outputs() may not have it yet the moment done() is True)
     assert final["status"] == "partial" and final["reply"].startswith("word0") and "word99" not in final["reply"]
-    assert fake_ollama.wait_for_event("chat_closed_by_client")
+    assert ollama.wait_for_event("chat_closed_by_client")
 
 
-def test_unknown_persona_is_a_clear_error(launch_app):
-    client = Client(launch_app().url, verbose=False)
+def test_unknown_persona_is_a_clear_error(shared_app):
+    client = Client(shared_app.url, verbose=False)
     try:
         client.predict("hi", "nobody", "", api_name="/chat")
     except Exception as error:  # noqa: BLE001 (gradio_client raises AppError carrying the message)
@@ -85,8 +93,8 @@ def test_unknown_persona_is_a_clear_error(launch_app):
         raise AssertionError("expected an error")
 
 
-def test_binds_loopback_and_page_loads_nothing_remote(launch_app):
-    app = launch_app()
+def test_binds_loopback_and_page_loads_nothing_remote(shared_app):
+    app = shared_app
     assert app.url.startswith("http://127.0.0.1:")
     html = httpx.get(app.url + "/").text
     urls = re.findall(r"""(?:src|href)\s*=\s*["'](https?://[^"']+)""", html)

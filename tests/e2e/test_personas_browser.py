@@ -41,8 +41,9 @@ def test_create_edit_and_import_characters(app, browser_page, tmp_path):
     page.locator("#persona-heading").get_by_role("heading", name="Seraphina").wait_for()
     screenshot(page, "personas-tab")
 
-    page.reload()
+    open_app(page, app.url)  # loaded again, and its load events over: a click before them can be lost
     page.get_by_role("tab", name="Personas").click()
+    page.locator("#persona-heading").get_by_role("heading").first.wait_for()
     gallery.get_by_text("Nova Starling").click()
     page.locator("#persona-heading").get_by_role("heading", name="Nova Starling").wait_for()
     assert page.locator("#persona-name").get_by_role("textbox").input_value() == "Nova Starling"

@@ -82,28 +82,12 @@ def voice_ctx(voice_settings: Settings, embedder) -> Iterator[AppContext]:
 
 
 @pytest.fixture(scope="module")
-def module_ollama() -> Iterator[FakeModelServer]:
-    server = FakeModelServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def voice_app(tmp_path_factory, module_ollama: FakeModelServer, ggml_tiny_en: Path, piper_voice_path: Path):  # noqa: F811
     """One running app for a test module (starting one takes seconds); each test uses its own session."""
     env = {"AVATAR_STT_MODEL": str(ggml_tiny_en), "AVATAR_TTS_VOICE": str(piper_voice_path)}
     app = AppWithData(tmp_path_factory.mktemp("voice-app"), module_ollama.url, env).start()
     yield app
     app.stop()
-
-
-@pytest.fixture
-def ollama(module_ollama: FakeModelServer) -> FakeModelServer:
-    """The module's fake Ollama, reset for each test."""
-    module_ollama.token_delay_s = 0.0
-    module_ollama._replies.clear()
-    module_ollama.events.clear()
-    return module_ollama
 
 
 def resampled(audio_16k: np.ndarray, rate: int) -> np.ndarray:
