@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from avatar.core.gc_pauses import freeze_loaded
 from avatar.memory.exceptions import EmbeddingModelUnavailable
 from avatar.memory.models import EMBEDDING_DIM
 
@@ -172,6 +173,7 @@ class Embedder:
                 try:
                     self.load()
                     self.embed_query("warm up")  # the first encode allocates; do it before a user waits
+                    freeze_loaded()  # torch and the model: never walked by a full collection again
                 except EmbeddingModelUnavailable as error:
                     self.load_error = error
                     log.warning("%s", error.message)

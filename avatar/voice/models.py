@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from avatar.core.gc_pauses import freeze_loaded
 from avatar.core.settings import Settings
 from avatar.personas.schemas import Persona
 from avatar.speech.exceptions import SpeechModelError
@@ -240,6 +241,7 @@ class VoiceModels:
             self._progress(self.error)
             return
         self.ready, self.error = True, None
+        freeze_loaded()  # a full collection walking the models would stall calls for half a second
         self._progress(f"Voice ready (models loaded in {time.perf_counter() - started:.1f} s).")
 
     def wait_ready(self, timeout_s: float) -> bool:

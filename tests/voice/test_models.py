@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import http.server
 import threading
 from collections.abc import Iterator
@@ -99,3 +100,13 @@ def test_a_failed_download_leaves_nothing_behind(tmp_path: Path, file_server):
     with pytest.raises(SpeechModelError, match="Could not download speech model"):
         download(url + "/nothing-here.bin", dest, "speech model", lambda text: None)
     assert list(dest.parent.iterdir()) == []
+
+
+def test_loaded_models_stay_out_of_full_garbage_collections(voice_models_settings: Settings):
+    """A full collection walking the models stalls a call for half a second: once loaded, they are frozen."""
+    gc.unfreeze()  # (the suite's own freeze for this test, tests/conftest.py: start from nothing frozen)
+    models = VoiceModels(voice_models_settings)
+    models.warm_up()
+    assert models.ready, models.status
+    left_to_walk = len(gc.get_objects())
+    assert gc.get_freeze_count() > 100_000 and left_to_walk < gc.get_freeze_count() // 50
