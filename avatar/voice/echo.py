@@ -112,7 +112,9 @@ class EchoCanceller:
             self._near_level.append(float(np.log10(_rms(near) + 1e-4)))
             self._frames += 1
             if self._frames % RECHECK_FRAMES == 0 and not user_speaking:
-                self._echo = self._hears_avatar()
+                echo, self._echo = self._echo, self._hears_avatar()
+                if echo != self._echo:
+                    log.debug("voice: the microphone %s the avatar", "hears" if self._echo else "no longer hears")
             if not self._echo:
                 out[start : start + FRAME] = near
             elif avatar_speaking and removed_db >= RESIDUAL_DB:

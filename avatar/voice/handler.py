@@ -313,7 +313,7 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
         self.echo.forget_unplayed(self._unsure_since)  # played again, and fed again, when resumed
         if self._clear_queue is not None:
             self._clear_queue()  # FastRTC's queue: those chunks are back in the playback's queue
-        log.debug("voice: speech over the avatar: holding its voice")
+        log.debug("voice: speech over the avatar: holding its voice (echo cancelled: %s)", self.echo.echo_heard())
 
     def _resume(self, why: str) -> None:
         self._unsure_since = None
