@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from avatar.conversations.schemas import MessageStatus
+from tests.conftest import REAL_TIME
 from tests.e2e.conftest import (
     conversations,
     received_energy,
@@ -18,7 +19,7 @@ from tests.e2e.conftest import (
 )
 from tests.voice.conftest import INTERRUPTION, QUESTION
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, REAL_TIME]
 
 LONG_REPLY = " ".join(f"Here is sentence number {i} of a very long story." for i in range(40))
 STORY_REQUEST = "Tell me a long story."

@@ -15,11 +15,12 @@ from avatar.conversations.schemas import MessageStatus
 from avatar.personas.schemas import PersonaFile
 from avatar.voice.handler import Mode, VoiceHandler, VoiceInputs
 from avatar.voice.models import VoiceModels
+from tests.conftest import REAL_TIME
 from tests.support.fake_model_server import FakeModelServer
 from tests.voice.conftest import INTERRUPTION, QUESTION, Speech
 from tests.voice.harness import Harness
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, REAL_TIME]
 
 STORY = " ".join(f"This is sentence {n} of the story." for n in ("one", "two", "three", "four", "five", "six"))
 

@@ -17,10 +17,11 @@ from avatar.conversations.schemas import MessageStatus
 from avatar.conversations.service import ConversationService
 from avatar.core.db import open_database
 from avatar.voice.handler import VoiceHandler
+from tests.conftest import REAL_TIME
 from tests.voice.conftest import INTERRUPTION, Speech
 from tests.voice.harness import Harness
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, REAL_TIME]
 
 CAST = ["aria", "captain-vega", "professor-quill"]
 QUILL_VOICE = "en_GB-alan-medium"  # Professor Quill's voice (personas/professor-quill.yaml)

@@ -18,11 +18,12 @@ from avatar.context import AppContext
 from avatar.conversations.schemas import MessageStatus
 from avatar.voice.handler import VoiceHandler
 from avatar.voice.models import VoiceModels
+from tests.conftest import REAL_TIME
 from tests.support.fake_model_server import FakeModelServer
 from tests.voice.harness import EchoPath, Harness
 from tests.voice.speech_set import Voices, silence
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, REAL_TIME]
 
 REPLY = "Sure. The first thing to know is that it depends on the season. In summer it is warm and bright."
 STORY = " ".join(f"This is sentence {n} of the story." for n in ("one", "two", "three", "four", "five", "six"))

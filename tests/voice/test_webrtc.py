@@ -21,12 +21,13 @@ from avatar.conversations.service import ConversationService
 from avatar.core.db import open_database
 from avatar.core.settings import PROJECT_ROOT, Settings
 from avatar.worlds.cli import import_world_command
+from tests.conftest import REAL_TIME
 from tests.voice.conftest import INTERRUPTION, QUESTION, Speech, resampled
 from tests.voice.rtc_client import GradioSession, Microphone, VoiceCall, wait_until
 from tests.voice.test_scene_voice import CAST, QUESTION_TO_BOTH, QUILL_VOICE, scene_with, stand_in_voice
 from tests.worlds.worldkit import meridian_world_info
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, REAL_TIME]
 
 LONG_REPLY = " ".join(f"Here is sentence number {i} of a very long story." for i in range(60))
 
