@@ -42,7 +42,8 @@ BACKCHANNELS = frozenset(
     {"yeah", "yes", "yep", "yup", "okay", "ok", "right", "sure", "alright", "cool", "nice", "wow", "oh", "ah"}
     | {"i", "see", "got", "it", "true", "exactly", "indeed", "really", "uh-huh", "huh", "aha"}
 )
-_HUM = re.compile(r"^(?:[mh]+(?:-?[mh]+)*|u+h+(?:-?h?u+h+)?|a+h+|o+h+)$")
+# ("Mm-ma.": tiny.en's reading of Piper's "Mm-hmm." in one full test run out of two, which stopped the avatar.)
+_HUM = re.compile(r"^(?:[mh]+(?:-?[mh]+)*(?:-m+a+h?)?|u+h+(?:-?h?u+h+)?|a+h+|o+h+)$")
 
 
 def is_backchannel(text: str) -> bool:

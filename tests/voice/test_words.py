@@ -30,13 +30,13 @@ def test_over_the_avatar_short_speech_must_be_clearer():
 
 
 @pytest.mark.parametrize(
-    "text", ["Mm-hmm.", "MMMM.", "Yeah", "Okay.", "Right.", "Uh-huh.", "Mm-hm.", "I see.", "oh wow"]
+    "text", ["Mm-hmm.", "MMMM.", "Yeah", "Okay.", "Right.", "Uh-huh.", "Mm-hm.", "Mm-ma.", "I see.", "oh wow"]
 )
 def test_backchannels(text):
     assert is_backchannel(text)
 
 
-@pytest.mark.parametrize("text", ["Wait.", "Stop please.", "No, that is wrong.", "Yeah but what about Rome?", ""])
+@pytest.mark.parametrize("text", ["Wait.", "Stop please.", "No, that is wrong.", "Yeah but what about Rome?", "Ma?", "Mama.", ""])
 def test_not_backchannels(text):
     assert not is_backchannel(text)
 
