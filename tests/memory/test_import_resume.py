@@ -82,7 +82,7 @@ def test_an_import_cut_short_is_finished_by_the_next_import(ctx, tmp_path, capsy
 
 
 def test_kill_9_during_import_chat_then_the_same_command_gives_one_whole_copy(settings, tmp_path):
-    file = chat_file(tmp_path / "long.jsonl", 360)
+    file = chat_file(tmp_path / "long.jsonl", 150)
     command = [
         sys.executable, str(PROJECT_ROOT / "app.py"), "import-chat", str(file), "--persona", "aria", "--no-cards",
         "--data-dir", str(settings.data_dir), "--embedding-model", packaged_embedding_model_dir(),
@@ -113,13 +113,13 @@ def test_kill_9_during_import_chat_then_the_same_command_gives_one_whole_copy(se
     try:
         [conversation] = ctx.conversations.list("aria")
         messages = ctx.conversations.messages(conversation.id)
-        assert len(messages) == 360
+        assert len(messages) == 150
         sources, chunks = covered(ctx, conversation.id)
         assert sources == {m.id for m in messages}  # every message is in memory
         assert 5 <= chunks_at_kill < len(chunks)
         firsts = [ids[0] for ids in chunks]
         assert len(firsts) == len(set(firsts))  # no chunk twice
-        assert sum(len(ids) for ids in chunks) < 360 + 6  # only the last chunk may repeat a few messages
+        assert sum(len(ids) for ids in chunks) < 150 + 6  # only the last chunk may repeat a few messages
     finally:
         ctx.close()
 
