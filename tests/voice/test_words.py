@@ -36,7 +36,9 @@ def test_backchannels(text):
     assert is_backchannel(text)
 
 
-@pytest.mark.parametrize("text", ["Wait.", "Stop please.", "No, that is wrong.", "Yeah but what about Rome?", "Ma?", "Mama.", ""])
+@pytest.mark.parametrize(
+    "text", ["Wait.", "Stop please.", "No, that is wrong.", "Yeah but what about Rome?", "Ma?", "Mama.", ""]
+)
 def test_not_backchannels(text):
     assert not is_backchannel(text)
 
