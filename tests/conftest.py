@@ -215,4 +215,7 @@ def launch_app(tmp_path: Path, fake_ollama: FakeModelServer):
 
     yield _launch
     for app in started:
-        app.stop()
+        # (pytest shows this only when the test failed: the app's own account of what it was doing)
+        print(
+            f"--- the output of app.py on port {app.port}, last 80 lines ---", *app.stop().splitlines()[-80:], sep="\n"
+        )

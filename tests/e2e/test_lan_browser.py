@@ -11,11 +11,12 @@ import ifaddr
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
+from tests.conftest import REAL_TIME
 from tests.e2e.conftest import received_energy, start_talking, wait_for_voice_from_app
 from tests.privacy.voice_turn import LoggedInSession
 from tests.voice.conftest import QUESTION
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, REAL_TIME]  # a spoken call, like test_voice_browser.py
 
 LOGIN = {"username": "sam", "password": "kite-flying-42"}
 
