@@ -60,7 +60,29 @@ def addressed(text: str, members: Sequence[Persona]) -> list[str]:
             match = re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", text, flags=re.IGNORECASE)
             if match and match.start() < first.get(persona_id, len(text) + 1):
                 first[persona_id] = match.start()
+        if persona_id not in first:
+            said = _misspelled(text, [n for n in names if " " not in n])
+            if said is not None:
+                first[persona_id] = said
     return sorted(first, key=first.__getitem__)
+
+
+def _misspelled(text: str, names: Sequence[str]) -> int | None:
+    """Where `text` has one of `names` (5 letters or more) one letter off: whisper writes "Quil" for "Quill"."""
+    for word in re.finditer(r"[\w'-]+", text):
+        for name in names:
+            if len(name) >= 5 and _one_letter_off(word.group().lower(), name.lower()):
+                return word.start()
+    return None
+
+
+def _one_letter_off(a: str, b: str) -> bool:
+    if a == b or abs(len(a) - len(b)) > 1 or a[0] != b[0]:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    short, long = sorted((a, b), key=len)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
 
 
 @dataclass(frozen=True)

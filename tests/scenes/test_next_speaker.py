@@ -30,6 +30,9 @@ def test_names_are_what_people_call_each_other(cast):
     assert addressed("quill, and you, VEGA?", cast) == ["professor-quill", "captain-vega"]
     assert addressed("Ask the captain and the professor", cast) == []  # titles alone name nobody
     assert addressed("Ariadne was a weaver", cast) == []  # whole words only
+    # One letter off, as whisper spells names it hears: "Quil", "Quil," (names of 5 letters or more only).
+    assert addressed("Professor Quil, then Aria: what is it?", cast) == ["professor-quill", "aria"]
+    assert addressed("a quilted coat", cast) == [] and addressed("an area", cast) == []
 
 
 def draws(chooser: NextSpeaker, moment: SceneMoment, count: int = 300) -> Counter:
