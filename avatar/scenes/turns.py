@@ -55,21 +55,26 @@ def call_names(members: Sequence[Persona]) -> dict[str, list[str]]:
 def addressed(text: str, members: Sequence[Persona]) -> list[str]:
     """The characters `text` names, in the order it first names them."""
     first: dict[str, int] = {}
-    for persona_id, names in call_names(members).items():
+    every_name = call_names(members)
+    exact = {n.lower() for names in every_name.values() for n in names}
+    for persona_id, names in every_name.items():
         for name in names:
             match = re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", text, flags=re.IGNORECASE)
             if match and match.start() < first.get(persona_id, len(text) + 1):
                 first[persona_id] = match.start()
         if persona_id not in first:
-            said = _misspelled(text, [n for n in names if " " not in n])
+            said = _misspelled(text, [n for n in names if " " not in n], exact)
             if said is not None:
                 first[persona_id] = said
     return sorted(first, key=first.__getitem__)
 
 
-def _misspelled(text: str, names: Sequence[str]) -> int | None:
-    """Where `text` has one of `names` (5 letters or more) one letter off: whisper writes "Quil" for "Quill"."""
+def _misspelled(text: str, names: Sequence[str], others: set[str]) -> int | None:
+    """Where `text` has one of `names` (5 letters or more) one letter off: whisper writes "Quil" for "Quill".
+    A word that is some character's name exactly ("Marco" beside "Marcy", in `others`) names only that one."""
     for word in re.finditer(r"[\w'-]+", text):
+        if word.group().lower() in others:
+            continue
         for name in names:
             if len(name) >= 5 and _one_letter_off(word.group().lower(), name.lower()):
                 return word.start()

@@ -33,6 +33,8 @@ def test_names_are_what_people_call_each_other(cast):
     # One letter off, as whisper spells names it hears: "Quil", "Quil," (names of 5 letters or more only).
     assert addressed("Professor Quil, then Aria: what is it?", cast) == ["professor-quill", "aria"]
     assert addressed("a quilted coat", cast) == [] and addressed("an area", cast) == []
+    marco, marcy = (cast[0].model_copy(update={"id": n.lower(), "name": n}) for n in ("Marco", "Marcy"))
+    assert addressed("Marco, what now?", [marco, marcy]) == ["marco"]  # one letter from Marcy, but Marco's name
 
 
 def draws(chooser: NextSpeaker, moment: SceneMoment, count: int = 300) -> Counter:
