@@ -13,6 +13,7 @@ from avatar.context import AppContext
 from avatar.conversations.model_status import MODEL_INFO, MODEL_INFO_FLAG, banner_text, model_picker_update
 from avatar.conversations.rendering import ChatHistory, error_bubble, render_messages
 from avatar.conversations.schemas import MessageStatus
+from avatar.conversations.turn_queue import QueuedTurn, TurnQueue
 from avatar.core.errors import AvatarError
 from avatar.expressions.ui import Faces
 from avatar.llm.base import ProviderError, listed_name
@@ -33,6 +34,7 @@ class ChatTab:
         self.ctx = ctx
         self.faces = Faces(ctx)
         self.scenes = ScenePanel(ctx, self)
+        self.turns = TurnQueue()
 
     # -- helpers ---------------------------------------------------------------------------
     def persona_choices(self) -> list[tuple[str, str]]:
@@ -222,15 +224,37 @@ class ChatTab:
         return gr.update(visible=count > 1, value=f"↻ Another greeting ({index + 1} of {count})")
 
     async def send(
-        self, text: str, persona_id: str | None, conversation_id: str | None, greeting_index: int | None = 0
+        self,
+        text: str,
+        persona_id: str | None,
+        conversation_id: str | None,
+        greeting_index: int | None = 0,
+        request: gr.Request | None = None,
     ) -> AsyncIterator[tuple[Any, ...]]:
-        """Stream one reply. Yields (message box, chatbot, conversation id, conversation list, notice)."""
+        """Stream one reply. Yields (message box, chatbot, conversation id, conversation list, notice).
+
+        Sent while this tab's previous turn is still running, the message waits for it (see TurnQueue).
+        """
         if not text.strip():
             yield gr.update(), gr.update(), conversation_id, gr.update(), "Type a message first."
             return
         if not persona_id:
             yield text, gr.update(), conversation_id, gr.update(), "Pick a character first."
             return
+        session = request.session_hash if request is not None and request.session_hash else "local"
+        if self.turns.is_repeat(session, text):
+            return  # Enter and Send pressed for one message: it is already on its way
+        if self.turns.busy(session):
+            # Taken now, so the box is free for the next message; it shows in the chat when the reply ends.
+            yield "", gr.update(), gr.update(), gr.update(), gr.update()
+        async with self.turns.turn(session, text, conversation_id) as queued:
+            async for shown in self._send_now(text, persona_id, queued, greeting_index):
+                yield shown
+
+    async def _send_now(
+        self, text: str, persona_id: str, queued: QueuedTurn, greeting_index: int | None
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        conversation_id = queued.conversation_id
         if self.ctx.scenes.is_scene(conversation_id):
             assert conversation_id is not None
             async for shown in self.scenes.send(text, conversation_id, persona_id):
@@ -239,6 +263,7 @@ class ChatTab:
         try:
             if not conversation_id:
                 conversation_id = self.ctx.chat.start_conversation(persona_id, greeting_index=greeting_index or 0)
+            queued.started_in = conversation_id
             saved: ChatHistory = []
             box: Any = ""  # cleared once, when the message is saved: after that the person may be typing the next
             async for update in self.ctx.chat.send(persona_id, conversation_id, text):
@@ -490,8 +515,10 @@ class ChatTab:
 
         send_outputs = [message_box, chatbot, conversation_id, conversation_list, notice]
         send_inputs = [message_box, persona_picker, conversation_id, greeting_index]
-        submit_event = message_box.submit(self.send, send_inputs, send_outputs, show_progress="hidden", api_name=False)
-        click_event = send_button.click(self.send, send_inputs, send_outputs, show_progress="hidden", api_name=False)
+        # Every Enter fires ("multiple"); TurnQueue puts a message sent during a reply after it, not dropped.
+        send_options: dict[str, Any] = {"show_progress": "hidden", "api_name": False, "trigger_mode": "multiple"}
+        submit_event = message_box.submit(self.send, send_inputs, send_outputs, **send_options)
+        click_event = send_button.click(self.send, send_inputs, send_outputs, **send_options)
         regenerate_event = regenerate_button.click(
             self.regenerate,
             [persona_picker, conversation_id],

@@ -298,6 +298,3 @@ def send(page, text: str, reply: str) -> None:
     page.locator("#message-box textarea").fill(text)
     page.locator("#message-box textarea").press("Enter")
     page.locator("#chatbot").get_by_text(reply).wait_for(timeout=30_000)
-    # The turn's last updates come just after its text: an Enter pressed before they have is dropped by Gradio
-    # (trigger_mode "once"; seen once in a full run, the next message left in the box). A person waits longer.
-    page.wait_for_timeout(300)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import new_chat, open_app, pick, pick_persona, screenshot, send
+from tests.e2e.conftest import conversations, new_chat, open_app, pick, pick_persona, screenshot, send
 
 pytestmark = pytest.mark.e2e
 
@@ -79,6 +79,37 @@ def test_typing_the_next_message_while_a_reply_streams_keeps_it(app, model_serve
     page.locator("#chatbot").get_by_text("answer you in full.").wait_for()
     page.wait_for_timeout(300)  # the last updates of the finished turn
     assert page.locator("#message-box textarea").input_value() == "And of Spain?"
+
+
+def test_a_message_sent_while_a_reply_streams_is_sent_when_it_ends(app, model_server, browser_page):
+    """Enter (or Send) during a reply is not lost: the message goes out once the reply is done, in order."""
+    page = browser_page
+    model_server.token_delay_s = 0.1
+    model_server.script("Paris, of course, the city of light and of far too many pigeons.", "Madrid, naturally.")
+    open_app(page, app.url)
+    new_chat(page)
+    box, chat = page.locator("#message-box textarea"), page.locator("#chatbot")
+    box.fill("What is the capital of France?")
+    box.press("Enter")
+    chat.get_by_text("Paris, of course").wait_for()
+    box.fill("And of Spain?")
+    box.press("Enter")  # while the first reply is still streaming
+    page.locator("#send").click()  # and Send too, as an impatient person might: still one message
+    chat.get_by_text("Madrid, naturally.").wait_for(timeout=30_000)
+    shown = chat.inner_text()
+    assert "far too many pigeons." in shown, "the first reply was cut short"
+    order = [shown.index(t) for t in ("capital of France", "pigeons.", "And of Spain?", "Madrid, naturally.")]
+    assert order == sorted(order), shown
+    assert box.input_value() == ""
+    page.wait_for_timeout(1_000)  # time for a duplicate to arrive, were there one
+    newest = max(conversations(app).list(), key=lambda c: c.updated_at)
+    said = [m.content for m in conversations(app).messages(newest.id) if m.role == "user"]
+    assert said == ["What is the capital of France?", "And of Spain?"]
+    page.reload()
+    open_app(page, app.url)
+    saved = page.locator("#chatbot")
+    saved.get_by_text("Madrid, naturally.").wait_for()
+    assert "far too many pigeons." in saved.inner_text()
 
 
 def test_a_new_chat_can_open_with_another_greeting(app, model_server, browser_page):
