@@ -67,6 +67,11 @@ class Speculation:
         if not self.committed:
             self.discarded = True
 
+    def withdraw(self) -> None:
+        """Committed, but the reply was stopped before a word of it was heard: the user was still talking after
+        all. The turn is taken back as if discarded (the handler hears their words again with what followed)."""
+        self.committed, self.discarded = False, True
+
 
 @dataclass(frozen=True)
 class Speaking:

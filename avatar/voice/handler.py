@@ -374,6 +374,12 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
         if turn is not None and turn.task is not None and not turn.task.done() and not turn.interrupted:
             turn.interrupted = True
             if turn.user_saved and turn.conversation_id:
+                if not spoken and turn.latency.ended_by != "button":
+                    # Not a word of the reply heard: the user was still talking (a pause ended the turn a moment
+                    # too soon). Take it back, as before its first audio: one user message, not two in a row.
+                    turn.speculation.withdraw()
+                    turn.latency.speculative, turn.latency.outcome = "cancelled", "you went on"
+                    self._carry, self._carry_speech_s = turn.audio, turn.speech_s
                 # Cancels the model stream, or the wait for the reply to be heard, whichever is on.
                 stop = self.ctx.scenes.stop if turn.scene else self.ctx.chat.stop  # (a scene's: the rest too)
                 stopped = stop(turn.conversation_id, spoken_text=spoken)

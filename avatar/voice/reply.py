@@ -85,7 +85,7 @@ def close_turn(turn: Turn, final: TurnUpdate | None, say: Callable[[str], None],
         latency.outcome = "stopped"
         say("Stopped. Listening…")
     elif turn.interrupted:
-        latency.outcome = "interrupted"
+        latency.outcome = "you went on" if turn.speculation.discarded else "interrupted"
     else:
         latency.outcome = "complete" if voice_problem is None else "no voice"
         say(voice_problem or "Listening…")

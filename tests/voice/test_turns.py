@@ -127,6 +127,31 @@ def test_a_reply_started_on_a_pause_the_user_talks_through_leaves_no_trace(
     assert fake_ollama.event_names().count("chat_closed_by_client") == 1  # the first request was dropped
 
 
+def test_going_on_as_the_reply_starts_playing_takes_the_turn_back(
+    handler, voice_ctx, fake_ollama: FakeModelServer, voices: Voices
+):
+    """The reply's first audio is out, not a word of it heard yet, and the user goes on: still one user turn."""
+    fake_ollama.script("Paris is the capital of France.", "Paris, and Berlin.")
+
+    async def scenario() -> Harness:
+        async with Harness(handler) as h:
+            await h.page(silence_ms=4000)
+            await h.talk(np.concatenate([silence(0.3), voices.say("piper", "What is the capital of France?")]))
+            await h.until(lambda: h.audio_seconds() > 0, 8, "the reply's first audio")
+            assert h.handler._turn is not None and h.handler._turn.user_saved  # past the speculative stage
+            await h.talk(np.concatenate([voices.say("piper", "And of Germany?"), silence(1.5)]))
+            await answered(h, turns=2)
+            return h
+
+    h = asyncio.run(scenario())
+    first = h.handler.latencies[0]
+    assert first.speculative == "cancelled" and first.outcome == "you went on", first
+    messages = saved(voice_ctx, h.conversation_id())
+    assert [m[0] for m in messages] == ["user", "assistant"], messages  # not two user messages in a row
+    assert {"france", "germany"} <= set(words(messages[0][1]))
+    assert messages[1][1:] == ("Paris, and Berlin.", MessageStatus.complete)
+
+
 @pytest.mark.parametrize(
     "voice, backchannel", [("piper", "Mm-hmm."), ("espeak", "Yeah.")]
 )  # words.py's unit tests: the rest
