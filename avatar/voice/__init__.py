@@ -3,6 +3,7 @@
 handler.py       VoiceHandler: one WebRTC call, wiring the stages and owning the turn's state
 state.py         the page's inputs, the events sent back, the turn in progress
 echo.py          the avatar's own voice taken out of the microphone (WebRTC AEC3 via livekit)
+echo_reference.py what the avatar handed on when, and when the microphone heard: the canceller's clock
 endpointing.py   Silero VAD 32 ms at a time: speech onset, short pauses, end of utterance
 turn_end.py      whether a paused utterance is finished: Smart Turn v3 and the words themselves
 transcription.py whisper while the user talks (the live transcript); the last pass is the final one

@@ -4,9 +4,9 @@ On speakers the microphone hears the avatar; without this the avatar takes its o
 user talking over it and stops itself. Browsers cancel echo too, but not always (Firefox with some
 devices, a mic and speakers on different devices, the page's AEC switched off), and never for the
 audio of another program. Here the reference is exactly what the avatar plays: each 20 ms chunk is
-handed to WebRTC's AEC3 (through livekit's `AudioProcessingModule`, a prebuilt wheel) in step with
-the microphone, which is cleaned 10 ms at a time before the VAD hears it. AEC3
-finds the delay between the two itself (network, jitter buffers, the room), and costs ~1-2 % of a
+handed to WebRTC's AEC3 (through livekit's `AudioProcessingModule`, a prebuilt wheel) beside the
+microphone audio heard when it was handed on (echo_reference.py), which is cleaned 10 ms at a time
+before the VAD hears it. AEC3 finds the delay between the two itself (network, jitter buffers, the room), and costs ~1-2 % of a
 core. Measured on Piper speech fed back 30-120 ms later at -6 to -20 dB: 24-38 dB taken out, and
 the VAD heard no speech in what was left, while the user talking over it was still heard.
 
@@ -14,18 +14,29 @@ Where there is no echo (headphones, or the browser's own canceller already took 
 damps the first 50-100 ms of the user talking over the avatar, which clips "Wait" off "Wait, stop",
 and it damps a noisy room as if it were echo. So the canceller watches whether the microphone hears
 the avatar at all: whether the microphone's loudness, frame by frame over the last 2 s, follows the
-avatar's at some delay. Where it does not, the microphone passes through untouched.
+avatar's at some delay. Where it does not, and until that is known (the first 250 ms to 1 s of the avatar's
+voice), the microphone passes through untouched.
+
+AEC3 finds the delay anew each time the avatar starts talking after a silence (a reply, or carrying on
+after "mm-hmm"), and over WebRTC (Opus, jitter) the first 100-150 ms of echo then pass through
+untouched: measured -31 dB at the microphone, loud enough for Silero, so the avatar held its voice
+at the start of nearly every reply and whisper sometimes made words of it. So the canceller also
+learns how much quieter the echo comes back than the avatar's voice, and for the first 500 ms after
+the avatar starts talking again, a frame no louder than the echo of its last 400 ms can be is
+silenced. (Only then: a user as quiet as the echo, talking over a converged AEC3, goes through.)
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from typing import Any
 
 import numpy as np
 
 from avatar.speech.audio import SAMPLE_RATE, to_int16
+from avatar.voice.echo_reference import MicClock, RenderTimeline
 
 log = logging.getLogger(__name__)
 
@@ -39,23 +50,38 @@ RECHECK_FRAMES = 10  # how often (10 ms frames) to look again whether there is e
 # the avatar changes the frame far more than that takes out: their voice goes through.)
 RESIDUAL_DB = 12.0
 EVIDENCE_FRAMES = 200  # the last 2 s of the avatar speaking decide whether there is echo at all
+# An echo's level against the avatar's varies this little (dB, median deviation), frame by frame: measured 0.5-2
+# with Piper's voice fed back 30-120 ms later at -6 to -20 dB; a user talking at the same time: 4-10.
+STEADY_ECHO_DB = 3.0
+# While AEC3 converges: how far above the echo's level a frame is still taken for echo (its ups and downs).
+ECHO_GATE_MARGIN_DB = 6.0
+QUIET_BEFORE_ONSET_FRAMES = 20  # the avatar silent this long (200 ms), then talking: AEC3 converges again
+CONVERGING_FRAMES = 50  # for about this long (its echo comes 100-250 ms after the reference)
 
 
 class EchoCanceller:
-    """One connection's echo canceller. `played()` the avatar's audio as it is due, `clean()` the microphone."""
+    """One connection's echo canceller. `played()` the avatar's audio as it is handed on, `clean()` the microphone."""
 
     def __init__(self) -> None:
         self._apm: Any = None
         self._available = True
-        self._render: deque[np.ndarray] = deque()  # 10 ms frames at 16 kHz played and not yet fed
+        self._render = RenderTimeline()
+        self._mic_clock = MicClock()
+        self._mic_done = 0  # microphone samples cleaned so far
         self._mic_rest = np.zeros(0, np.float32)
-        self._render_rest = np.zeros(0, np.float32)
         self._downsample: Any = None  # a streaming resampler: 20 ms chunks resampled alone would click at the edges
         self.active_until = 0.0  # echo may still come until about then (for the log and tests)
         self._far_level: deque[float] = deque(maxlen=EVIDENCE_FRAMES + MAX_LAG_FRAMES)  # log loudness per frame
         self._near_level: deque[float] = deque(maxlen=EVIDENCE_FRAMES + MAX_LAG_FRAMES)
-        self._echo = True  # until known: safe against echo
+        # Whether the microphone hears the avatar: None until known. Until then the microphone goes through as
+        # it is: AEC3 knows nothing yet either, and with the avatar talking it takes whatever the microphone
+        # hears for echo (a user talking over the greeting's start came out 60-80 dB down, and was never heard).
+        self._echo: bool | None = None
         self._frames = 0
+        self._far_recent: deque[float] = deque(maxlen=MAX_LAG_FRAMES)  # far RMS whose echo may still come
+        self.echo_db: float | None = None  # how much louder (dB, < 0: quieter) the echo comes back, once measured
+        self._far_quiet = QUIET_BEFORE_ONSET_FRAMES  # frames since the avatar's voice was last heard
+        self._converging = 0  # frames left in which AEC3 may still be finding the echo again
 
     def _module(self) -> Any:
         if self._apm is None and self._available:
@@ -64,87 +90,139 @@ class EchoCanceller:
 
                 self._rtc = rtc
                 self._apm = rtc.AudioProcessingModule(echo_cancellation=True, high_pass_filter=True)
+                # The same high-pass alone, for the microphone while it is not known whether there is echo.
+                self._high_pass = rtc.AudioProcessingModule(high_pass_filter=True)
             except Exception:  # no wheel for this platform: the voice still works, without echo cancellation
                 log.exception("voice: echo cancellation unavailable (livekit's audio processing did not load)")
                 self._available = False
         return self._apm
 
-    def played(self, chunk: np.ndarray, rate: int, due: float) -> None:
-        """The avatar's audio (float32 mono at `rate`), handed to the connection to play at clock time `due`."""
+    def played(self, chunk: np.ndarray, rate: int, at: float) -> None:
+        """The avatar's audio (float32 mono at `rate`), handed to the connection at clock time `at`."""
         if self._module() is None:
             return
         if self._downsample is None:
             import soxr
 
             self._downsample = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32")
-        audio = np.concatenate((self._render_rest, self._downsample.resample_chunk(np.asarray(chunk, np.float32))))
-        whole = audio.size // FRAME * FRAME
-        self._render_rest = audio[whole:].copy()
-        for start in range(0, whole, FRAME):
-            self._render.append(audio[start : start + FRAME])
-        self.active_until = max(self.active_until, due + whole / SAMPLE_RATE + 0.5)
+        audio = self._downsample.resample_chunk(np.asarray(chunk, np.float32))
+        self._render.write(at, audio)
+        self.active_until = max(self.active_until, at + audio.size / SAMPLE_RATE + 0.5)
 
-    def forget_unplayed(self, now: float) -> None:
-        """The avatar went quiet: what was handed on but not played yet will not be heard (nor echo)."""
-        self._render.clear()
+    def forget_unplayed(self, unsent_s: float) -> None:
+        """The avatar went quiet and the connection's queue, its last `unsent_s` seconds, was dropped: that audio
+        never plays, so it never echoes, and what comes next plays at once. (What was already sent still plays and
+        echoes: its reference stays.) A reference left for audio never played looked like an avatar the microphone
+        does not hear, and kept the echo unknown through the first reply's holds."""
+        self._render.unwrite(round(unsent_s * SAMPLE_RATE))
+        self._render.restart()
 
     def clean(self, mic: np.ndarray, now: float, user_speaking: bool = False) -> np.ndarray:
         """16 kHz microphone audio with the avatar's voice taken out (10 ms kept back when not whole)."""
         apm = self._module()
         if apm is None:
             return mic
+        self._mic_clock.arrived(mic.size, now)
         audio = np.concatenate((self._mic_rest, mic))
         whole = audio.size // FRAME * FRAME
         self._mic_rest = audio[whole:].copy()
         out = np.empty(whole, np.float32)
         for start in range(0, whole, FRAME):
-            # The far end in lockstep with the near end, frame for frame (silence when the avatar is quiet):
-            # both run at the same rate, so the delay between them stays put however frames bunch up on
-            # the way, and AEC3's delay estimator finds it (the chunks are handed on ~100 ms before they play).
-            far = self._render.popleft() if self._render else np.zeros(FRAME, np.float32)
+            # The far end handed on while this frame was being heard (echo_reference.py: a steady delay).
+            heard_at = self._mic_clock.sample_time(self._mic_done + start)
+            far = self._render.read(heard_at, FRAME)
             self._process(apm.process_reverse_stream, far)
             apm.set_stream_delay_ms(0)
             near = audio[start : start + FRAME]
             cleaned = self._process(apm.process_stream, near)
+            filtered = self._process(self._high_pass.process_stream, near)
             removed_db = 20 * np.log10(max(_rms(near), 1e-9) / max(_rms(cleaned), 1e-9))
             avatar_speaking = _rms(far) >= SILENT_RMS
             self._far_level.append(float(np.log10(_rms(far) + 1e-4)))
             self._near_level.append(float(np.log10(_rms(near) + 1e-4)))
+            self._far_recent.append(_rms(far))
+            reference_db = _db(max(self._far_recent))  # the loudest the echo arriving now can be, before the path
             self._frames += 1
-            if self._frames % RECHECK_FRAMES == 0 and not user_speaking:
-                echo, self._echo = self._echo, self._hears_avatar()
+            if not avatar_speaking:
+                self._far_quiet += 1
+            elif self._far_quiet >= QUIET_BEFORE_ONSET_FRAMES:
+                self._far_quiet, self._converging = 0, CONVERGING_FRAMES
+            else:
+                self._far_quiet = 0
+            self._converging = max(0, self._converging - 1)
+            # While the user talks their voice hides the echo's pattern: only then look for echo not yet known
+            # (its own sound, let through while unknown, would otherwise keep the VAD hearing "speech").
+            if self._frames % RECHECK_FRAMES == 0 and (not user_speaking or self._echo is None):
+                heard = self._hears_avatar()
+                echo, self._echo = self._echo, heard if heard or not user_speaking else self._echo
                 if echo != self._echo:
                     log.debug("voice: the microphone %s the avatar", "hears" if self._echo else "no longer hears")
-            if not self._echo:
+            if self._echo is None:
+                out[start : start + FRAME] = filtered  # AEC3's filtering, not its guesses about echo
+            elif not self._echo:
                 out[start : start + FRAME] = near
+            elif self._converging and self._echo_level(cleaned, reference_db):
+                out[start : start + FRAME] = 0.0  # no louder than the echo: what AEC3 let through of it
             elif avatar_speaking and removed_db >= RESIDUAL_DB:
                 out[start : start + FRAME] = cleaned * 0.1
             else:
                 out[start : start + FRAME] = cleaned
+        self._mic_done += whole
         return out
 
     def echo_heard(self) -> bool:
         """Whether the microphone has been hearing the avatar lately (cleaned audio is used only then)."""
-        return self._echo
+        return bool(self._echo)
 
-    def _hears_avatar(self) -> bool:
+    def _hears_avatar(self) -> bool | None:
+        """Whether the microphone's loudness follows the avatar's (None: not known yet)."""
         far = np.asarray(self._far_level)
         near = np.asarray(self._near_level)
-        spoken = np.count_nonzero(far > np.log10(SILENT_RMS))
+        silent = np.log10(SILENT_RMS)
+        spoken = np.count_nonzero(far > silent)
         if spoken < EVIDENCE_FRAMES // 8:
             return self._echo  # the avatar said too little lately to tell: as before
-        best = 0.0
+        best, best_lag = 0.0, 0
         for lag in range(min(MAX_LAG_FRAMES, far.size - 20)):
             a, b = far[: far.size - lag], near[lag:]
-            if a.std() > 1e-6 and b.std() > 1e-6:
-                best = max(best, float(np.corrcoef(a, b)[0, 1]))
-        # Echo is believed at once; its absence only after a second of the avatar speaking unheard.
-        return best >= ECHO_CORRELATION or (self._echo and spoken < EVIDENCE_FRAMES // 2)
+            # Only the frames where the avatar speaks: a user who starts talking as the avatar does goes from
+            # silence to speech with it, and that one step alone looked like echo (then AEC3 took their words).
+            speaking = a > silent
+            a, b = a[speaking], b[speaking]
+            if a.size >= EVIDENCE_FRAMES // 8 and a.std() > 1e-6 and b.std() > 1e-6:
+                correlation = float(np.corrcoef(a, b)[0, 1])
+                if correlation > best:
+                    best, best_lag = correlation, lag
+        a, b = far[: far.size - best_lag], near[best_lag:]
+        gains = 20 * (b[a > silent] - a[a > silent])  # dB, the microphone against the avatar, frame by frame
+        if best >= ECHO_CORRELATION:
+            # The echo's level: the median (the user talking now and then, louder, does not move a median).
+            self.echo_db = float(np.median(gains))
+        if best >= ECHO_CORRELATION and (self._echo is not None or spoken >= EVIDENCE_FRAMES // 2):
+            return True  # echo is believed at once; its absence only after a second of the avatar speaking unheard
+        if best >= ECHO_CORRELATION and np.median(np.abs(gains - np.median(gains))) <= STEADY_ECHO_DB:
+            # Not known yet, with little said: the user may have started talking with the avatar, and two voices
+            # can rise and fall together for a moment. An echo also keeps one level below the avatar's.
+            return True
+        return self._echo if spoken < EVIDENCE_FRAMES // 2 else False
+
+    def _echo_level(self, cleaned: np.ndarray, reference_db: float) -> bool:
+        """Whether a cleaned frame is no louder than the echo of the avatar's last 400 ms can be."""
+        if self.echo_db is None or reference_db <= SILENT_DB:
+            return False
+        return _db(_rms(cleaned)) < reference_db + self.echo_db + ECHO_GATE_MARGIN_DB
 
     def _process(self, step: Any, frame: np.ndarray) -> np.ndarray:
         data = self._rtc.AudioFrame(to_int16(frame).tobytes(), SAMPLE_RATE, 1, FRAME)
         step(data)
         return np.frombuffer(data.data, np.int16).astype(np.float32) / 32768.0
+
+
+def _db(rms: float) -> float:
+    return 20 * math.log10(rms + 1e-9)
+
+
+SILENT_DB = _db(SILENT_RMS)
 
 
 def _rms(frame: np.ndarray) -> float:

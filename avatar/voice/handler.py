@@ -41,7 +41,7 @@ from avatar.voice.echo import EchoCanceller
 from avatar.voice.endpointing import Endpointer, EndpointOptions, NotSpeech, Pause, Quiet, SpeechStarted, Utterance
 from avatar.voice.latency import TurnLatency
 from avatar.voice.models import VoiceModels
-from avatar.voice.playback import OUTPUT_RATE, PLAYOUT_DELAY_S, Playback
+from avatar.voice.playback import OUTPUT_RATE, Playback
 from avatar.voice.reply import Reply, Speaker
 from avatar.voice.scene_call import SceneReply
 from avatar.voice.state import BargeIn, Mode, Turn, VoiceEvent, VoiceInputs
@@ -136,7 +136,7 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
             turn = self._turn
             if turn is not None and turn.generation == generation and turn.latency.first_audio_at is None:
                 turn.latency.first_audio_at = self.clock()
-            self.echo.played(chunk, OUTPUT_RATE, self.playback.last_due + PLAYOUT_DELAY_S)
+            self.echo.played(chunk, OUTPUT_RATE, self.clock())
             self._show_caption(self.playback.sentence_playing())
             return OUTPUT_RATE, chunk.reshape(1, -1)
         if self._outputs:
@@ -309,8 +309,8 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
 
     def _hold(self) -> None:
         self._unsure_since = self.clock()
+        self.echo.forget_unplayed(self.playback.unsent_s())
         self.playback.hold()
-        self.echo.forget_unplayed(self._unsure_since)  # played again, and fed again, when resumed
         if self._clear_queue is not None:
             self._clear_queue()  # FastRTC's queue: those chunks are back in the playback's queue
         log.debug("voice: speech over the avatar: holding its voice (echo cancelled: %s)", self.echo.echo_heard())
@@ -365,8 +365,8 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
         """Silence the avatar now and cancel its reply, keeping only the words the user heard."""
         now = self.clock()
         self._unsure_since = None
+        self.echo.forget_unplayed(self.playback.unsent_s())
         spoken = self.playback.stop()
-        self.echo.forget_unplayed(now)
         if self._clear_queue is not None:
             self._clear_queue()  # FastRTC's own queue of frames not yet sent
         stopped = False
@@ -478,6 +478,7 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
         await reply.run(text, tts, length_scale, voice_problem, speculative=speculative)
 
     def _silence(self) -> None:
+        self.echo.forget_unplayed(self.playback.unsent_s())
         self.playback.stop()
         if self._clear_queue is not None:
             self._clear_queue()

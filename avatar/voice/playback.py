@@ -137,6 +137,11 @@ class Playback:
             return ""
         return self.sentences[self._released[-1].sentence].text
 
+    def unsent_s(self) -> float:
+        """Seconds of audio handed over whose play time has not come: still in the connection's queue, unsent."""
+        now = self.clock()
+        return sum(CHUNK_S for r in self._released if r.due > now)
+
     def audible_until(self) -> float:
         """When the last released audio will have been heard (clock time)."""
         return self._next_due + PLAYOUT_DELAY_S

@@ -82,7 +82,7 @@ class Harness:
         # FastRTC drops the frames it had not sent yet: they are never played, so they never echo either.
         now = time.monotonic()
         self.cleared.append(now)
-        self._far[max(0, round((now - self._t0) * 16_000)) :] = 0.0
+        self._far[max(0, round((now + PLAYOUT_DELAY_S - self._t0) * 16_000)) :] = 0.0
 
     def _played(self, chunk: np.ndarray, due: float) -> None:
         audio = resample(chunk, OUTPUT_RATE, 16_000)
