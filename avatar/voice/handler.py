@@ -275,7 +275,12 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
         try:
             model = await asyncio.to_thread(self.models.turn)
             probability = await asyncio.to_thread(model.probability, audio)
-            log.debug("voice: pause %d sounds %s (p=%.2f)", pause.number, "finished", probability)
+            log.debug(
+                "voice: pause %d sounds %s (p=%.2f)",
+                pause.number,
+                "finished" if probability >= COMPLETE else "unfinished",
+                probability,
+            )
             if probability < COMPLETE:
                 return  # sounds unfinished: keep listening until the long pause, or more words
             transcript = await self.transcriber.final(key, audio)
