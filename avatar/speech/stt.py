@@ -25,7 +25,9 @@ logger = logging.getLogger(__name__)
 _MIN_SAMPLES = int(1.1 * SAMPLE_RATE)
 # Whisper "hears" words ("you", "Thank you.") in digital silence; below this RMS (-60 dBFS) skip it.
 _SILENCE_RMS = 1e-3
-_MIN_AUDIO_CTX = 640
+_MIN_AUDIO_CTX = 640  # a word or two: below this tiny.en starts looping
+_MIN_AUDIO_CTX_LONG = 384  # from LONG_AUDIO_S of audio on
+LONG_AUDIO_S = 1.5
 # What Whisper writes for non-speech: "[BLANK_AUDIO]", "(music)", "[ Silence ]", "*cough*".
 _NON_SPEECH = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*")
 
@@ -50,14 +52,17 @@ def default_threads() -> int:
 
 
 def adaptive_audio_ctx(n_samples: int) -> int:
-    """Encoder frames (50 per second, 1500 = 30 s) enough for `n_samples` plus margin, never below 640.
+    """Encoder frames (50 per second, 1500 = 30 s) enough for `n_samples` plus margin, never below a floor.
 
     Whisper is trained on 30 s windows; a shorter context makes the encoder several times faster,
     but the shorter it gets the more often tiny.en loops on short words ("Yes. Yes.", "Sure. Sure.
-    Sure."): 1 in 4 short words at 384 frames, 1 in 20 at 512, none seen in 36 at 640.
+    Sure."): 1 in 4 short words at 384 frames, 1 in 20 at 512, none seen in 36 at 640. Sentences do
+    not loop at 384, and it is the final transcript the reply waits for: 50 sentences in two voices
+    took 149 ms (median) at 384 against 245 ms at 640, word error rate 3.4 % against 3.1 % (320: 8.4 %).
     """
     frames = n_samples / SAMPLE_RATE * 50 + 32
-    return int(min(1500, max(_MIN_AUDIO_CTX, 64 * math.ceil(frames / 64))))
+    floor = _MIN_AUDIO_CTX_LONG if n_samples >= LONG_AUDIO_S * SAMPLE_RATE else _MIN_AUDIO_CTX
+    return int(min(1500, max(floor, 64 * math.ceil(frames / 64))))
 
 
 def looks_looped(text: str) -> bool:
