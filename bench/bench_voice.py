@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import statistics
 import sys
@@ -235,6 +236,13 @@ def _heard_after(call, since: float, level: float = 0.003) -> float | None:
     return next((t for t, rms in call.rtp_received if t > since and rms > level), None)
 
 
+def _longest_silence(call, since: float, level: float = 0.003) -> float:
+    """The longest silence (s) inside the reply audio received after `since`: a reply held and resumed shows one.
+    (Piper's own gap between two sentences is 0.15-0.3 s.)"""
+    heard = [t for t, rms in call.rtp_received if t > since and rms > level]
+    return max((b - a for a, b in itertools.pairwise(heard)), default=0.0)
+
+
 class _SkipToEcho(Exception):
     """BENCH_ONLY=echo: only the echo part (it takes the longest to look into)."""
 
@@ -281,7 +289,7 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
 
     server = FakeModelServer(default_reply=REPLY).start()
     results: dict[str, list] = {
-        k: [] for k in ("first", "unanswered", "ended", "cut", "echo", "over", "bc", "invented", "stop")
+        k: [] for k in ("first", "unanswered", "ended", "cut", "echo", "held", "over", "bc", "invented", "stop")
     }
     env = {"AVATAR_STT_MODEL": str(ggml), "AVATAR_TTS_VOICE": str(voice)}
     if DEBUG:  # the app's own account of each turn, written out at the end
@@ -362,6 +370,7 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
             users = [m for m in new if m.role.value == "user"]
             interrupted = [m for m in new if m.status.value == "interrupted"]
             results["echo"].append(len(users) != 1 or bool(interrupted))
+            results["held"].append(not interrupted and _longest_silence(call, said) >= 0.45)
         for i in range(max(1, n // 4)):  # and talking over the echoing reply still stops it
             await story_playing(call, 0.05)
             server.default_reply, server.token_delay_s = REPLY, 0.0
@@ -467,6 +476,9 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
     print(f"  {'cut off in a mid-sentence pause':36s} {sum(results['cut'])} of {len(results['cut'])}   goal <= 1 in 20")
     print(f"  {'self-interruptions, echo -12 dB':36s} {sum(results['echo'])} of {len(results['echo'])}   goal 0 in 20")
     print(f"  {'  talking over the echo stops it':36s} {sum(results['over'])} of {len(results['over'])}")
+    print(
+        f"  {'  replies paused by their echo':36s} {sum(results['held'])} of {len(results['held'])} (a gap >= 0.45 s)"
+    )
     print(
         f"  {'backchannels that stopped the reply':36s} {sum(results['bc'])} of {len(results['bc'])}   goal <= 2 in 20"
     )

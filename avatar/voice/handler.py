@@ -57,6 +57,7 @@ MUTE_TAIL_S = 0.3  # in "mute while speaking" mode, the mic stays off this long 
 # Speech over the avatar holds its voice at once; this much speech makes it a real interruption. Shorter
 # speech is judged by its words when it ends: "mm-hmm", "yeah", "okay" let the avatar carry on.
 BACKCHANNEL_MAX_S = 0.7
+AFTER_STOPPED_S = 2.0  # a new turn waits at most this long for the reply it interrupted to be saved
 
 
 class VoiceHandler(CallConversation, AsyncStreamHandler):
@@ -81,6 +82,7 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
         self._turn: Turn | None = None
         self._judging: asyncio.Task | None = None  # the end-of-turn model at the current pause
         self._unsure_since: float | None = None  # the avatar is held: is the user interrupting, or saying "mm-hmm"?
+        self._onset_over_echo = False  # speech began over the avatar's echo: held once it lasts (see listen())
         self._carry: np.ndarray | None = None  # an utterance cut off by more speech before it was saved
         self._carry_speech_s = 0.0  # how much speech the VAD heard in it
         self._turn_count = 0
@@ -225,7 +227,12 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
         for event in endpointer.feed(audio):
             if isinstance(event, SpeechStarted):
                 self.transcriber.reset()
-                if self._audible_reply():
+                if self._audible_reply() and self.echo.echo_heard():
+                    # On speakers AEC3 lets through 100-200 ms of echo now and then (the reply's start, a loud
+                    # word after a gap): a hold at each made 6 of 20 replies stutter for ~1 s in the WebRTC bench.
+                    # So here speech must last as long as the shortest utterance before the avatar holds.
+                    self._onset_over_echo = True
+                elif self._audible_reply():
                     self._hold()
                 elif self.replying():
                     self.barge_in(reason="speech")
@@ -248,6 +255,12 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
             elif isinstance(event, NotSpeech) and self._turn is None:
                 self._hearing("")
                 self._say("Listening…")
+        if not endpointer.in_speech:
+            self._onset_over_echo = False  # it ended too short to be words: no hold, no stutter
+        elif self._onset_over_echo and endpointer.speech_s * 1000 >= endpointer.options.min_speech_ms:
+            self._onset_over_echo = False
+            if self._audible_reply():
+                self._hold()
         if endpointer.in_speech:
             if self._unsure_since is not None and endpointer.speech_s > BACKCHANNEL_MAX_S:
                 self._interrupt("speech")  # too long for "mm-hmm": the user is taking the turn
@@ -408,6 +421,9 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
         now = self.clock()
         key = key or self._key_of(event)
         audio, speech_s = event.audio, event.speech_s
+        previous = self._turn
+        if self.replying():
+            self.barge_in(reason="new utterance")  # first: a reply taken back leaves its words to go with these
         if self._carry is not None:
             audio, self._carry = np.concatenate((self._carry, audio)), None
             speech_s += self._carry_speech_s
@@ -415,8 +431,6 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
             self._judging.cancel()
         if event.reason == "max_length":
             self._say(f"You talked for over {self.ctx.settings.max_utterance_s:.0f} s: answering what I heard so far.")
-        if self.replying():
-            self.barge_in(reason="new utterance")
         self._turn_count += 1
         latency = TurnLatency(self._turn_count, endpoint_at=now, speech_s=audio.size / SAMPLE_RATE)
         latency.pause_s, latency.ended_by = event.pause_s, ended_by
@@ -424,15 +438,19 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
             latency.speculative = "started"
         turn = Turn(latency=latency, audio=audio, speech_s=speech_s)
         self._turn = turn
-        turn.task = asyncio.get_running_loop().create_task(self._run_turn(turn, key))
+        after = previous.task if previous is not None and previous.task is not None else None
+        turn.task = asyncio.get_running_loop().create_task(self._run_turn(turn, key, after))
 
     # -- one turn -------------------------------------------------------------------------------
-    async def _run_turn(self, turn: Turn, key: Key) -> None:
+    async def _run_turn(self, turn: Turn, key: Key, after: asyncio.Task | None = None) -> None:
         latency = turn.latency
         try:
             self._say("Transcribing…" if self.models.ready else self.models.status)
             transcript: Transcript = await self.transcriber.final(key, turn.audio)
             latency.transcript_at = self.clock()
+            if after is not None and not after.done():
+                # The reply this turn interrupted is saved as it stops: before these words, not after them.
+                await asyncio.wait({after}, timeout=AFTER_STOPPED_S)
             text = heard_words(transcript, turn.speech_s)
             if not text:
                 latency.outcome = "no words heard"
