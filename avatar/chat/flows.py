@@ -9,6 +9,7 @@ but the user's message, and the update says what went wrong.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -251,9 +252,19 @@ class ChatFlow:
             yield TurnUpdate(conversation_id=conversation_id, user_message_id=user_message.id)
         else:
             speculation.user_message_id = user_message.id
-        async for update in self._answer(persona, conversation_id, until_heard, speculation):
-            update.user_message_id = user_message.id
-            yield update
+        try:
+            async with contextlib.aclosing(self._answer(persona, conversation_id, until_heard, speculation)) as updates:
+                async for update in updates:
+                    update.user_message_id = user_message.id
+                    yield update
+        finally:
+            self.settle(speculation)
+
+    def settle(self, speculation: Speculation | None) -> None:
+        """A speculative turn cancelled before its reply's own cleanup ran (while its prompt was being built,
+        or a scene chose who answers) leaves no user message behind either."""
+        if speculation is not None and speculation.discarded and speculation.user_message_id:
+            self.conversations.withdraw_user_message(speculation.user_message_id)
 
     async def regenerate(self, conversation_id: str) -> AsyncIterator[TurnUpdate]:
         """Drop the newest reply and answer the user's last message again."""
@@ -263,9 +274,10 @@ class ChatFlow:
         if question is None:
             yield TurnUpdate(conversation_id=conversation_id, done=True, error="There is no reply to regenerate yet.")
             return
-        async for update in self._answer(persona, conversation_id):
-            update.user_message_id = question.id
-            yield update
+        async with contextlib.aclosing(self._answer(persona, conversation_id)) as updates:
+            async for update in updates:
+                update.user_message_id = question.id
+                yield update
 
     def stop(self, conversation_id: str, spoken_text: str | None = None) -> bool:
         """Stop the reply being generated; with `spoken_text` (voice barge-in) save only that, as interrupted."""

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -105,18 +106,23 @@ class SceneFlow:
             yield TurnUpdate(conversation_id=conversation_id, user_message_id=message.id)
         else:
             speculation.user_message_id = message.id
-        speakers = await asyncio.to_thread(self.chooser.answering, self._moment(scene))
-        async for update in self._replies(scene, speakers, until_heard, speculation):
-            update.user_message_id = message.id
-            yield update
+        try:
+            speakers = await asyncio.to_thread(self.chooser.answering, self._moment(scene))
+            async with contextlib.aclosing(self._replies(scene, speakers, until_heard, speculation)) as updates:
+                async for update in updates:
+                    update.user_message_id = message.id
+                    yield update
+        finally:
+            self.chat.settle(speculation)
 
     async def ask(self, conversation_id: str, persona_id: str) -> AsyncIterator[TurnUpdate]:
         """One character speaks now ("ask this character")."""
         scene = self.scenes.get(conversation_id)
         if persona_id not in scene.members:
             raise InvalidScene("That character is not in this scene (any more).")
-        async for update in self._replies(scene, [persona_id]):
-            yield update
+        async with contextlib.aclosing(self._replies(scene, [persona_id])) as updates:
+            async for update in updates:
+                yield update
 
     async def carry_on(
         self, conversation_id: str, replies: int = DEFAULT_CARRY_ON, *, until_heard: Heard | None = None
@@ -127,9 +133,10 @@ class SceneFlow:
             scene = self.scenes.get(conversation_id)  # read again: someone may have joined or left
             speaker = await asyncio.to_thread(self.chooser.choose, self._moment(scene))
             last: TurnUpdate | None = None
-            async for update in self._speak(scene, speaker, until_heard):
-                last = update
-                yield update
+            async with contextlib.aclosing(self._speak(scene, speaker, until_heard)) as updates:
+                async for update in updates:
+                    last = update
+                    yield update
             if not self._carry_on_after(conversation_id, last):
                 return
 
@@ -143,8 +150,9 @@ class SceneFlow:
         speaker = dropped.speaker_id
         if speaker not in scene.members:
             speaker = await asyncio.to_thread(self.chooser.choose, self._moment(scene))
-        async for update in self._replies(scene, [speaker]):
-            yield update
+        async with contextlib.aclosing(self._replies(scene, [speaker])) as updates:
+            async for update in updates:
+                yield update
 
     def stop(self, conversation_id: str, spoken_text: str | None = None) -> bool:
         """Stop the reply being said and the ones still to come in this turn."""
@@ -163,9 +171,11 @@ class SceneFlow:
         for number, speaker in enumerate(speakers):
             last: TurnUpdate | None = None
             # Only the first reply can withdraw the turn: once it is heard, the turn stands.
-            async for update in self._speak(scene, speaker, until_heard, speculation if number == 0 else None):
-                last = update
-                yield update
+            reply = self._speak(scene, speaker, until_heard, speculation if number == 0 else None)
+            async with contextlib.aclosing(reply) as updates:
+                async for update in updates:
+                    last = update
+                    yield update
             if not self._carry_on_after(scene.conversation_id, last):
                 return
 
@@ -187,8 +197,10 @@ class SceneFlow:
             remember=lambda: self._remember(scene),
             guard=SpeakerGuard(names[persona.id] or [persona.name], [*others, self.chat.profile.user_name()]),
         )
-        async for update in self.chat._answer(persona, scene.conversation_id, until_heard, speculation, speaking):
-            yield update
+        answer = self.chat._answer(persona, scene.conversation_id, until_heard, speculation, speaking)
+        async with contextlib.aclosing(answer) as updates:
+            async for update in updates:
+                yield update
 
     def _members(self, scene: SceneOut) -> list[Persona]:
         members = []

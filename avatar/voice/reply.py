@@ -8,6 +8,7 @@ right before the reply becomes audible. A barge-in before that discards the turn
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -162,24 +163,27 @@ class Reply:
                 until_heard=heard,
                 speculation=turn.speculation if speculative else None,
             )
-            async for update in updates:
-                if not speculative and not turn.speculation.committed:
-                    turn.speculation.commit()  # the first update says the flow saved the words: the turn stands
-                    self.post(VoiceEvent(conversation_id=turn.conversation_id, persona_id=turn.persona_id))
-                    continue
-                if update.done:
-                    final = update
-                    latency.generation = update.generation
-                    break
-                if latency.first_token_at is None and update.reply:
-                    latency.first_token_at = self.clock()
-                for sentence in splitter.feed(update.reply[reply_len:]):
-                    sentences.put_nowait(sentence)
-                reply_len, reply_text = len(update.reply), update.reply
-                if turn.user_saved and voice_problem:
-                    self.say(voice_problem)
-                elif turn.user_saved:
-                    self.say("Speaking… (talk over me to interrupt)")
+            # aclosing: cancelled here (the user went on), the flow's own cleanup must run now and in order
+            # (it withdraws the user's words); left to the garbage collector, nested generators fail to close.
+            async with contextlib.aclosing(updates):
+                async for update in updates:
+                    if not speculative and not turn.speculation.committed:
+                        turn.speculation.commit()  # the first update says the flow saved the words: the turn stands
+                        self.post(VoiceEvent(conversation_id=turn.conversation_id, persona_id=turn.persona_id))
+                        continue
+                    if update.done:
+                        final = update
+                        latency.generation = update.generation
+                        break
+                    if latency.first_token_at is None and update.reply:
+                        latency.first_token_at = self.clock()
+                    for sentence in splitter.feed(update.reply[reply_len:]):
+                        sentences.put_nowait(sentence)
+                    reply_len, reply_text = len(update.reply), update.reply
+                    if turn.user_saved and voice_problem:
+                        self.say(voice_problem)
+                    elif turn.user_saved:
+                        self.say("Speaking… (talk over me to interrupt)")
             if final is not None and final.status is MessageStatus.partial and not turn.interrupted:
                 # Stopped from the Chat tab (or the API): silence the voice as well.
                 turn.interrupted = True

@@ -15,6 +15,7 @@ anything was said speaks that opening once, as a call on a new chat speaks the c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -90,29 +91,32 @@ class SceneReply:
                 until_heard=self._heard,
                 speculation=turn.speculation if speculative else None,
             )
-            async for update in updates:
-                if not speculative and not turn.speculation.committed:
-                    turn.speculation.commit()  # the first update says the flow saved the words: the turn stands
-                    handler._post(VoiceEvent(conversation_id=self.conversation_id))
-                    continue
-                if update.done:
-                    final = update
-                    latency.generation = latency.generation or update.generation
-                    await self._finish(self.current)
-                    self.current = None
-                    continue
-                if not update.reply or update.speaker_id is None:
-                    continue
-                if self.current is None:
-                    self.current = await self._begin(update.speaker_id)
-                if latency.first_token_at is None:
-                    latency.first_token_at = handler.clock()
-                spoken = self.current
-                for sentence in spoken.splitter.feed(update.reply[len(spoken.text) :]):
-                    spoken.sentences.put_nowait(sentence)
-                spoken.text = update.reply
-                if turn.user_saved:
-                    handler._say(self.problem or SPEAKING)
+            # aclosing: cancelled here (the user went on), the flow's own cleanup must run now and in order
+            # (it withdraws the user's words); left to the garbage collector, nested generators fail to close.
+            async with contextlib.aclosing(updates):
+                async for update in updates:
+                    if not speculative and not turn.speculation.committed:
+                        turn.speculation.commit()  # the first update says the flow saved the words: the turn stands
+                        handler._post(VoiceEvent(conversation_id=self.conversation_id))
+                        continue
+                    if update.done:
+                        final = update
+                        latency.generation = latency.generation or update.generation
+                        await self._finish(self.current)
+                        self.current = None
+                        continue
+                    if not update.reply or update.speaker_id is None:
+                        continue
+                    if self.current is None:
+                        self.current = await self._begin(update.speaker_id)
+                    if latency.first_token_at is None:
+                        latency.first_token_at = handler.clock()
+                    spoken = self.current
+                    for sentence in spoken.splitter.feed(update.reply[len(spoken.text) :]):
+                        spoken.sentences.put_nowait(sentence)
+                    spoken.text = update.reply
+                    if turn.user_saved:
+                        handler._say(self.problem or SPEAKING)
             if final is not None and final.status is MessageStatus.partial and not turn.interrupted:
                 turn.interrupted = True  # stopped from the Chat tab (or the API): silence the voice as well
                 handler._silence()

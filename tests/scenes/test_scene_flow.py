@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 
 import pytest
 
@@ -126,6 +127,39 @@ def test_a_speculative_scene_turn_the_user_talked_through_leaves_nothing_and_no_
         ("assistant", "captain-vega", "Two-seven-zero."),
         ("assistant", "professor-quill", "By the stars, yes."),
     ]
+
+
+def test_a_speculative_scene_turn_cancelled_before_anyone_answers_leaves_no_user_message(
+    ctx, scene, fake_ollama, monkeypatch
+):
+    """The voice handler discards the turn and cancels its task when the user goes on at once: that may land
+    while the scene is still choosing who answers, before any reply (and its cleanup) has begun."""
+    chosen = asyncio.Event()
+    choose = ctx.scenes.chooser.answering
+
+    def slow_choice(moment):
+        time.sleep(0.3)  # an embedding of the moment, on a busy machine
+        return choose(moment)
+
+    monkeypatch.setattr(ctx.scenes.chooser, "answering", slow_choice)
+    speculation = Speculation()
+
+    async def run() -> None:
+        async def turn() -> None:
+            async for _ in ctx.scenes.send(scene, "Vega, then Professor Quill", speculation=speculation):
+                chosen.set()
+
+        task = asyncio.create_task(turn())
+        await asyncio.sleep(0.1)  # the words are saved; the chooser is at work
+        assert [m.role.value for m in ctx.conversations.messages(scene)] == ["assistant", "user"]
+        speculation.discard()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run())
+    assert not chosen.is_set() and fake_ollama.chat_requests() == []
+    assert [m.speaker_id for m in ctx.conversations.messages(scene)] == ["aria"]  # the opening only
 
 
 def test_regenerate_has_the_same_character_say_it_again(ctx, scene, fake_ollama):
