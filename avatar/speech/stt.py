@@ -152,10 +152,15 @@ class WhisperSTT:
         return self.transcribe_detailed(audio).text
 
     def transcribe_detailed(
-        self, audio: np.ndarray, threads: int | None = None, abort: Callable[[], bool] | None = None
+        self,
+        audio: np.ndarray,
+        threads: int | None = None,
+        abort: Callable[[], bool] | None = None,
+        prompt: str = "",
     ) -> Transcript:
         """`transcribe` with whisper's confidence; `threads` for this call only; `abort()` True stops early
-        (a live transcript giving way to the final one): the result is then marked aborted."""
+        (a live transcript giving way to the final one): the result is then marked aborted. `prompt`: text
+        as if said just before (the names in the call), which whisper then spells as written there."""
         audio = np.ascontiguousarray(np.asarray(audio, dtype=np.float32).reshape(-1))
         if audio.size == 0 or float(np.sqrt(np.mean(np.square(audio)))) < _SILENCE_RMS:
             return Transcript("", 0.0)
@@ -164,10 +169,11 @@ class WhisperSTT:
         self.load()
         started = time.perf_counter()
         seconds = audio.size / SAMPLE_RATE
-        result = self._decode(audio, adaptive_audio_ctx(audio.size) if self.adaptive_context else 0, threads, abort)
+        audio_ctx = adaptive_audio_ctx(audio.size) if self.adaptive_context else 0
+        result = self._decode(audio, audio_ctx, threads, abort, prompt)
         if self.adaptive_context and looks_looped(result.text) and not result.aborted:
             # The short context's known failure; the full window gets these right.
-            result = self._decode(audio, 0, threads, abort)
+            result = self._decode(audio, 0, threads, abort, prompt)
         logger.debug(
             "transcribed %.1f s of audio in %.2f s (p=%.2f): %s",
             seconds,
@@ -178,7 +184,12 @@ class WhisperSTT:
         return result
 
     def _decode(
-        self, audio: np.ndarray, audio_ctx: int, threads: int | None = None, abort: Callable[[], bool] | None = None
+        self,
+        audio: np.ndarray,
+        audio_ctx: int,
+        threads: int | None = None,
+        abort: Callable[[], bool] | None = None,
+        prompt: str = "",
     ) -> Transcript:
         # Speech is < 8 tokens/s; the cap stops a looping decode ("you you you ...") from running for seconds.
         max_tokens = int(8 * audio.size / SAMPLE_RATE) + 16
@@ -197,6 +208,7 @@ class WhisperSTT:
                 n_threads=threads or self.threads,
                 abort_callback=stop if abort is not None else None,
                 extract_probability=True,
+                initial_prompt=prompt,  # always given: pywhispercpp keeps a parameter set once for later calls
             )
         text = clean_transcript(" ".join(segment.text for segment in segments))
         probabilities = [s.probability for s in segments if s.text.strip() and not math.isnan(s.probability)]

@@ -58,6 +58,18 @@ class CallConversation:
                 conversation_id = None  # deleted meanwhile: start a new one rather than fail every turn
         return persona_id, conversation_id
 
+    def names_in_call(self: VoiceHandler) -> str:
+        """The names the user may say in this call (the characters', their own), as whisper's prompt: unprompted,
+        tiny.en wrote "Aria" as "area" and "Vega" as "Bega" in 6 of 6 tries; with them, 6 of 6 came out right."""
+        try:
+            scene = self.ctx.scenes.scenes.find(self.inputs.conversation_id)
+            persona_ids = list(scene.members) if scene else [self.inputs.persona_id or self.ctx.personas.default_id()]
+            names = [self.ctx.personas.get(persona_id).name for persona_id in persona_ids if persona_id]
+            names.append(self.ctx.profile.user_name())
+        except AvatarError:  # a character deleted meanwhile: no prompt this time
+            return ""
+        return ", ".join(dict.fromkeys(name for name in names if name)) + "."
+
     def _new_conversation(self: VoiceHandler, persona_id: str) -> str:
         """The conversation this connection started for `persona_id` and the page has not shown yet,
         else a new one opening with the greeting chosen in the page."""

@@ -227,6 +227,7 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
         for event in endpointer.feed(audio):
             if isinstance(event, SpeechStarted):
                 self.transcriber.reset()
+                self.transcriber.prompt = self.names_in_call()
                 if self._audible_reply() and self.echo.echo_heard():
                     # On speakers AEC3 lets through 100-200 ms of echo now and then (the reply's start, a loud
                     # word after a gap): a hold at each made 6 of 20 replies stutter for ~1 s in the WebRTC bench.

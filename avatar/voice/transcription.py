@@ -55,6 +55,7 @@ class LiveTranscriber:
         self.on_text = on_text
         self._pass: Pass | None = None
         self._last_live_speech_s = 0.0
+        self.prompt = ""  # whisper's prompt for this utterance: the names in the call (set as it starts)
 
     def reset(self) -> None:
         """A new utterance: forget the live cadence (a pass still running finishes on its own)."""
@@ -108,7 +109,7 @@ class LiveTranscriber:
         started = time.perf_counter()
         stt = await asyncio.to_thread(self.models.stt)
         abort = (lambda: this.aborted) if this.live else None
-        result = await asyncio.to_thread(stt.transcribe_detailed, audio, threads, abort)
+        result = await asyncio.to_thread(stt.transcribe_detailed, audio, threads, abort, self.prompt)
         log.debug(
             "voice: %s pass over %.1f s of audio took %.0f ms%s",
             "live" if this.live else "final",

@@ -142,3 +142,13 @@ def test_adaptive_context_transcribes_short_words(ggml_tiny_en: Path, tts: Piper
     for said in ("Yes.", "Okay.", FOX):
         rate, audio = tts.synthesize(said)
         assert similarity(fast.transcribe(to_mono_16k(audio, rate)), said) >= 0.85
+
+
+def test_names_given_as_the_prompt_are_written_as_given(stt: WhisperSTT, tts: PiperTTS) -> None:
+    """Voice calls prompt whisper with the names in the call: unprompted, tiny.en writes names it does not
+    know as common words ("Vega" as "Bega" or "Viga")."""
+    rate, audio = tts.synthesize("Captain Vega, where are we going?")
+    heard = stt.transcribe_detailed(to_mono_16k(audio, rate), prompt="Aria, Captain Vega, Sam.").text
+    assert "Vega" in heard and "Aria" not in heard and "Sam" not in heard  # the prompt itself is not transcribed
+    rate, audio = tts.synthesize("Yes.")
+    assert words(stt.transcribe_detailed(to_mono_16k(audio, rate), prompt="").text) == ["yes"]
