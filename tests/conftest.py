@@ -95,7 +95,7 @@ def module_ollama() -> Iterator[FakeModelServer]:
 def ollama(module_ollama: FakeModelServer) -> FakeModelServer:
     """The module's fake Ollama (`module_ollama`), reset for each test."""
     module_ollama.token_delay_s = 0.0
-    module_ollama._replies.clear()
+    module_ollama.clear_scripts()
     module_ollama.events.clear()
     return module_ollama
 

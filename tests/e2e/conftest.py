@@ -74,7 +74,7 @@ def model_server(e2e_model_server: FakeModelServer) -> FakeModelServer:
     server = e2e_model_server
     server.models[:] = ["llama3.2:3b"]
     server.token_delay_s = 0.0
-    server._replies.clear()
+    server.clear_scripts()
     server._structured.clear()
     server.requests.clear()
     server.events.clear()

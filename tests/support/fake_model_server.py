@@ -86,6 +86,8 @@ class FakeModelServer:
 
     def __post_init__(self) -> None:
         self._replies: deque[Reply] = deque()
+        # Standing answers (`answer_when`): a reply for every request whose system prompt holds some text.
+        self._standing: list[tuple[str, Reply]] = []
         # Structured-output requests (a `format` schema: memory cards) have their own script, so a
         # background distillation never takes a chat reply a test scripted.
         self._structured: deque[Reply] = deque()
@@ -104,6 +106,16 @@ class FakeModelServer:
         """Queue the next replies, in order; when the queue is empty `default_reply` is used."""
         for reply in replies:
             self._replies.append(reply if isinstance(reply, Reply) else Reply(reply))
+
+    def answer_when(self, system_contains: str, reply: str | Reply) -> None:
+        """Answer every conversation request whose system prompt holds `system_contains` with `reply`, as a
+        real model asked the same thing answers alike. Unlike `script`, a request does not use it up: a voice
+        reply started speculatively and then dropped (the user went on) leaves it for the turn that stands."""
+        self._standing.append((system_contains, reply if isinstance(reply, Reply) else Reply(reply)))
+
+    def clear_scripts(self) -> None:
+        self._replies.clear()
+        self._standing.clear()
 
     def script_structured(self, *replies: str | Reply) -> None:
         """Queue replies for requests that carry a `format` schema; when empty: '{"cards": []}'."""
@@ -172,9 +184,13 @@ class FakeModelServer:
             self._thread.join(timeout=5)
 
     # -- protocol ---------------------------------------------------------------------------
-    def _next_reply(self, structured: bool = False) -> Reply:
+    def _next_reply(self, body: dict[str, Any], structured: bool = False) -> Reply:
         if structured:
             return self._structured.popleft() if self._structured else Reply('{"cards": []}')
+        system = " ".join(str(m.get("content")) for m in body.get("messages") or [] if m.get("role") == "system")
+        for marker, reply in self._standing:
+            if marker in system:
+                return reply
         return self._replies.popleft() if self._replies else Reply(self.default_reply)
 
     def _model_info(self, name: str) -> dict[str, Any]:
@@ -400,7 +416,7 @@ class FakeModelServer:
             return await self._load_only(body)
         structured = bool(body.get("format"))
         # A warm-up never takes a reply a test scripted for a conversation.
-        reply = Reply(self.default_reply) if is_warm_up(body) else self._next_reply(structured=structured)
+        reply = Reply(self.default_reply) if is_warm_up(body) else self._next_reply(body, structured=structured)
 
         def chunk(content: str, done: bool, figures: dict[str, Any] | None = None) -> str:
             data: dict[str, Any] = {
@@ -468,7 +484,7 @@ class FakeModelServer:
             )
         if not body.get("stream"):
             return await self._openai_whole(name, body)
-        reply = Reply(self.default_reply) if is_warm_up(body) else self._next_reply()
+        reply = Reply(self.default_reply) if is_warm_up(body) else self._next_reply(body)
         report: dict[str, Any] = {}
         usage_wanted = bool((body.get("stream_options") or {}).get("include_usage"))
 
@@ -520,7 +536,7 @@ class FakeModelServer:
             return JSONResponse(
                 {"error": {"code": 400, "message": message, "type": "invalid_request_error"}}, status_code=400
             )
-        text = "".join([piece async for piece in self._tokens(self._next_reply(structured=True))])
+        text = "".join([piece async for piece in self._tokens(self._next_reply(body, structured=True))])
         return JSONResponse(
             {
                 "id": "chatcmpl-2",
