@@ -425,6 +425,7 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
         previous = self._turn
         if self.replying():
             self.barge_in(reason="new utterance")  # first: a reply taken back leaves its words to go with these
+        carried = self._carry is not None
         if self._carry is not None:
             audio, self._carry = np.concatenate((self._carry, audio)), None
             speech_s += self._carry_speech_s
@@ -437,7 +438,7 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
         latency.pause_s, latency.ended_by = event.pause_s, ended_by
         if ended_by != "button":
             latency.speculative = "started"
-        turn = Turn(latency=latency, audio=audio, speech_s=speech_s)
+        turn = Turn(latency=latency, audio=audio, speech_s=speech_s, carried=carried)
         self._turn = turn
         after = previous.task if previous is not None and previous.task is not None else None
         turn.task = asyncio.get_running_loop().create_task(self._run_turn(turn, key, after))
@@ -453,6 +454,10 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
                 # The reply this turn interrupted is saved as it stops: before these words, not after them.
                 await asyncio.wait({after}, timeout=AFTER_STOPPED_S)
             text = heard_words(transcript, turn.speech_s)
+            if not text and not turn.carried:
+                text = self.transcriber.live_words()  # (not when audio was carried in: the live pass lacks it)
+                if text:
+                    log.info("voice: the final transcript was guesswork; the live one of a moment before stands")
             if not text:
                 latency.outcome = "no words heard"
                 latency.speculative = ""

@@ -84,6 +84,7 @@ class Turn:
     latency: TurnLatency
     audio: np.ndarray
     speech_s: float = 0.0
+    carried: bool = False  # holds audio of an earlier utterance taken back (the user went on)
     persona_id: str | None = None
     conversation_id: str | None = None
     task: asyncio.Task | None = None

@@ -25,6 +25,7 @@ import numpy as np
 
 from avatar.speech.stt import Transcript
 from avatar.voice.models import VoiceModels
+from avatar.voice.words import heard_words
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ Key = tuple[int, int, int]
 class Pass:
     key: Key
     live: bool
+    speech_s: float = 0.0  # the speech the VAD measured in its audio (for a live pass)
     task: asyncio.Task[Transcript] = field(init=False)
     aborted: bool = False
 
@@ -56,10 +58,21 @@ class LiveTranscriber:
         self._pass: Pass | None = None
         self._last_live_speech_s = 0.0
         self.prompt = ""  # whisper's prompt for this utterance: the names in the call (set as it starts)
+        self._live_heard: tuple[Transcript, float] | None = None  # this utterance's newest live result, its speech
 
     def reset(self) -> None:
         """A new utterance: forget the live cadence (a pass still running finishes on its own)."""
         self._last_live_speech_s = 0.0
+        self._live_heard = None
+
+    def live_words(self) -> str:
+        """The newest live transcript of this utterance if it is believable (see words.heard_words), else "".
+        For when the final pass is not: over a reply's echo, its last words can turn the whole pass to guesswork
+        ("Wait, stop for a moment." came back at p=0.43 where the live pass a moment before had it at 0.91)."""
+        if self._live_heard is None:
+            return ""
+        transcript, speech_s = self._live_heard
+        return heard_words(transcript, speech_s)
 
     def busy(self) -> bool:
         return self._pass is not None and not self._pass.task.done()
@@ -71,7 +84,7 @@ class LiveTranscriber:
         if speech_s - self._last_live_speech_s < LIVE_INTERVAL_S:
             return
         self._last_live_speech_s = speech_s
-        self._start(key, audio(), live=True)
+        self._start(key, audio(), live=True, speech_s=speech_s)
 
     def at_pause(self, key: Key, audio: np.ndarray) -> None:
         """The user paused: transcribe everything so far now (the end of the turn may be a moment away)."""
@@ -92,13 +105,13 @@ class LiveTranscriber:
                 log.debug("voice: reusing a transcription pass failed", exc_info=True)
         return await self._start(key, audio, live=False).task
 
-    def _start(self, key: Key, audio: np.ndarray, live: bool) -> Pass:
+    def _start(self, key: Key, audio: np.ndarray, live: bool, speech_s: float = 0.0) -> Pass:
         previous = self._pass
         if previous is not None and not previous.task.done() and previous.live:
             previous.aborted = True  # a newer pass matters more: let whisper drop the old one
         stt_threads = self.models.settings.stt_threads
         threads = None if live else final_threads(stt_threads or max(1, (os.cpu_count() or 2) - 1))
-        new = Pass(key, live)
+        new = Pass(key, live, speech_s)
         new.task = asyncio.get_running_loop().create_task(self._run(new, audio, threads))
         # A pass nobody awaits (the user went on talking) must not log "exception never retrieved".
         new.task.add_done_callback(lambda task: task.cancelled() or task.exception())
@@ -118,5 +131,6 @@ class LiveTranscriber:
             " (aborted)" if result.aborted else "",
         )
         if this.live and not result.aborted and result.text:
+            self._live_heard = (result, this.speech_s)
             self.on_text(result.text)
         return result
