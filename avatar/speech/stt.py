@@ -67,10 +67,11 @@ def adaptive_audio_ctx(n_samples: int) -> int:
 
 
 def looks_looped(text: str) -> bool:
-    """Whether a transcript is one phrase said over and over ("Yes. Yes.", "Hi. Hi. Hi."): Whisper looping."""
+    """Whether a transcript is one phrase said over and over ("Yes. Yes.", "Hi. Hi. Hi."): Whisper looping.
+    The token cap may cut the last repeat short ("What is the capital of France? ... What is the")."""
     words = re.findall(r"[\w']+", text.lower())
     for period in range(1, len(words) // 2 + 1):
-        if len(words) % period == 0 and words == words[:period] * (len(words) // period):
+        if words == (words[:period] * (len(words) // period + 1))[: len(words)]:
             return True
     return False
 
