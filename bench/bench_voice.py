@@ -24,8 +24,8 @@ cancellation; 2 per run) and whether talking over such a reply still stops it; b
 onset -> the last RTP packet of reply audio (decoded on arrival: no jitter buffer in between).
 The machine's load from other work shows in these numbers: run it several times and compare.
 
-Environment: BENCH_ONLY=echo (only the echo part over WebRTC) or BENCH_ONLY=first (only the complete
-questions' first audio); BENCH_DEBUG=1 prints more per trial and writes the app's debug log (with the
+Environment: BENCH_ONLY=echo (only the echo part over WebRTC), BENCH_ONLY=first (only the complete
+questions' first audio) or BENCH_ONLY=talk (only backchannels and interruptions); BENCH_DEBUG=1 prints more per trial and writes the app's debug log (with the
 bench's synthetic messages) to the run's scratch folder.
 """
 
@@ -50,7 +50,7 @@ import numpy as np
 
 from avatar.core.settings import Settings
 
-ONLY = os.environ.get("BENCH_ONLY", "")  # "echo" or "first": one part of the WebRTC goals
+ONLY = os.environ.get("BENCH_ONLY", "")  # "echo", "first" or "talk": one part of the WebRTC goals
 DEBUG = bool(os.environ.get("BENCH_DEBUG"))
 
 QUESTION = "Could you tell me what the weather will be like tomorrow afternoon?"  # ~2.9 s
@@ -436,16 +436,19 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
         try:
             if ONLY == "echo":
                 raise _SkipToEcho
-            await complete_questions(call)
-            progress("complete questions", results["first"], call)
-            if ONLY == "first":
-                return
-            await thinking_pauses(call, 4 if DEBUG else None)
-            progress("mid-sentence pauses", results["cut"], call)
+            if ONLY != "talk":
+                await complete_questions(call)
+                progress("complete questions", results["first"], call)
+                if ONLY == "first":
+                    return
+                await thinking_pauses(call, 4 if DEBUG else None)
+                progress("mid-sentence pauses", results["cut"], call)
             await backchannels(call, 2 * runs)
             progress("backchannels", results["bc"])
             await interruptions(call, runs)
             progress("interruptions", results["stop"])
+            if ONLY == "talk":
+                return
         except _SkipToEcho:
             pass
         finally:

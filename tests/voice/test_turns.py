@@ -251,7 +251,9 @@ def test_talking_over_the_echoing_reply_still_stops_it(handler, voice_ctx, fake_
             return h
 
     h = asyncio.run(scenario())
-    assert len(h.handler.barge_ins) == 1
+    # (One barge-in stopped the story. Over the echo "Wait" alone may end a turn first; going on takes it back,
+    # a second barge-in that stops nothing anyone heard.)
+    assert [b for b in h.handler.barge_ins if b.spoken_text] == h.handler.barge_ins[:1]
     messages = saved(voice_ctx, h.conversation_id())
     assert messages[1][2] is MessageStatus.interrupted
     # (Over the echo whisper hears the words less well: "stopped" for "stop" once.)
