@@ -240,9 +240,11 @@ class VoiceModels:
             self.error = f"Voice could not start: {error}"
             self._progress(self.error)
             return
-        self.ready, self.error = True, None
         freeze_loaded()  # a full collection walking the models would stall calls for half a second
+        # The status first: the Voice tab stops polling once `ready` is set and shows the status it reads then
+        # (set the other way round, a page now and then kept "Loading the voice…" for good).
         self._progress(f"Voice ready (models loaded in {time.perf_counter() - started:.1f} s).")
+        self.ready, self.error = True, None
 
     def wait_ready(self, timeout_s: float) -> bool:
         thread = self._warm_thread

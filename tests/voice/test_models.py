@@ -6,6 +6,7 @@ import functools
 import gc
 import http.server
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,11 +103,27 @@ def test_a_failed_download_leaves_nothing_behind(tmp_path: Path, file_server):
     assert list(dest.parent.iterdir()) == []
 
 
+def watch_ready(models: VoiceModels, timeout_s: float = 60) -> list[str]:
+    """The status read each time `ready` was read True (as the Voice tab reads them), until ready."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if models.ready:
+            return [models.status]
+        time.sleep(0.0002)
+    return []
+
+
 def test_loaded_models_stay_out_of_full_garbage_collections(voice_models_settings: Settings):
     """A full collection walking the models stalls a call for half a second: once loaded, they are frozen."""
     gc.unfreeze()  # (the suite's own freeze for this test, tests/conftest.py: start from nothing frozen)
     models = VoiceModels(voice_models_settings)
+    # The Voice tab polls `ready` and then shows `status`: whenever the models read as ready, the status says so.
+    seen: list[str] = []
+    watching = threading.Thread(target=lambda: seen.extend(watch_ready(models)), daemon=True)
+    watching.start()
     models.warm_up()
+    watching.join(5)
     assert models.ready, models.status
+    assert seen and all(status.startswith("Voice ready") for status in seen), seen
     left_to_walk = len(gc.get_objects())
     assert gc.get_freeze_count() > 100_000 and left_to_walk < gc.get_freeze_count() // 50
