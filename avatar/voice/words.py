@@ -42,8 +42,9 @@ BACKCHANNELS = frozenset(
     {"yeah", "yes", "yep", "yup", "okay", "ok", "right", "sure", "alright", "cool", "nice", "wow", "oh", "ah"}
     | {"i", "see", "got", "it", "true", "exactly", "indeed", "really", "uh-huh", "huh", "aha"}
 )
-# ("Mm-ma.": tiny.en's reading of Piper's "Mm-hmm." in one full test run out of two, which stopped the avatar.)
-_HUM = re.compile(r"^(?:[mh]+(?:-?[mh]+)*(?:-m+a+h?)?|u+h+(?:-?h?u+h+)?|a+h+|o+h+)$")
+# ("Mm-ma.": tiny.en's reading of Piper's "Mm-hmm." in one full test run out of two, which stopped the avatar;
+# "Uh-fuh.": its reading of espeak's "Uh-huh." over WebRTC, which did so twice in a 20-backchannel bench.)
+_HUM = re.compile(r"^(?:[mh]+(?:-?[mh]+)*(?:-m+a+h?)?|u+h+(?:-?[a-z]?u+h+)?|a+h+|o+h+)$")
 
 
 def is_backchannel(text: str) -> bool:

@@ -30,7 +30,8 @@ def test_over_the_avatar_short_speech_must_be_clearer():
 
 
 @pytest.mark.parametrize(
-    "text", ["Mm-hmm.", "MMMM.", "Yeah", "Okay.", "Right.", "Uh-huh.", "Mm-hm.", "Mm-ma.", "I see.", "oh wow"]
+    "text",
+    ["Mm-hmm.", "MMMM.", "Yeah", "Okay.", "Right.", "Uh-huh.", "Mm-hm.", "Mm-ma.", "I see.", "oh wow", "Uh-fuh."],
 )
 def test_backchannels(text):
     assert is_backchannel(text)
