@@ -11,8 +11,9 @@ A FastRTC `AsyncStreamHandler`, one copy per connection, all on the server's eve
   conversation chosen in the page -> sentences as tokens arrive -> Piper -> `Playback`, which `emit()`
   drains in real time. The reply is speculative until its first audio is queued: speech before that
   cancels it silently (nothing saved, nothing played) and the new words join the same utterance.
-- Speech while the avatar is answering is judged (`Interruption`): a real interruption stops it at once
-  (what was heard is saved, "interrupted"), a backchannel ("mm-hmm", "okay") only ducks its volume.
+- Speech while the avatar is answering holds its voice and is judged (`overlap.TalkOver`): a real
+  interruption stops it (what was heard is saved, "interrupted"); after a backchannel ("mm-hmm", "okay")
+  it carries on.
 - The call's conversation and the greeting a new chat opens with: `conversation.CallConversation`.
 """
 
@@ -31,7 +32,6 @@ from fastrtc import AdditionalOutputs, AsyncStreamHandler
 
 from avatar.context import AppContext
 from avatar.core.errors import AvatarError
-from avatar.core.logging import private
 from avatar.speech.audio import SAMPLE_RATE, to_mono_16k
 from avatar.speech.stt import Transcript
 from avatar.speech.tts import PiperTTS
@@ -41,13 +41,14 @@ from avatar.voice.echo import EchoCanceller
 from avatar.voice.endpointing import Endpointer, EndpointOptions, NotSpeech, Pause, Quiet, SpeechStarted, Utterance
 from avatar.voice.latency import TurnLatency
 from avatar.voice.models import VoiceModels
+from avatar.voice.overlap import TalkOver
 from avatar.voice.playback import OUTPUT_RATE, Playback
 from avatar.voice.reply import Reply, Speaker
 from avatar.voice.scene_call import SceneReply
 from avatar.voice.state import BargeIn, Mode, Turn, VoiceEvent, VoiceInputs
 from avatar.voice.transcription import Key, LiveTranscriber
 from avatar.voice.turn_end import judge
-from avatar.voice.words import heard_words, is_backchannel, is_echo
+from avatar.voice.words import heard_words
 
 __all__ = ["BargeIn", "Mode", "VoiceEvent", "VoiceHandler", "VoiceInputs"]
 
@@ -60,7 +61,7 @@ BACKCHANNEL_MAX_S = 0.7
 AFTER_STOPPED_S = 2.0  # a new turn waits at most this long for the reply it interrupted to be saved
 
 
-class VoiceHandler(CallConversation, AsyncStreamHandler):
+class VoiceHandler(CallConversation, TalkOver, AsyncStreamHandler):
     """FastRTC copies this per connection (`copy()`); the models and the app context are shared."""
 
     def __init__(self, ctx: AppContext, models: VoiceModels, clock: Callable[[], float] = time.monotonic) -> None:
@@ -317,106 +318,6 @@ class VoiceHandler(CallConversation, AsyncStreamHandler):
         endpointer = self._endpointer_now()
         carried = 0 if self._carry is None else self._carry.size
         return (endpointer.utterances, round(utterance.speech_s * 1000), carried)
-
-    # -- speech over the avatar: an interruption, or only "mm-hmm" -------------------------------
-    def _audible_reply(self) -> bool:
-        """Whether the avatar is saying a reply the user hears (or its greeting): talking over it holds it."""
-        if self.inputs.mode is Mode.push_to_talk or not self.playback.busy():
-            return False
-        turn = self._turn
-        return self._greeting_on() or (turn is not None and turn.user_saved and not turn.interrupted)
-
-    def _hold(self) -> None:
-        self._unsure_since = self.clock()
-        self.echo.forget_unplayed(self.playback.unsent_s())
-        self.playback.hold()
-        if self._clear_queue is not None:
-            self._clear_queue()  # FastRTC's queue: those chunks are back in the playback's queue
-        log.debug("voice: speech over the avatar: holding its voice (echo cancelled: %s)", self.echo.echo_heard())
-
-    def _resume(self, why: str) -> None:
-        self._unsure_since = None
-        self.backchannels += 1
-        self.playback.resume()
-        log.info("voice: not an interruption (%s): carrying on", why)
-
-    def _interrupt(self, reason: str) -> None:
-        self._unsure_since = None
-        self.barge_in(reason=reason)
-
-    def _judge_interruption(self, pause: Pause) -> None:
-        """Short speech over the avatar ended: its words say whether it was "mm-hmm" or the user's turn."""
-        key, audio = self._key(), self._audio_so_far(pause.audio)
-        said = " ".join(s.text for s in self.playback.sentences)
-
-        async def judge() -> None:
-            try:
-                transcript = await self.transcriber.final(key, audio)
-            except Exception:
-                log.exception("voice: could not transcribe speech over the avatar; taking it as an interruption")
-                transcript = Transcript("interruption", 1.0)
-            words = heard_words(transcript, pause.speech_s, over_avatar=True)
-            if self._unsure_since is None:
-                return  # decided meanwhile (more speech)
-            if not words or is_backchannel(words) or is_echo(words, said):
-                self._endpointer_now().end_turn(pause.number)  # dropped: not a turn
-                self._resume("backchannel" if words else "no words")
-                return
-            self._interrupt("short interruption")
-            utterance = self._endpointer_now().end_turn(pause.number)
-            if utterance is not None:
-                self._on_utterance(utterance, ended_by="interruption", key=self._key_of(utterance))
-
-        self.transcriber.at_pause(key, audio)
-        self._judging = asyncio.get_running_loop().create_task(judge())
-
-    def replying(self) -> bool:
-        """Whether the avatar is working on or speaking a reply (or its greeting)."""
-        turn = self._turn
-        working = turn is not None and turn.task is not None and not turn.task.done() and not turn.interrupted
-        return working or self._greeting_on() or self.playback.busy()
-
-    def _greeting_on(self) -> bool:
-        # A barge-in or a reply starts a new playback generation: the greeting is over then.
-        return self._greeting is not None and self._greeting == self.playback.generation
-
-    def barge_in(self, reason: str = "speech") -> BargeIn:
-        """Silence the avatar now and cancel its reply, keeping only the words the user heard."""
-        now = self.clock()
-        self._unsure_since = None
-        self.echo.forget_unplayed(self.playback.unsent_s())
-        spoken = self.playback.stop()
-        if self._clear_queue is not None:
-            self._clear_queue()  # FastRTC's own queue of frames not yet sent
-        stopped = False
-        turn = self._turn
-        if turn is not None and turn.task is not None and not turn.task.done() and not turn.interrupted:
-            turn.interrupted = True
-            if turn.user_saved and turn.conversation_id:
-                if not spoken and turn.latency.ended_by != "button":
-                    # Not a word of the reply heard: the user was still talking (a pause ended the turn a moment
-                    # too soon). Take it back, as before its first audio: one user message, not two in a row.
-                    turn.speculation.withdraw()
-                    turn.latency.speculative, turn.latency.outcome = "cancelled", "you went on"
-                    self._carry, self._carry_speech_s = turn.audio, turn.speech_s
-                # Cancels the model stream, or the wait for the reply to be heard, whichever is on.
-                stop = self.ctx.scenes.stop if turn.scene else self.ctx.chat.stop  # (a scene's: the rest too)
-                stopped = stop(turn.conversation_id, spoken_text=spoken)
-                if not stopped:
-                    turn.heard.set()
-            else:
-                # Not heard yet: the user was not done. Nothing of it is kept; hear it with what comes next.
-                turn.speculation.discard()
-                turn.latency.speculative = "cancelled"
-                turn.latency.outcome = "you went on"
-                turn.task.cancel()
-                self._carry, self._carry_speech_s = turn.audio, turn.speech_s
-                self._turn = None
-        record = BargeIn(at=now, spoken_text=spoken, stopped_generation=stopped)
-        self.barge_ins.append(record)
-        log.info("voice barge-in (%s): reply stopped, heard %s", reason, private(spoken))
-        self._say("Listening…")
-        return record
 
     def _on_utterance(self, event: Utterance, ended_by: str, key: Key | None = None) -> None:
         now = self.clock()

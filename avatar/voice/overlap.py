@@ -1,0 +1,128 @@
+"""Speech over the avatar: hold its voice, then a real interruption stops it, a "mm-hmm" lets it go on.
+
+Mixed into `VoiceHandler` (handler.py decides when: at speech onset over an audible reply, and when that
+speech pauses). Holding pauses the avatar's audio at once (`Playback.hold`); the words said decide:
+none, a backchannel ("mm-hmm", "okay") or the avatar's own echo resume it; anything else is a barge-in,
+which stops the reply and saves only what the user heard of it. A reply stopped before a word of it was
+heard is taken back: the user was still talking, and their words join what follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from avatar.core.logging import private
+from avatar.speech.stt import Transcript
+from avatar.voice.endpointing import Pause
+from avatar.voice.state import BargeIn, Mode
+from avatar.voice.words import heard_words, is_backchannel, is_echo
+
+if TYPE_CHECKING:
+    from avatar.voice.handler import VoiceHandler
+
+log = logging.getLogger("avatar.voice.handler")  # (the handler's log, as before this was split out of it)
+
+
+class TalkOver:
+    """Mixed into `VoiceHandler`: speech while the avatar is speaking."""
+
+    def _audible_reply(self: VoiceHandler) -> bool:
+        """Whether the avatar is saying a reply the user hears (or its greeting): talking over it holds it."""
+        if self.inputs.mode is Mode.push_to_talk or not self.playback.busy():
+            return False
+        turn = self._turn
+        return self._greeting_on() or (turn is not None and turn.user_saved and not turn.interrupted)
+
+    def _hold(self: VoiceHandler) -> None:
+        self._unsure_since = self.clock()
+        self.echo.forget_unplayed(self.playback.unsent_s())
+        self.playback.hold()
+        if self._clear_queue is not None:
+            self._clear_queue()  # FastRTC's queue: those chunks are back in the playback's queue
+        log.debug("voice: speech over the avatar: holding its voice (echo cancelled: %s)", self.echo.echo_heard())
+
+    def _resume(self: VoiceHandler, why: str) -> None:
+        self._unsure_since = None
+        self.backchannels += 1
+        self.playback.resume()
+        log.info("voice: not an interruption (%s): carrying on", why)
+
+    def _interrupt(self: VoiceHandler, reason: str) -> None:
+        self._unsure_since = None
+        self.barge_in(reason=reason)
+
+    def _judge_interruption(self: VoiceHandler, pause: Pause) -> None:
+        """Short speech over the avatar ended: its words say whether it was "mm-hmm" or the user's turn."""
+        key, audio = self._key(), self._audio_so_far(pause.audio)
+        said = " ".join(s.text for s in self.playback.sentences)
+
+        async def judge() -> None:
+            try:
+                transcript = await self.transcriber.final(key, audio)
+            except Exception:
+                log.exception("voice: could not transcribe speech over the avatar; taking it as an interruption")
+                transcript = Transcript("interruption", 1.0)
+            words = heard_words(transcript, pause.speech_s, over_avatar=True)
+            if self._unsure_since is None:
+                return  # decided meanwhile (more speech)
+            if not words or is_backchannel(words) or is_echo(words, said):
+                self._endpointer_now().end_turn(pause.number)  # dropped: not a turn
+                self._resume("backchannel" if words else "no words")
+                return
+            self._interrupt("short interruption")
+            utterance = self._endpointer_now().end_turn(pause.number)
+            if utterance is not None:
+                self._on_utterance(utterance, ended_by="interruption", key=self._key_of(utterance))
+
+        self.transcriber.at_pause(key, audio)
+        self._judging = asyncio.get_running_loop().create_task(judge())
+
+    def replying(self: VoiceHandler) -> bool:
+        """Whether the avatar is working on or speaking a reply (or its greeting)."""
+        turn = self._turn
+        working = turn is not None and turn.task is not None and not turn.task.done() and not turn.interrupted
+        return working or self._greeting_on() or self.playback.busy()
+
+    def _greeting_on(self: VoiceHandler) -> bool:
+        # A barge-in or a reply starts a new playback generation: the greeting is over then.
+        return self._greeting is not None and self._greeting == self.playback.generation
+
+    def barge_in(self: VoiceHandler, reason: str = "speech") -> BargeIn:
+        """Silence the avatar now and cancel its reply, keeping only the words the user heard."""
+        now = self.clock()
+        self._unsure_since = None
+        self.echo.forget_unplayed(self.playback.unsent_s())
+        spoken = self.playback.stop()
+        if self._clear_queue is not None:
+            self._clear_queue()  # FastRTC's own queue of frames not yet sent
+        stopped = False
+        turn = self._turn
+        if turn is not None and turn.task is not None and not turn.task.done() and not turn.interrupted:
+            turn.interrupted = True
+            if turn.user_saved and turn.conversation_id:
+                if not spoken and turn.latency.ended_by != "button":
+                    # Not a word of the reply heard: the user was still talking (a pause ended the turn a moment
+                    # too soon). Take it back, as before its first audio: one user message, not two in a row.
+                    turn.speculation.withdraw()
+                    turn.latency.speculative, turn.latency.outcome = "cancelled", "you went on"
+                    self._carry, self._carry_speech_s = turn.audio, turn.speech_s
+                # Cancels the model stream, or the wait for the reply to be heard, whichever is on.
+                stop = self.ctx.scenes.stop if turn.scene else self.ctx.chat.stop  # (a scene's: the rest too)
+                stopped = stop(turn.conversation_id, spoken_text=spoken)
+                if not stopped:
+                    turn.heard.set()
+            else:
+                # Not heard yet: the user was not done. Nothing of it is kept; hear it with what comes next.
+                turn.speculation.discard()
+                turn.latency.speculative = "cancelled"
+                turn.latency.outcome = "you went on"
+                turn.task.cancel()
+                self._carry, self._carry_speech_s = turn.audio, turn.speech_s
+                self._turn = None
+        record = BargeIn(at=now, spoken_text=spoken, stopped_generation=stopped)
+        self.barge_ins.append(record)
+        log.info("voice barge-in (%s): reply stopped, heard %s", reason, private(spoken))
+        self._say("Listening…")
+        return record
