@@ -117,7 +117,9 @@ def test_a_short_pause_is_reported_and_can_end_the_turn_at_once(speech: Speech):
     assert [type(e) for _, e in events] == [SpeechStarted, Quiet, Pause]
     quiet_at, paused_at, pause = events[1][0], events[2][0], events[2][1]
     assert 0.06 <= quiet_at - speech_end(audio) <= paused_at - speech_end(audio), "quiet (whisper starts) comes first"
-    assert 0.15 <= paused_at - speech_end(audio) <= 0.35, "the short pause is reported ~200 ms after the last word"
+    # (~200 ms after the last word, plus Silero's lag in calling a fading word silence: up to 350 ms seen, and
+    # exactly 350 once in a full run with Piper's random rendering; 0.4 leaves room for that, not for a bug.)
+    assert 0.15 <= paused_at - speech_end(audio) <= 0.4, "the short pause is reported ~200 ms after the last word"
     assert pause.audio.size / RATE == pytest.approx(paused_at - speech_start(audio) + 0.35, abs=0.2)
     assert endpointer.end_turn(pause.number + 1) is None  # not the pause the caller judged
     utterance = endpointer.end_turn(pause.number)
