@@ -459,10 +459,9 @@ class ChatFlow:
             if turn.spoken_text is not None and status in (MessageStatus.partial, MessageStatus.complete):
                 reply, status = turn.spoken_text, MessageStatus.interrupted
             if speculation is not None and not speculation.commit():
-                # The user went on talking before hearing any of it: this turn never happened.
+                # The user went on talking before hearing any of it: this turn never happened (nothing saved;
+                # send()'s settle() withdraws their words, however early the turn was cancelled).
                 status, reply = None, ""
-                if speculation.user_message_id:
-                    self.conversations.withdraw_user_message(speculation.user_message_id)
             if status is not None and reply:
                 saved_id = self.conversations.add_reply(
                     conversation_id, reply, status, model=model, generation=generation, speaker_id=speaker_id
