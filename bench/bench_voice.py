@@ -396,9 +396,10 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
             await asyncio.sleep(1.5)
             stopped = call.audio_heard_since(after) < 0.5
             results["bc"].append(stopped)
-            if DEBUG:
-                print("      bc", BACKCHANNELS[i % 5], stopped, call.statuses()[-6:], db.users()[-2:])
-            results["invented"].append(len(db.users()) - users)
+            invented = len(db.users()) - users
+            if DEBUG or stopped or invented:  # (what was saved says what whisper made of it)
+                print("      bc", name, BACKCHANNELS[i % 5], stopped, call.statuses()[-6:], db.users()[-2:])
+            results["invented"].append(invented)
             call.microphone.play(at48(voices.say("espeak", "Stop.")))  # end the story before the next trial
             await reply_done(call, time.monotonic())
 

@@ -48,7 +48,7 @@ from avatar.voice.scene_call import SceneReply
 from avatar.voice.state import BargeIn, Mode, Turn, VoiceEvent, VoiceInputs
 from avatar.voice.transcription import Key, LiveTranscriber
 from avatar.voice.turn_end import judge
-from avatar.voice.words import heard_words
+from avatar.voice.words import HUM_SPELLINGS, heard_words
 
 __all__ = ["BargeIn", "Mode", "VoiceEvent", "VoiceHandler", "VoiceInputs"]
 
@@ -83,6 +83,7 @@ class VoiceHandler(CallConversation, TalkOver, AsyncStreamHandler):
         self._turn: Turn | None = None
         self._judging: asyncio.Task | None = None  # the end-of-turn model at the current pause
         self._unsure_since: float | None = None  # the avatar is held: is the user interrupting, or saying "mm-hmm"?
+        self._judged_utterance: Utterance | None = None  # speech over the avatar that ended while being judged
         self._onset_over_echo = False  # speech began over the avatar's echo: held once it lasts (see listen())
         self._carry: np.ndarray | None = None  # an utterance cut off by more speech before it was saved
         self._carry_speech_s = 0.0  # how much speech the VAD heard in it
@@ -228,13 +229,15 @@ class VoiceHandler(CallConversation, TalkOver, AsyncStreamHandler):
         for event in endpointer.feed(audio):
             if isinstance(event, SpeechStarted):
                 self.transcriber.reset()
-                self.transcriber.prompt = self.names_in_call()
-                if self._audible_reply() and self.echo.echo_heard():
+                over_avatar = self._audible_reply()
+                # Over the avatar it may be "mm-hmm": the prompt has whisper spell a hum as one (see words.py).
+                self.transcriber.prompt = self.names_in_call() + (f" {HUM_SPELLINGS}" if over_avatar else "")
+                if over_avatar and self.echo.echo_heard():
                     # On speakers AEC3 lets through 100-200 ms of echo now and then (the reply's start, a loud
                     # word after a gap): a hold at each made 6 of 20 replies stutter for ~1 s in the WebRTC bench.
                     # So here speech must last as long as the shortest utterance before the avatar holds.
                     self._onset_over_echo = True
-                elif self._audible_reply():
+                elif over_avatar:
                     self._hold()
                 elif self.replying():
                     self.barge_in(reason="speech")
@@ -242,6 +245,9 @@ class VoiceHandler(CallConversation, TalkOver, AsyncStreamHandler):
                 self._resume("too short to be words")
             elif self._unsure_since is not None and isinstance(event, Pause):
                 self._judge_interruption(event)
+            elif self._unsure_since is not None and isinstance(event, Utterance):
+                # The pause limit came before whisper's words on this speech over the avatar: they still decide.
+                self._judged_utterance = event
             elif isinstance(event, Quiet):
                 # The user may be done: whisper starts on what they said, before the pause is judged.
                 self.transcriber.at_pause(self._key(), self._audio_so_far(event.audio))

@@ -37,6 +37,7 @@ class TalkOver:
 
     def _hold(self: VoiceHandler) -> None:
         self._unsure_since = self.clock()
+        self._judged_utterance = None
         self.echo.forget_unplayed(self.playback.unsent_s())
         self.playback.hold()
         if self._clear_queue is not None:
@@ -65,6 +66,8 @@ class TalkOver:
                 log.exception("voice: could not transcribe speech over the avatar; taking it as an interruption")
                 transcript = Transcript("interruption", 1.0)
             words = heard_words(transcript, pause.speech_s, over_avatar=True)
+            # Ended by the pause limit while whisper worked (else it ends here, if the user is still quiet).
+            ended, self._judged_utterance = self._judged_utterance, None
             if self._unsure_since is None:
                 return  # decided meanwhile (more speech)
             if not words or is_backchannel(words) or is_echo(words, said):
@@ -72,7 +75,7 @@ class TalkOver:
                 self._resume("backchannel" if words else "no words")
                 return
             self._interrupt("short interruption")
-            utterance = self._endpointer_now().end_turn(pause.number)
+            utterance = ended or self._endpointer_now().end_turn(pause.number)
             if utterance is not None:
                 self._on_utterance(utterance, ended_by="interruption", key=self._key_of(utterance))
 

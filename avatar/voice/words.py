@@ -47,6 +47,13 @@ BACKCHANNELS = frozenset(
 _HUM = re.compile(r"^(?:[mh]+(?:-?[mh]+)*(?:-m+a+h?)?|u+h+(?:-?[a-z]?u+h+)?|a+h+|o+h+)$")
 
 
+# Whisper's prompt (after the names) for speech that starts over the avatar: a prompt sets how whisper spells, and
+# unprompted tiny.en wrote a hum as "NMM.", "In M-Lum.", "And my mom." or "Oh." (5 in 7 renderings of "Mm-hmm."
+# and "Uh-huh." in two voices, 2 of them taken for words). With it: "Mm-hm." and "Uh-huh."/"Uh.", 35 of 35 let
+# through, while 42 of 42 real interruptions ("Stop.", "Hold on.", "Wait, stop for a moment.") kept their words.
+HUM_SPELLINGS = "Mm-hmm. Uh-huh."
+
+
 def is_backchannel(text: str) -> bool:
     """Whether `text` is only a listener's "mm-hmm", "yeah", "okay", "right", "I see" (a few words at most)."""
     words = re.findall(r"[a-z'-]+", text.lower())

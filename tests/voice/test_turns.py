@@ -175,6 +175,31 @@ def test_a_backchannel_does_not_stop_the_avatar(handler, voice_ctx, fake_ollama,
     assert messages[1][1:] == (STORY, MessageStatus.complete)  # heard to the end
 
 
+def test_a_backchannel_is_judged_by_its_words_even_when_the_pause_limit_comes_first(
+    handler, voice_ctx, fake_ollama, voices: Voices
+):
+    """With the shortest pause limit the page offers, "mm-hmm" ends as an utterance (250 ms of silence) before
+    whisper has judged its words: it must still be judged as speech over the avatar, not answered as a turn.
+    (The bench saw this when whisper took 1 s on a looping "Uh-huh.": the 1 s limit came first.)"""
+    fake_ollama.script(STORY)
+
+    async def scenario() -> Harness:
+        async with Harness(handler) as h:
+            await h.page(silence_ms=250)
+            await h.say(voices.say("piper", "Tell me a story."))
+            await h.say(silence(1.2))
+            await h.until(lambda: h.audio_seconds() > 1.5, what="the avatar talking")
+            await h.talk(np.concatenate([voices.say("piper", "Mm-hmm."), silence(0.8)]))
+            await h.idle()
+            return h
+
+    h = asyncio.run(scenario())
+    assert h.handler.barge_ins == [] and h.handler.backchannels == 1
+    messages = saved(voice_ctx, h.conversation_id())
+    assert [m[0] for m in messages] == ["user", "assistant"], messages
+    assert messages[1][1:] == (STORY, MessageStatus.complete)
+
+
 def test_a_real_interruption_still_stops_the_avatar_at_once(handler, voice_ctx, fake_ollama, voices: Voices):
     fake_ollama.script(STORY, "Of course, go ahead.")
 
