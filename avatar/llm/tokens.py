@@ -11,7 +11,8 @@ MESSAGE_OVERHEAD_TOKENS = 4
 def estimate_tokens(text: str) -> int:
     """Tokens `text` may cost: ~3 ASCII characters per token, and every non-ASCII byte counted as one
     (byte-fallback tokenizers spend up to one token per byte on emoji and rare scripts)."""
-    ascii_chars = sum(1 for ch in text if ord(ch) < 128)
+    # (Counted in C, not per character in Python: every turn counts the whole history, on the voice reply's path.)
+    ascii_chars = len(text.encode("ascii", "ignore"))
     non_ascii_bytes = len(text.encode("utf-8")) - ascii_chars
     return math.ceil(ascii_chars / 3) + non_ascii_bytes
 
