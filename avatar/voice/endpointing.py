@@ -81,7 +81,7 @@ class EndpointOptions:
     min_speech_ms: int = 250
     min_silence_ms: int = 600
     pause_ms: int = 200
-    quiet_ms: int = 96
+    quiet_ms: int = 32  # one window: whisper's word error on the labelled set was the same as at 96 (9.2 vs 9.0 %)
     max_utterance_s: float = 30.0
     pre_roll_ms: int = 300
     end_on_pause: bool = True

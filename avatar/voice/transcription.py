@@ -3,10 +3,11 @@
 Whisper transcribes a whole utterance at once, and on this machine that takes a few hundred ms.
 Waiting for the end of the turn to start it puts all of that between the user's last word and
 the reply. So whisper runs while they talk (every `LIVE_INTERVAL_S` of speech, whenever it is
-free) and again the moment they pause: when the pause turns out to end the turn, that pass is
-already running or done, and nothing was said since, so it *is* the final transcript. Only when
-the user said more after it does the end of the turn wait for a new pass; a live pass still
-running then is aborted so the final one gets the cores.
+free) and again the moment they pause (the first silent VAD window): when the pause turns out to
+end the turn, that pass is already running or done, and nothing was said since, so it *is* the
+final transcript. Only when the user said more after it does the end of the turn wait for a new
+pass. A pass nobody waits for that a newer one supersedes (a live pass, or one started at a gap
+between words that the user talked through) is aborted, so the pass that matters gets the cores.
 
 A pass is keyed by what it heard: (utterance number, speech windows so far, carried audio): the
 same key means no word was added since.
@@ -42,6 +43,7 @@ class Pass:
     speech_s: float = 0.0  # the speech the VAD measured in its audio (for a live pass)
     task: asyncio.Task[Transcript] = field(init=False)
     aborted: bool = False
+    awaited: bool = False  # a turn or a judgement waits for this pass: it is never aborted
 
 
 def final_threads(stt_threads: int) -> int:
@@ -79,6 +81,9 @@ class LiveTranscriber:
 
     def maybe_live(self, key: Key, speech_s: float, audio: Callable[[], np.ndarray]) -> None:
         """While the user talks: start a live pass on the audio so far if one is due and whisper is free."""
+        current = self._pass
+        if current is not None and not current.live and current.key != key and not current.awaited:
+            current.aborted = True  # started at a gap between words, and the user went on: it is stale
         if not self.models.ready or self.busy() or speech_s < LIVE_MIN_SPEECH_S:
             return
         if speech_s - self._last_live_speech_s < LIVE_INTERVAL_S:
@@ -96,18 +101,21 @@ class LiveTranscriber:
     async def final(self, key: Key, audio: np.ndarray) -> Transcript:
         """The utterance's transcript: the latest pass when nothing was said after it, else a new pass."""
         current = self._pass
-        if current is not None and current.key == key:
+        if current is not None and current.key == key and not current.aborted:
+            current.awaited = True
             try:
                 result = await asyncio.shield(current.task)
                 if not result.aborted:
                     return result
             except Exception:  # that pass failed: try once more below
                 log.debug("voice: reusing a transcription pass failed", exc_info=True)
-        return await self._start(key, audio, live=False).task
+        new = self._start(key, audio, live=False)
+        new.awaited = True
+        return await new.task
 
     def _start(self, key: Key, audio: np.ndarray, live: bool, speech_s: float = 0.0) -> Pass:
         previous = self._pass
-        if previous is not None and not previous.task.done() and previous.live:
+        if previous is not None and not previous.task.done() and not previous.awaited and previous.key != key:
             previous.aborted = True  # a newer pass matters more: let whisper drop the old one
         stt_threads = self.models.settings.stt_threads
         threads = None if live else final_threads(stt_threads or max(1, (os.cpu_count() or 2) - 1))
@@ -121,8 +129,7 @@ class LiveTranscriber:
     async def _run(self, this: Pass, audio: np.ndarray, threads: int | None) -> Transcript:
         started = time.perf_counter()
         stt = await asyncio.to_thread(self.models.stt)
-        abort = (lambda: this.aborted) if this.live else None
-        result = await asyncio.to_thread(stt.transcribe_detailed, audio, threads, abort, self.prompt)
+        result = await asyncio.to_thread(stt.transcribe_detailed, audio, threads, lambda: this.aborted, self.prompt)
         log.debug(
             "voice: %s pass over %.1f s of audio took %.0f ms%s",
             "live" if this.live else "final",

@@ -27,3 +27,41 @@ def test_the_newest_believable_live_words_stand_until_the_next_utterance(voice_m
     # A live result whisper was guessing at (p=0.2) is not words either.
     transcriber._live_heard = (Transcript("I'm not a good one. I'm not a good one.", 0.2), 1.0)
     assert transcriber.live_words() == ""
+
+
+def test_a_pass_started_at_a_gap_between_words_gives_way_when_the_user_goes_on(voice_models, speech: Speech):
+    """The first silent window starts whisper (the user may be done). They were not: the next words make that
+    pass stale, and it stops at once rather than hold whisper for the pass the end of the turn waits on."""
+    transcriber = LiveTranscriber(voice_models, lambda text: None)
+    audio = speech.at(QUESTION, before_s=0, after_s=0)
+
+    async def gap_then_more() -> tuple[float, Transcript, Transcript]:
+        transcriber.at_pause((1, 1000, 0), audio)  # a gap between words
+        gap_pass = transcriber._pass
+        await asyncio.sleep(0.02)
+        started = asyncio.get_running_loop().time()
+        transcriber.maybe_live((1, 1100, 0), 0.3, lambda: audio)  # more speech: that pass is stale
+        stale = await asyncio.wait_for(gap_pass.task, 30)
+        stopped_after = asyncio.get_running_loop().time() - started
+        final = await asyncio.wait_for(transcriber.final((1, 1100, 0), audio), 30)
+        return stopped_after, stale, final
+
+    stopped_after, stale, final = asyncio.run(gap_then_more())
+    assert stale.aborted and not final.aborted
+    assert "capital" in final.text.lower()
+    assert stopped_after < 0.5, stopped_after  # (a whole pass over this audio takes longer on one core)
+
+
+def test_a_pass_a_turn_waits_for_is_never_aborted(voice_models, speech: Speech):
+    transcriber = LiveTranscriber(voice_models, lambda text: None)
+    audio = speech.at(QUESTION, before_s=0, after_s=0)
+
+    async def final_then_newer() -> Transcript:
+        transcriber.at_pause((1, 1000, 0), audio)
+        final = asyncio.ensure_future(transcriber.final((1, 1000, 0), audio))
+        await asyncio.sleep(0.02)
+        transcriber.at_pause((2, 500, 0), audio)  # the next utterance's gap: must not take this turn's words
+        return await asyncio.wait_for(final, 30)
+
+    result = asyncio.run(final_then_newer())
+    assert not result.aborted and "capital" in result.text.lower()
