@@ -56,7 +56,8 @@ class Settings(BaseSettings):
     # A pause this long ends the user's turn even when it does not sound finished (a thinking pause
     # shorter than this is waited out); a turn that sounds finished ends at the short pause below.
     vad_min_silence_ms: int = Field(default=1000, ge=100)
-    vad_pause_ms: int = Field(default=200, ge=64, le=2000)  # a pause this long asks the end-of-turn model
+    vad_pause_ms: int = Field(default=192, ge=64, le=2000)  # a pause this long asks the end-of-turn model
+    # (192: six 32 ms VAD windows; 200 was rounded up to seven, 224 ms)
     # Smart Turn v3: a name (downloaded into <data-dir>/models on first use) or a path to its ONNX file.
     turn_model: str = "smart-turn-v3.2-cpu"
     max_utterance_s: float = Field(default=30.0, gt=1.0)

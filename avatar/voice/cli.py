@@ -16,7 +16,7 @@ FLAGS: list[tuple[str, str, type, str]] = [
     ("--vad-threshold", "vad_threshold", float, "speech probability (0-1) above which sound is speech (0.5)"),
     ("--min-speech-ms", "vad_min_speech_ms", int, "shorter sounds (coughs, clicks) are ignored (250)"),
     ("--silence-ms", "vad_min_silence_ms", int, "a pause this long ends your turn even mid-sentence (1000)"),
-    ("--pause-ms", "vad_pause_ms", int, "at a pause this long the end-of-turn model decides if you are done (200)"),
+    ("--pause-ms", "vad_pause_ms", int, "at a pause this long the end-of-turn model decides if you are done (192)"),
     ("--turn-model", "turn_model", str, "Smart Turn v3 ONNX: smart-turn-v3.2-cpu (default) or a path to the file"),
     ("--max-utterance-s", "max_utterance_s", float, "longer speech is cut and answered (30)"),
     ("--barge-in-ms", "vad_barge_in_ms", int, "this much speech over the avatar interrupts it (64)"),
