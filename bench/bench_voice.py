@@ -347,8 +347,10 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
             results["first"].append(heard - last_word)
             if DEBUG:  # wall-clock times, to set beside the app log's
                 wall = time.time() - time.monotonic()
-                print(f"      first {name}: last word {time.strftime('%H:%M:%S', time.localtime(last_word + wall))}"
-                      f".{int((last_word + wall) % 1 * 1000):03d}, heard after {1000 * (heard - last_word):.0f} ms")
+                print(
+                    f"      first {name}: last word {time.strftime('%H:%M:%S', time.localtime(last_word + wall))}"
+                    f".{int((last_word + wall) % 1 * 1000):03d}, heard after {1000 * (heard - last_word):.0f} ms"
+                )
             await reply_done(call, heard, after=base)
             rows = call.latency_rows()
             results["ended"].append(str(rows[0][2]) if rows else "?")

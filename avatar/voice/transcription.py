@@ -16,6 +16,7 @@ same key means no word was added since.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import time
@@ -129,7 +130,8 @@ class LiveTranscriber:
     async def _run(self, this: Pass, audio: np.ndarray, threads: int | None) -> Transcript:
         started = time.perf_counter()
         stt = await asyncio.to_thread(self.models.stt)
-        result = await asyncio.to_thread(stt.transcribe_detailed, audio, threads, lambda: this.aborted, self.prompt)
+        transcribe = functools.partial(stt.transcribe_detailed, prompt=self.prompt, draft=this.live)
+        result = await asyncio.to_thread(transcribe, audio, threads, lambda: this.aborted)
         log.debug(
             "voice: %s pass over %.1f s of audio took %.0f ms%s",
             "live" if this.live else "final",

@@ -125,6 +125,17 @@ def test_adaptive_audio_ctx_covers_the_audio() -> None:
     assert adaptive_audio_ctx(16000 * 3) == 448  # a sentence: the faster floor (the reply waits on this pass)
     assert adaptive_audio_ctx(16000 * 20) == 1088  # 1000 frames + margin, rounded up to 64
     assert adaptive_audio_ctx(16000 * 60) == 1500
+    # A draft (the live transcript, replaced as the user goes on) is quicker: a lower floor, the same coverage.
+    assert adaptive_audio_ctx(16000, draft=True) == adaptive_audio_ctx(16000 * 3, draft=True) == 448
+    assert adaptive_audio_ctx(16000 * 20, draft=True) == 1088
+
+
+@pytest.mark.slow
+def test_a_draft_pass_hears_the_sentence_so_far(stt: WhisperSTT, tts: PiperTTS) -> None:
+    rate, audio = tts.synthesize("Could you tell me what the weather will be like tomorrow afternoon?")
+    so_far = to_mono_16k(audio, rate)[: int(1.7 * 16000)]
+    heard = stt.transcribe_detailed(so_far, draft=True)
+    assert similarity(heard.text, "Could you tell me what the weather will be like") >= 0.8, heard
 
 
 def test_looped_transcripts_are_recognised() -> None:
