@@ -1,25 +1,43 @@
 """aiortc's receive side tuned for a server that listens to the microphone rather than playing it.
 
 aiortc holds 4 audio packets (80 ms) in its jitter buffer before handing the first one on, so that
-a *player* has some slack. Here the microphone goes to the VAD and whisper, which have no playout
-clock to keep: the slack is only delay, and it delays everything the user says, a barge-in
-included. With no prefetch a packet is passed on as soon as the next one arrives (20 ms). Lost and
-reordered packets are handled as before: the buffer still waits for a missing packet until it is
-full; prefetch only set how far behind the newest packet it stayed.
+a *player* has some slack, and even with no prefetch it hands a packet on only when the next one
+arrives (that is how it knows a video frame is complete). Here the microphone goes to the VAD and
+whisper, which have no playout clock to keep: the slack is only delay, and it delays everything
+the user says, the end of a turn and a barge-in included. An Opus packet is a whole 20 ms frame,
+so each one goes on as it arrives. A packet that arrives after a newer one (reordered, or a
+duplicate) is dropped: on loopback and a home network that is rare, and waiting for it would hold
+back every packet after it. Video keeps aiortc's own buffer.
 """
 
 from __future__ import annotations
 
 import aiortc.rtcrtpreceiver
-from aiortc.jitterbuffer import JitterBuffer
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.rtp import RtpPacket
+from aiortc.utils import uint16_add
 
-MICROPHONE_PREFETCH = 0
+
+class MicrophoneBuffer(JitterBuffer):
+    """Audio packets out as they come in, in order; late ones dropped."""
+
+    def __init__(self, capacity: int, prefetch: int = 0, is_video: bool = False) -> None:
+        super().__init__(capacity, prefetch=0, is_video=is_video)
+        self._newest: int | None = None
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        if self._newest is not None:
+            ahead = uint16_add(packet.sequence_number, -self._newest)
+            if ahead == 0 or ahead >= 0x8000:  # the same packet again, or one older than what went on already
+                return False, None
+        self._newest = packet.sequence_number
+        return False, JitterFrame(data=packet._data, timestamp=packet.timestamp)  # type: ignore[attr-defined]
 
 
 def _listening_jitter_buffer(capacity: int, prefetch: int = 0, is_video: bool = False) -> JitterBuffer:
-    return JitterBuffer(
-        capacity, prefetch=prefetch if is_video else min(prefetch, MICROPHONE_PREFETCH), is_video=is_video
-    )
+    if is_video:
+        return JitterBuffer(capacity, prefetch=prefetch, is_video=True)
+    return MicrophoneBuffer(capacity)
 
 
 def listen_without_prefetch() -> None:

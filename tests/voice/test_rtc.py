@@ -19,24 +19,31 @@ def opus_packet(sequence: int) -> RtpPacket:
     return packet
 
 
-def test_microphone_packets_are_passed_on_without_prefetch():
+def test_microphone_packets_are_passed_on_as_they_arrive():
     listen_without_prefetch()
     # What RTCRtpReceiver builds for an audio track (it asks for 4 packets of prefetch).
     buffer = aiortc.rtcrtpreceiver.JitterBuffer(capacity=16, prefetch=4)
     released = [buffer.add(opus_packet(n))[1] for n in range(5)]
-    # A packet is complete once the next one arrives: packet 0 comes out with packet 1, not packet 4.
-    assert released[0] is None
-    assert [frame.timestamp for frame in released[1:] if frame is not None] == [0, 960, 1920, 2880]
+    # Each Opus packet is a whole frame: out at once, not with the next packet (20 ms later) or the fifth.
+    assert [frame.timestamp for frame in released] == [0, 960, 1920, 2880, 3840]
+    assert released[0].data == b"opus"
 
 
-def test_a_lost_packet_is_still_waited_for():
+def test_a_lost_packet_holds_nothing_back_and_a_late_one_is_dropped():
     listen_without_prefetch()
     buffer = aiortc.rtcrtpreceiver.JitterBuffer(capacity=16, prefetch=4)
-    assert buffer.add(opus_packet(0))[1] is None
-    assert buffer.add(opus_packet(2))[1] is None  # 1 is missing: nothing skips ahead of it
-    assert buffer.add(opus_packet(3))[1] is None
-    late = buffer.add(opus_packet(1))[1]
-    assert late is not None and late.timestamp == 0
+    assert buffer.add(opus_packet(0))[1] is not None
+    later = buffer.add(opus_packet(2))[1]  # 1 is missing: 2 goes on anyway (the VAD hears 20 ms less)
+    assert later is not None and later.timestamp == 1920
+    assert buffer.add(opus_packet(1))[1] is None  # too late: the audio after it went on already
+    assert buffer.add(opus_packet(2))[1] is None  # a duplicate
+    assert buffer.add(opus_packet(3))[1].timestamp == 2880
+
+
+def test_sequence_numbers_wrap_around():
+    listen_without_prefetch()
+    buffer = aiortc.rtcrtpreceiver.JitterBuffer(capacity=16, prefetch=4)
+    assert [buffer.add(opus_packet(n % 65536))[1] is not None for n in (65534, 65535, 65536, 65537)] == [True] * 4
 
 
 def test_video_keeps_its_own_buffering():
