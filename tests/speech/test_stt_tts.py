@@ -122,6 +122,7 @@ def test_warmup_runs_the_model(stt: WhisperSTT) -> None:
 
 def test_adaptive_audio_ctx_covers_the_audio() -> None:
     assert adaptive_audio_ctx(16000) == 640  # a word or two: never below the floor where tiny.en starts looping
+    assert adaptive_audio_ctx(int(16000 * 1.3)) == 512  # a short sentence
     assert adaptive_audio_ctx(16000 * 3) == 448  # a sentence: the faster floor (the reply waits on this pass)
     assert adaptive_audio_ctx(16000 * 20) == 1088  # 1000 frames + margin, rounded up to 64
     assert adaptive_audio_ctx(16000 * 60) == 1500
