@@ -25,7 +25,8 @@ onset -> the last RTP packet of reply audio (decoded on arrival: no jitter buffe
 The machine's load from other work shows in these numbers: run it several times and compare.
 
 Environment: BENCH_ONLY=echo (only the echo part over WebRTC), BENCH_ONLY=first (only the complete
-questions' first audio) or BENCH_ONLY=talk (only backchannels and interruptions); BENCH_DEBUG=1 prints more per trial and writes the app's debug log (with the
+questions' first audio), BENCH_ONLY=pauses (only the thinking pauses) or BENCH_ONLY=talk (only
+backchannels and interruptions); BENCH_DEBUG=1 prints more per trial and writes the app's debug log (with the
 bench's synthetic messages) to the run's scratch folder.
 """
 
@@ -50,7 +51,7 @@ import numpy as np
 
 from avatar.core.settings import Settings
 
-ONLY = os.environ.get("BENCH_ONLY", "")  # "echo", "first" or "talk": one part of the WebRTC goals
+ONLY = os.environ.get("BENCH_ONLY", "")  # "echo", "first", "pauses" or "talk": one part of the WebRTC goals
 DEBUG = bool(os.environ.get("BENCH_DEBUG"))
 
 QUESTION = "Could you tell me what the weather will be like tomorrow afternoon?"  # ~2.9 s
@@ -444,12 +445,15 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
             if ONLY == "echo":
                 raise _SkipToEcho
             if ONLY != "talk":
-                await complete_questions(call)
-                progress("complete questions", results["first"], call)
+                if ONLY != "pauses":
+                    await complete_questions(call)
+                    progress("complete questions", results["first"], call)
                 if ONLY == "first":
                     return
-                await thinking_pauses(call, 4 if DEBUG else None)
+                await thinking_pauses(call, 4 if DEBUG and not ONLY else None)
                 progress("mid-sentence pauses", results["cut"], call)
+                if ONLY == "pauses":
+                    return
             await backchannels(call, 2 * runs)
             progress("backchannels", results["bc"])
             await interruptions(call, runs)
