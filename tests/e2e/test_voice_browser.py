@@ -45,9 +45,11 @@ def test_talking_in_the_voice_tab(app, model_server, talking_page):
     wait_for_voice_from_app(page, more_than=greeted)  # the answer was heard too, not only the greeting
     # The call screen shows the reply's expression: the label saved with the reply, and its sprite.
     service = conversations(app)
-    [reply] = [
-        m for c in service.list() for m in service.messages(c.id) if m.content == "Paris is the capital of France."
-    ]
+    # The newest such reply (UUIDv7 ids sort by time): a retry of this test finds the first try's too.
+    reply = max(
+        (m for c in service.list() for m in service.messages(c.id) if m.content == "Paris is the capital of France."),
+        key=lambda m: m.id,
+    )
     assert reply.emotion is not None
     page.locator("#call-expression").get_by_text(reply.emotion).wait_for(timeout=30_000)
     assert face.get_attribute("src") != portrait
