@@ -38,7 +38,7 @@ SHORT_SENTENCE_S = 1.2
 # pass still running when the user stops holds whisper: the final pass waits for it.) Lower floors are no
 # faster in a useful way: at 256 "What is the capital of France?" looped, at 320-384 "Tell me a story." came
 # out "I'm a story.".
-_DRAFT_MIN_AUDIO_CTX = 448
+_DRAFT_MIN_AUDIO_CTX = _MIN_AUDIO_CTX_LONG
 # What Whisper writes for non-speech: "[BLANK_AUDIO]", "(music)", "[ Silence ]", "*cough*".
 _NON_SPEECH = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*")
 
@@ -85,14 +85,29 @@ def adaptive_audio_ctx(n_samples: int, draft: bool = False) -> int:
     return int(min(1500, max(floor, 64 * math.ceil(frames / 64))))
 
 
-def looks_looped(text: str) -> bool:
-    """Whether a transcript is one phrase said over and over ("Yes. Yes.", "Hi. Hi. Hi."): Whisper looping.
-    The token cap may cut the last repeat short ("What is the capital of France? ... What is the")."""
+def _loop_period(text: str) -> int:
+    """How many words the repeated phrase of a looping transcript has (0: not a loop)."""
     words = re.findall(r"[\w']+", text.lower())
     for period in range(1, len(words) // 2 + 1):
         if words == (words[:period] * (len(words) // period + 1))[: len(words)]:
-            return True
-    return False
+            return period
+    return 0
+
+
+def looks_looped(text: str) -> bool:
+    """Whether a transcript is one phrase said over and over ("Yes. Yes.", "Hi. Hi. Hi."): Whisper looping.
+    The token cap may cut the last repeat short ("What is the capital of France? ... What is the")."""
+    return _loop_period(text) > 0
+
+
+def loop_head(text: str) -> str:
+    """A looping transcript's phrase, once ("What is the capital of France? What is the" -> the question)."""
+    period = _loop_period(text)
+    if not period:
+        return text
+    last_word = list(re.finditer(r"[\w']+", text))[period - 1]
+    end = re.match(r"[^\w\s']*", text[last_word.end() :])  # its punctuation too
+    return text[: last_word.end() + (end.end() if end else 0)].strip()
 
 
 class WhisperSTT:
@@ -182,7 +197,7 @@ class WhisperSTT:
         """`transcribe` with whisper's confidence; `threads` for this call only; `abort()` True stops early
         (a live transcript giving way to the final one): the result is then marked aborted. `prompt`: text
         as if said just before (the names in the call), which whisper then spells as written there.
-        `draft`: a quick pass (a shorter context; when it loops, no text rather than a second, full pass)."""
+        `draft`: a quick pass (a shorter context; when it loops, its phrase once rather than a second, full pass)."""
         audio = np.ascontiguousarray(np.asarray(audio, dtype=np.float32).reshape(-1))
         if audio.size == 0 or float(np.sqrt(np.mean(np.square(audio)))) < _SILENCE_RMS:
             return Transcript("", 0.0)
@@ -194,7 +209,8 @@ class WhisperSTT:
         audio_ctx = adaptive_audio_ctx(audio.size, draft) if self.adaptive_context else 0
         result = self._decode(audio, audio_ctx, threads, abort, prompt)
         if draft and looks_looped(result.text):
-            result = Transcript("", 0.0, result.aborted)
+            # A draft is shown, not answered: the phrase once, rather than a second, full-window pass (~0.7 s).
+            result = Transcript(loop_head(result.text), result.probability, result.aborted)
         elif self.adaptive_context and looks_looped(result.text) and not result.aborted:
             # The short context's known failure; the full window gets these right.
             result = self._decode(audio, 0, threads, abort, prompt)

@@ -7,7 +7,8 @@ free) and again the moment they pause (the first silent VAD window): when the pa
 end the turn, that pass is already running or done, and nothing was said since, so it *is* the
 final transcript. Only when the user said more after it does the end of the turn wait for a new
 pass. A pass nobody waits for that a newer one supersedes (a live pass, or one started at a gap
-between words that the user talked through) is aborted, so the pass that matters gets the cores.
+between words that the user talked through) is told to stop. whisper.cpp checks that only after its
+encoder (measured: ~185 ms on one core either way), so this saves the decoder's time, not the encoder's.
 
 A pass is keyed by what it heard: (utterance number, speech windows so far, carried audio): the
 same key means no word was added since.

@@ -15,7 +15,7 @@ import pytest
 
 from avatar.speech.audio import resample, to_int16, to_mono_16k
 from avatar.speech.exceptions import SpeechModelError
-from avatar.speech.stt import WhisperSTT, adaptive_audio_ctx, clean_transcript, looks_looped
+from avatar.speech.stt import WhisperSTT, adaptive_audio_ctx, clean_transcript, looks_looped, loop_head
 from avatar.speech.tts import PiperTTS
 from tests.speech.conftest import FOX
 
@@ -149,6 +149,14 @@ def test_looped_transcripts_are_recognised() -> None:
     assert not looks_looped("Yes.")
     assert not looks_looped("")
     assert not looks_looped("Yes, yes, I know.")
+
+
+def test_a_looping_draft_shows_its_phrase_once() -> None:
+    assert loop_head("What is the capital of France? What is the capital of France? What is the") == (
+        "What is the capital of France?"
+    )
+    assert loop_head("Yes. Yes. Yes.") == "Yes."
+    assert loop_head("I think I think so.") == "I think I think so."  # not a loop
 
 
 @pytest.mark.slow

@@ -31,25 +31,22 @@ def test_the_newest_believable_live_words_stand_until_the_next_utterance(voice_m
 
 def test_a_pass_started_at_a_gap_between_words_gives_way_when_the_user_goes_on(voice_models, speech: Speech):
     """The first silent window starts whisper (the user may be done). They were not: the next words make that
-    pass stale, and it stops at once rather than hold whisper for the pass the end of the turn waits on."""
+    pass stale, and it is told to stop (whisper.cpp stops after its encoder), while the new pass is whole."""
     transcriber = LiveTranscriber(voice_models, lambda text: None)
     audio = speech.at(QUESTION, before_s=0, after_s=0)
 
-    async def gap_then_more() -> tuple[float, Transcript, Transcript]:
+    async def gap_then_more() -> tuple[Transcript, Transcript]:
         transcriber.at_pause((1, 1000, 0), audio)  # a gap between words
         gap_pass = transcriber._pass
         await asyncio.sleep(0.02)
-        started = asyncio.get_running_loop().time()
         transcriber.maybe_live((1, 1100, 0), 0.3, lambda: audio)  # more speech: that pass is stale
         stale = await asyncio.wait_for(gap_pass.task, 30)
-        stopped_after = asyncio.get_running_loop().time() - started
         final = await asyncio.wait_for(transcriber.final((1, 1100, 0), audio), 30)
-        return stopped_after, stale, final
+        return stale, final
 
-    stopped_after, stale, final = asyncio.run(gap_then_more())
-    assert stale.aborted and not final.aborted
-    assert "capital" in final.text.lower()
-    assert stopped_after < 0.5, stopped_after  # (a whole pass over this audio takes longer on one core)
+    stale, final = asyncio.run(gap_then_more())
+    assert stale.aborted and stale.text == ""  # never taken for the turn's words
+    assert not final.aborted and "capital" in final.text.lower()
 
 
 def test_a_pass_a_turn_waits_for_is_never_aborted(voice_models, speech: Speech):
