@@ -62,6 +62,11 @@ def default_threads() -> int:
     return max(1, min(4, (os.cpu_count() or 2) - 1))
 
 
+def first_sentence_threads() -> int:
+    """Threads for the speech a listener is waiting on (a reply's first sentence): every core, up to 4."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def adaptive_audio_ctx(n_samples: int, draft: bool = False) -> int:
     """Encoder frames (50 per second, 1500 = 30 s) enough for `n_samples` plus margin, never below a floor.
 

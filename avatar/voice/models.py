@@ -17,7 +17,7 @@ from avatar.core.gc_pauses import freeze_loaded
 from avatar.core.settings import Settings
 from avatar.personas.schemas import Persona
 from avatar.speech.exceptions import SpeechModelError
-from avatar.speech.stt import WhisperSTT, default_threads
+from avatar.speech.stt import WhisperSTT, default_threads, first_sentence_threads
 from avatar.speech.tts import PiperTTS
 from avatar.speech.turn import MODEL_NAME as TURN_MODEL_NAME
 from avatar.speech.turn import MODEL_URL as TURN_MODEL_URL
@@ -199,7 +199,9 @@ class VoiceModels:
         with self._lock:
             tts = self._voices.get(path)
             if tts is None:
-                tts = self._voices[path] = PiperTTS(path, threads=default_threads())
+                tts = self._voices[path] = PiperTTS(
+                    path, threads=default_threads(), first_threads=first_sentence_threads()
+                )
         tts.load()
         return tts
 

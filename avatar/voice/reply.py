@@ -45,6 +45,7 @@ class Speaker:
 
         `commit()` runs before the first audio is queued; False means the reply is not to be heard at all.
         """
+        urgent = True  # nothing is playing yet: the listener waits for this one (Piper's first-sentence threads)
         while True:
             sentence = await sentences.get()
             if sentence is None or stopped():
@@ -52,8 +53,9 @@ class Speaker:
             text = speakable(sentence)
             audio = np.zeros(0, dtype=np.float32)
             if text and tts is not None:
-                rate, spoken = await asyncio.to_thread(tts.synthesize, text, length_scale)
+                rate, spoken = await asyncio.to_thread(tts.synthesize, text, length_scale, False, urgent)
                 audio = resample(spoken, rate, OUTPUT_RATE)
+                urgent = False
             if stopped():
                 break
             if commit is not None:

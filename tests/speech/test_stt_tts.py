@@ -62,6 +62,20 @@ def test_length_scale_sets_speaking_rate(tts: PiperTTS) -> None:
     assert 1.5 < slow.size / fast.size < 2.5
 
 
+def test_the_first_sentence_session_speaks_with_the_same_voice(
+    piper_voice_path: Path, tts: PiperTTS, stt: WhisperSTT
+) -> None:
+    """A reply's first sentence goes to a session with more threads: same voice, same words, same pace."""
+    both = PiperTTS(piper_voice_path, threads=1, first_threads=2)
+    sentence = "Tomorrow afternoon looks sunny and warm."
+    rate, urgent = both.synthesize(sentence, urgent=True)
+    _, ordinary = both.synthesize(sentence)
+    assert rate == tts.sample_rate
+    assert 0.8 < urgent.size / ordinary.size < 1.25
+    assert similarity(stt.transcribe(resample(urgent, rate, 16000)), sentence) > 0.8
+    assert PiperTTS(piper_voice_path, threads=2, first_threads=2).first_threads is None  # no gain: one session
+
+
 @pytest.mark.slow
 def test_synthesize_int16_and_empty(tts: PiperTTS) -> None:
     rate, pcm = tts.synthesize("Hi.", as_int16=True)
