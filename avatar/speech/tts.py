@@ -30,8 +30,7 @@ class PiperTTS:
     `threads`: ONNX Runtime threads for ordinary sentences. `first_threads`, when more: a second session of
     the same voice with that many threads, for the sentence a listener is waiting on (`urgent=True`, a
     reply's first). While it plays the model has time to spare for the next, so the cores are better spent
-    on it: on 2 cores, 55 ms for a short sentence against 95 on one thread (80 against 123 with a busy event
-    loop beside it; its threads spin between operators, which is worth 20 ms there).
+    on it: on 2 cores, 63 ms for a short sentence against 95 on one thread; 70-90 against ~100 in the app.
     """
 
     def __init__(
@@ -59,10 +58,10 @@ class PiperTTS:
         with self._lock:
             if self._voice is None:
                 if self.first_threads:
-                    self._urgent_voice = self._create(self.first_threads)
+                    self._urgent_voice = self._create(self.first_threads, spin=False)
                 self._voice = self._create(self.threads)
 
-    def _create(self, threads: int | None) -> Any:
+    def _create(self, threads: int | None, spin: bool = True) -> Any:
         for path in (self.voice_path, self.config_path):
             if not path.is_file():
                 raise SpeechModelError(f"Voice file not found: {path}. Pick another voice for this character.")
@@ -75,6 +74,10 @@ class PiperTTS:
         if threads:
             # Piper would take every core; on small machines whisper and the LLM need some too.
             options.intra_op_num_threads = threads
+        if not spin:
+            # Its threads sleep between runs at once: spinning on, the first sentence took 81-158 ms in the app
+            # (median ~120) where it takes 70-90 without, and the next sentence's single thread lost 20 ms to it.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             config = PiperConfig.from_dict(json.loads(self.config_path.read_text(encoding="utf-8")))
             session = onnxruntime.InferenceSession(
