@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import sys
@@ -146,3 +147,50 @@ def test_a_hub_model_that_cannot_be_downloaded_says_what_to_do_at_once(tmp_path,
         embedder.load()
     assert "local-avatar/not-downloaded" in caught.value.message
     assert online and all(address[0] == "127.0.0.1" for address in online)  # it asked the (closed) hub, once
+
+
+@pytest.mark.slow
+def test_the_model_runs_on_onnx_runtime_and_gives_torchs_vectors(embedder):
+    """Short and over-long texts in one batch, in the order given: the same vectors as sentence-transformers."""
+    texts = ["ok", "The user has a dog named Biscuit. " * 60, "what is my dog called?", "Bella is my cat.", ""]
+    assert embedder.runtime == "onnx"
+    reference = embedder.load().encode(texts, convert_to_numpy=True, normalize_embeddings=True)
+    vectors = embedder.embed_documents(texts)
+    assert vectors.dtype == np.float32 and vectors.shape == (5, 384)
+    assert np.allclose(vectors, reference, atol=1e-4)
+
+
+def _variant(tmp_path: Path, pooling: dict[str, bool]) -> Path:
+    """The packaged model with another pooling: its files linked, its pooling config written anew."""
+    source = Path(packaged_embedding_model_dir())
+    folder = tmp_path / f"variant-{'-'.join(k for k, v in pooling.items() if v)}"
+    for file in source.rglob("*"):
+        if file.is_file():
+            (folder / file.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
+            (folder / file.relative_to(source)).symlink_to(file)
+    config = folder / "1_Pooling" / "config.json"
+    config.unlink()
+    config.write_text(json.dumps({"word_embedding_dimension": 384, **pooling}))
+    return folder
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("pooling", "runtime"),
+    [({"pooling_mode_cls_token": True}, "onnx"), ({"pooling_mode_max_tokens": True}, "torch")],
+)
+def test_cls_pooling_runs_on_onnx_and_other_pooling_stays_on_torch(tmp_path, pooling, runtime):
+    folder = _variant(tmp_path, pooling)
+    cache = tmp_path / "cache"
+    variant = Embedder(folder, cache_dir=cache)
+    vectors = variant.embed_documents(["what is my dog called?", "Tax law"])
+    assert variant.runtime == runtime
+    reference = variant.load().encode(["what is my dog called?", "Tax law"], normalize_embeddings=True)
+    assert np.allclose(vectors, reference, atol=1e-4)
+    exported = list((cache / "onnx").glob("*.onnx")) if (cache / "onnx").is_dir() else []
+    assert len(exported) == (1 if runtime == "onnx" else 0)
+    if exported:  # loaded again: the export is reused, not written anew
+        written = exported[0].stat().st_mtime_ns
+        again = Embedder(folder, cache_dir=cache)
+        again.load()
+        assert again.runtime == "onnx" and exported[0].stat().st_mtime_ns == written
