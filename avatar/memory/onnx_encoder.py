@@ -59,9 +59,7 @@ class OnnxEncoder:
         return vectors
 
     def _batch(self, texts: list[str]) -> np.ndarray:
-        tokens = self.tokenizer(
-            texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np"
-        )
+        tokens = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np")
         feed = {name: np.asarray(tokens[name], dtype=np.int64) for name in self.input_names}
         hidden = self.session.run(None, feed)[0]
         if self.pooling == "cls":
@@ -73,7 +71,9 @@ class OnnxEncoder:
         return np.ascontiguousarray(pooled / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
-def onnx_encoder(model: SentenceTransformer, folder: str, cache_dir: Path | None, threads: int | None) -> OnnxEncoder | None:
+def onnx_encoder(
+    model: SentenceTransformer, folder: str, cache_dir: Path | None, threads: int | None
+) -> OnnxEncoder | None:
     """The model on ONNX Runtime, exported on first use; None (stay on torch) when it cannot run it exactly."""
     pooling = _plain_layout(model)
     if pooling is None:
@@ -84,7 +84,7 @@ def onnx_encoder(model: SentenceTransformer, folder: str, cache_dir: Path | None
         encoder = OnnxEncoder(_session(path, threads), model.tokenizer, pooling, int(model.max_seq_length))
         agreement = _agreement(model, encoder)
     except Exception as error:  # an architecture the exporter cannot take: torch still works
-        log.warning("embedding model: ONNX export failed (%s), staying on torch", error)
+        log.warning("embedding model: ONNX export failed (%s), staying on torch", error, exc_info=True)
         return None
     if agreement < AGREEMENT:
         log.warning("embedding model: ONNX and torch disagree (cosine %.4f), staying on torch", agreement)
