@@ -327,13 +327,16 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
         said = await call.play_and_wait(at48(np.concatenate([voices.say("piper", "Tell me a story."), silence(1.2)])))
         await wait_until(lambda: call.audio_heard_since(said) > 1.5, 40)
 
-    async def complete_questions(call) -> None:
-        # Warm-up turns (the app loads its models), not counted.
-        await asyncio.sleep(8)  # the greeting, and the models loading in the app
+    async def warm_up(call) -> None:
+        """Turns that are not counted, before any part: the greeting, and the app loading its models. (Without
+        them BENCH_ONLY=talk's first backchannel was said over the greeting while whisper was still loading.)"""
+        await asyncio.sleep(8)
         for _ in range(2):
             base = turns_done(call)
             await call.play_and_wait(at48(np.concatenate([voices.say("piper", "Hello there."), silence(1.5)])))
             await reply_done(call, time.monotonic(), after=base, timeout_s=90)
+
+    async def complete_questions(call) -> None:
         for name, question in trials:
             server.default_reply, server.token_delay_s = REPLY, 0.0
             base = turns_done(call)
@@ -444,6 +447,7 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
         try:
             if ONLY == "echo":
                 raise _SkipToEcho
+            await warm_up(call)
             if ONLY != "talk":
                 if ONLY != "pauses":
                     await complete_questions(call)
