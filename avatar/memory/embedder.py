@@ -198,7 +198,7 @@ class Embedder:
         model = self.load()
         with self._encode_lock:
             if self._onnx is not None:
-                return self._onnx.encode(texts, self.batch_size)
+                return normalise(self._onnx.encode(texts, self.batch_size))
             vectors: Any = model.encode(
                 list(texts),
                 batch_size=self.batch_size,

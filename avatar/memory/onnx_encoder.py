@@ -37,7 +37,8 @@ _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 class OnnxEncoder:
-    """Texts -> L2-normalised vectors with the model's own tokenizer, an ONNX session and its pooling."""
+    """Texts -> pooled vectors (the embedder normalises them) with the model's own tokenizer, an ONNX session
+    and its pooling."""
 
     def __init__(self, session: Any, tokenizer: Any, pooling: str, max_length: int) -> None:
         self.session = session
@@ -49,13 +50,12 @@ class OnnxEncoder:
     def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         # Similar lengths batched together, as sentence-transformers does: padding is wasted work.
         order = np.argsort([-len(text) for text in texts], kind="stable")
-        vectors = np.zeros((len(texts), 0), dtype=np.float32)
-        parts: list[np.ndarray] = []
-        for start in range(0, len(texts), batch_size):
-            parts.append(self._batch([texts[i] for i in order[start : start + batch_size]]))
-        if parts:
-            vectors = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
-            vectors[order] = np.concatenate(parts)
+        batches = [
+            self._batch([texts[i] for i in order[start : start + batch_size]])
+            for start in range(0, len(texts), batch_size)
+        ]
+        vectors = np.empty((len(texts), batches[0].shape[1]), dtype=np.float32)
+        vectors[order] = np.concatenate(batches)
         return vectors
 
     def _batch(self, texts: list[str]) -> np.ndarray:
@@ -67,8 +67,7 @@ class OnnxEncoder:
         else:
             mask = feed["attention_mask"][..., np.newaxis].astype(np.float32)
             pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return np.ascontiguousarray(pooled / np.maximum(norms, 1e-12), dtype=np.float32)
+        return pooled
 
 
 def onnx_encoder(
@@ -167,4 +166,5 @@ def _session(path: Path, threads: int | None) -> Any:
 def _agreement(model: SentenceTransformer, encoder: OnnxEncoder) -> float:
     """The lowest cosine between torch's and ONNX Runtime's vectors for the probes."""
     reference = model.encode(PROBES, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
-    return float(np.min(np.sum(reference * encoder.encode(PROBES, batch_size=len(PROBES)), axis=1)))
+    ours = encoder.encode(PROBES, batch_size=len(PROBES))
+    return float(np.min(np.sum(reference * ours, axis=1) / np.linalg.norm(ours, axis=1)))

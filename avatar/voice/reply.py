@@ -53,7 +53,7 @@ class Speaker:
             text = speakable(sentence)
             audio = np.zeros(0, dtype=np.float32)
             if text and tts is not None:
-                rate, spoken = await asyncio.to_thread(tts.synthesize, text, length_scale, False, urgent)
+                rate, spoken = await asyncio.to_thread(tts.synthesize, text, length_scale, urgent=urgent)
                 audio = resample(spoken, rate, OUTPUT_RATE)
                 urgent = False
             if stopped():
