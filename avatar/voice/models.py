@@ -11,13 +11,11 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from avatar.core.gc_pauses import freeze_loaded
 from avatar.core.settings import Settings
 from avatar.personas.schemas import Persona
-from avatar.speech.background import background_executor
 from avatar.speech.exceptions import SpeechModelError
 from avatar.speech.stt import WhisperSTT, default_threads, first_sentence_threads
 from avatar.speech.tts import PiperTTS
@@ -79,8 +77,6 @@ class VoiceModels:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._stt: WhisperSTT | None = None
-        self._draft_stt: WhisperSTT | None = None
-        self._drafts: ThreadPoolExecutor | None = None
         self._voices: dict[Path, PiperTTS] = {}
         self._turn: SmartTurn | None = None
         self._lock = threading.RLock()
@@ -120,33 +116,14 @@ class VoiceModels:
         """The loaded whisper.cpp model (downloading it first if needed). Blocks: call from a worker thread."""
         with self._lock:
             if self._stt is None:
-                self._stt = self._new_stt()
+                self._stt = WhisperSTT(
+                    self.whisper_path(),
+                    threads=self.settings.stt_threads,
+                    # Encode only as much of the 30 s window as the utterance needs: ~3x faster replies.
+                    adaptive_context=True,
+                )
         self._stt.load()
         return self._stt
-
-    def draft_stt(self) -> WhisperSTT:
-        """A second context of the same model, for the live transcript's drafts (run them on `drafts()`), so a
-        draft never holds whisper when the final pass the reply waits on starts. Blocks: call from a worker thread."""
-        with self._lock:
-            if self._draft_stt is None:
-                self._draft_stt = self._new_stt()
-        self._draft_stt.load()
-        return self._draft_stt
-
-    def drafts(self) -> ThreadPoolExecutor:
-        """The thread drafts run on, at the lowest CPU priority (see speech/background.py)."""
-        with self._lock:
-            if self._drafts is None:
-                self._drafts = background_executor("whisper-draft")
-            return self._drafts
-
-    def _new_stt(self) -> WhisperSTT:
-        return WhisperSTT(
-            self.whisper_path(),
-            threads=self.settings.stt_threads,
-            # Encode only as much of the 30 s window as the utterance needs: ~3x faster replies.
-            adaptive_context=True,
-        )
 
     # -- end of turn ----------------------------------------------------------------------------
     def turn_model_path(self) -> Path:
@@ -254,7 +231,6 @@ class VoiceModels:
             self.turn().warmup()
             self._progress(f"Loading speech recognition ({self.settings.stt_model})…")
             self.stt().warmup()
-            self.draft_stt().warmup()
             self._progress("Loading the voice…")
             self.tts(self.default_voice_path()).warmup()
         except SpeechModelError as error:

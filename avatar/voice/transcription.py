@@ -10,10 +10,6 @@ pass. A pass nobody waits for that a newer one supersedes (a live pass, or one s
 between words that the user talked through) is told to stop. whisper.cpp checks that only after its
 encoder (measured: ~185 ms on one core either way), so this saves the decoder's time, not the encoder's.
 
-Live passes (drafts) run on a second whisper context, in a thread at the lowest CPU priority: a draft
-still running when the user stops neither holds whisper nor slows the final pass much (see
-speech/background.py). Only passes on the main context are ever taken for the turn's words.
-
 A pass is keyed by what it heard: (utterance number, speech windows so far, carried audio): the
 same key means no word was added since.
 """
@@ -46,7 +42,6 @@ Key = tuple[int, int, int]
 class Pass:
     key: Key
     live: bool
-    generation: int = 0  # which utterance of the transcriber it belongs to (see reset)
     speech_s: float = 0.0  # the speech the VAD measured in its audio (for a live pass)
     task: asyncio.Task[Transcript] = field(init=False)
     aborted: bool = False
@@ -64,16 +59,13 @@ class LiveTranscriber:
     def __init__(self, models: VoiceModels, on_text: Callable[[str], None]) -> None:
         self.models = models
         self.on_text = on_text
-        self._pass: Pass | None = None  # the newest pass on the main context: the turn's words come from these
-        self._draft: Pass | None = None  # the newest live pass (on the draft context)
-        self._generation = 0
+        self._pass: Pass | None = None
         self._last_live_speech_s = 0.0
         self.prompt = ""  # whisper's prompt for this utterance: the names in the call (set as it starts)
         self._live_heard: tuple[Transcript, float] | None = None  # this utterance's newest live result, its speech
 
     def reset(self) -> None:
         """A new utterance: forget the live cadence (a pass still running finishes on its own)."""
-        self._generation += 1
         self._last_live_speech_s = 0.0
         self._live_heard = None
 
@@ -87,7 +79,7 @@ class LiveTranscriber:
         return heard_words(transcript, speech_s)
 
     def busy(self) -> bool:
-        return any(p is not None and not p.task.done() for p in (self._pass, self._draft))
+        return self._pass is not None and not self._pass.task.done()
 
     def maybe_live(self, key: Key, speech_s: float, audio: Callable[[], np.ndarray]) -> None:
         """While the user talks: start a live pass on the audio so far if one is due and whisper is free."""
@@ -106,8 +98,6 @@ class LiveTranscriber:
         current = self._pass
         if current is not None and current.key == key:
             return
-        if self._draft is not None and not self._draft.task.done():
-            self._draft.aborted = True  # what it would show is a moment old: this pass has it all
         self._start(key, audio, live=False)
 
     async def final(self, key: Key, audio: np.ndarray) -> Transcript:
@@ -126,28 +116,23 @@ class LiveTranscriber:
         return await new.task
 
     def _start(self, key: Key, audio: np.ndarray, live: bool, speech_s: float = 0.0) -> Pass:
-        previous = self._draft if live else self._pass
+        previous = self._pass
         if previous is not None and not previous.task.done() and not previous.awaited and previous.key != key:
             previous.aborted = True  # a newer pass matters more: let whisper drop the old one
         stt_threads = self.models.settings.stt_threads
         threads = None if live else final_threads(stt_threads or max(1, (os.cpu_count() or 2) - 1))
-        new = Pass(key, live, speech_s=speech_s, generation=self._generation)
+        new = Pass(key, live, speech_s)
         new.task = asyncio.get_running_loop().create_task(self._run(new, audio, threads))
         # A pass nobody awaits (the user went on talking) must not log "exception never retrieved".
         new.task.add_done_callback(lambda task: task.cancelled() or task.exception())
-        if live:
-            self._draft = new
-        else:
-            self._pass = new
+        self._pass = new
         return new
 
     async def _run(self, this: Pass, audio: np.ndarray, threads: int | None) -> Transcript:
         started = time.perf_counter()
-        loop = asyncio.get_running_loop()
-        executor = self.models.drafts() if this.live else None  # None: asyncio's default threads
-        stt = await loop.run_in_executor(executor, self.models.draft_stt if this.live else self.models.stt)
+        stt = await asyncio.to_thread(self.models.stt)
         transcribe = functools.partial(stt.transcribe_detailed, prompt=self.prompt, draft=this.live)
-        result = await loop.run_in_executor(executor, transcribe, audio, threads, lambda: this.aborted)
+        result = await asyncio.to_thread(transcribe, audio, threads, lambda: this.aborted)
         log.debug(
             "voice: %s pass over %.1f s of audio took %.0f ms%s",
             "live" if this.live else "final",
@@ -155,7 +140,7 @@ class LiveTranscriber:
             1000 * (time.perf_counter() - started),
             " (aborted)" if result.aborted else "",
         )
-        if this.live and not result.aborted and result.text and this.generation == self._generation:
+        if this.live and not result.aborted and result.text:
             self._live_heard = (result, this.speech_s)
             self.on_text(result.text)
         return result

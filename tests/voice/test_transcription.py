@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
-import threading
-
-import numpy as np
-import pytest
 
 from avatar.speech.stt import Transcript
 from avatar.voice.transcription import LiveTranscriber
@@ -22,7 +16,7 @@ def test_the_newest_believable_live_words_stand_until_the_next_utterance(voice_m
 
     async def live_pass() -> None:
         transcriber.maybe_live((1, 1, 0), audio.size / 16_000, lambda: audio)
-        await asyncio.wait_for(transcriber._draft.task, 30)
+        await asyncio.wait_for(transcriber._pass.task, 30)
 
     asyncio.run(live_pass())
     assert shown and transcriber.live_words() == shown[-1]
@@ -68,32 +62,3 @@ def test_a_pass_a_turn_waits_for_is_never_aborted(voice_models, speech: Speech):
 
     result = asyncio.run(final_then_newer())
     assert not result.aborted and "capital" in result.text.lower()
-
-
-def test_a_draft_still_running_when_the_user_stops_does_not_hold_the_final_pass(voice_models, speech: Speech):
-    """Drafts run on their own whisper context at the lowest priority: the final pass the reply waits on starts at
-    once and takes the cores. (On one shared context it waited for the draft to finish first.)"""
-    transcriber = LiveTranscriber(voice_models, lambda text: None)
-    question = speech.at(QUESTION, before_s=0, after_s=0)
-    long_talk = np.concatenate([question] * 8)  # ~15 s: a draft of it takes seconds on one core
-
-    async def draft_then_final() -> tuple[Transcript, bool]:
-        transcriber.maybe_live((1, 9000, 0), 15.0, lambda: long_talk)
-        draft = transcriber._draft
-        await asyncio.sleep(0.05)  # the draft is in whisper now
-        transcriber.at_pause((1, 1500, 0), question)
-        final = await asyncio.wait_for(transcriber.final((1, 1500, 0), question), 30)
-        draft_was_running = not draft.task.done()
-        await asyncio.wait_for(draft.task, 60)
-        return final, draft_was_running
-
-    final, draft_was_running = asyncio.run(draft_then_final())
-    assert "capital" in final.text.lower() and not final.aborted
-    assert draft_was_running  # the final's words came while the draft was still in whisper
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own priority is Linux's")
-def test_drafts_run_at_the_lowest_cpu_priority(voice_models):
-    priority = voice_models.drafts().submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
-    assert priority.result(10) == 19
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == 0  # the rest of the app is not lowered
