@@ -47,7 +47,9 @@ class Settings(BaseSettings):
     keep_alive: str = "1h"
 
     # Voice. Models named here are downloaded into <data-dir>/models on first use; paths are used as they are.
-    stt_model: str = "base.en"  # whisper.cpp: tiny.en for slow machines, or a path to a ggml file
+    # whisper.cpp: base.en with q8_0 weights (the same words as base.en, ~12% faster on CPU, half the size);
+    # tiny.en-q8_0 for slow machines, or a path to a ggml file
+    stt_model: str = "base.en-q8_0"
     # None: cores - 1 (the rest keeps audio and the model server moving)
     stt_threads: int | None = Field(default=None, ge=1)
     tts_voice: str = "en_US-amy-medium"  # Piper voice id or a path to an .onnx voice; personas may override

@@ -10,7 +10,12 @@ import argparse
 
 # flag, Settings field, type, help
 FLAGS: list[tuple[str, str, type, str]] = [
-    ("--stt-model", "stt_model", str, "whisper.cpp model: base.en (default), tiny.en, or a path to a ggml .bin file"),
+    (
+        "--stt-model",
+        "stt_model",
+        str,
+        "whisper.cpp model: base.en-q8_0 (default), tiny.en-q8_0, base.en, or a ggml .bin path",
+    ),
     ("--stt-threads", "stt_threads", int, "whisper.cpp threads (default: cores - 1)"),
     ("--tts-voice", "tts_voice", str, "default Piper voice: an id like en_US-amy-medium or a path to an .onnx voice"),
     ("--vad-threshold", "vad_threshold", float, "speech probability (0-1) above which sound is speech (0.5)"),

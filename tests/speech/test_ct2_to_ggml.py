@@ -223,7 +223,9 @@ def test_ensure_ggml_reuses_and_rebuilds(
     out = tmp_path / "cache" / "ggml.bin"
     calls: list[Path] = []
     real_convert = ct2_to_ggml.convert
-    monkeypatch.setattr(ct2_to_ggml, "convert", lambda src, dst: calls.append(dst) or real_convert(src, dst))
+    monkeypatch.setattr(
+        ct2_to_ggml, "convert", lambda src, dst, **kw: calls.append(dst) or real_convert(src, dst, **kw)
+    )
     assert ensure_ggml(model_dir, out) == out
     assert ensure_ggml(model_dir, out) == out
     assert len(calls) == 1
@@ -241,3 +243,28 @@ def test_real_tiny_en_converts_to_a_loadable_header(ggml_tiny_en: Path) -> None:
     assert n_tokens == 50256
     # f16 matrices + f32 vectors, like whisper.cpp's published ggml-tiny.en.bin (about 77.7 MB).
     assert 77_000_000 < ggml_tiny_en.stat().st_size < 78_500_000
+
+
+def test_q8_0_blocks_hold_the_matrix_to_half_a_step() -> None:
+    matrix = np.random.default_rng(2).standard_normal((3, 64)).astype(np.float32)
+    matrix[1, :32] = 0  # an all-zero block: scale 0, not NaN
+    blocks = np.frombuffer(ct2_to_ggml.q8_0(matrix), dtype=ct2_to_ggml._Q8_0_DTYPE).reshape(3, 2)
+    scale = blocks["d"].astype(np.float32)[..., None]
+    restored = (blocks["qs"] * scale).reshape(3, 64)
+    step = np.repeat(scale[..., 0], 32, axis=1)
+    assert np.all(np.abs(restored - matrix) <= step / 2 + 1e-3)
+    assert np.all(restored[1, :32] == 0)
+    with pytest.raises(ConversionError):
+        ct2_to_ggml.q8_0(np.ones((2, 40), np.float32))  # whisper.cpp's blocks are 32 values
+
+
+@pytest.mark.slow
+def test_real_tiny_en_in_q8_0_hears_what_f16_hears(ggml_tiny_en: Path, fox_16k: np.ndarray, tmp_path: Path) -> None:
+    from avatar.speech.stt import WhisperSTT
+
+    quantized = ensure_ggml(ct2_to_ggml.default_model_dir(), tmp_path / "ggml-tiny.en-q8_0.bin", quantize=True)
+    assert read_ggml_header(quantized)[1] == ct2_to_ggml.FTYPE_Q8_0
+    assert quantized.stat().st_size < 0.6 * ggml_tiny_en.stat().st_size
+    heard = WhisperSTT(quantized, threads=2).transcribe(fox_16k)
+    assert heard == WhisperSTT(ggml_tiny_en, threads=2).transcribe(fox_16k)
+    assert "quick brown fox" in heard.lower()

@@ -58,11 +58,11 @@ def test_a_bad_voice_flag_is_a_clear_error(flag: str, value: str, setting: str, 
 
 
 def test_offline_without_the_models_says_what_to_do(tmp_path: Path):
-    models = VoiceModels(settings_for(["--offline", "--data-dir", str(tmp_path)]))  # base.en, en_US-amy-medium
+    models = VoiceModels(settings_for(["--offline", "--data-dir", str(tmp_path)]))  # base.en-q8_0, en_US-amy-medium
     with pytest.raises(SpeechModelError) as stt_error:
         models.whisper_path()
     assert stt_error.value.message == (
-        "The speech recognition model base.en is not downloaded yet and downloads are off (--offline). "
+        "The speech recognition model base.en-q8_0 is not downloaded yet and downloads are off (--offline). "
         f"Start once without --offline to download it into {tmp_path / 'models'}, "
         "or give a file you have: --stt-model PATH_TO_GGML_BIN."
     )
