@@ -56,6 +56,12 @@ STEADY_ECHO_DB = 3.0
 # While AEC3 converges: how far above the echo's level a frame is still taken for echo (its ups and downs).
 ECHO_GATE_MARGIN_DB = 6.0
 QUIET_BEFORE_ONSET_FRAMES = 20  # the avatar silent this long (200 ms), then talking: AEC3 converges again
+# The avatar silent this long (700 ms): none of its voice can still be on the way back, and AEC3 would return the
+# microphone as its high-pass leaves it. So AEC3 rests until the avatar speaks again: both of its streams skip
+# the same frames, so they stay aligned (it finds the delay anew at each reply anyway). Its three calls a frame
+# were 60% of the call's work on the event loop while the avatar is quiet, and that is the whole of the time
+# from the user's last word to the reply, when whisper needs both cores.
+REST_AFTER_FRAMES = MAX_LAG_FRAMES + 30
 CONVERGING_FRAMES = 50  # for about this long (its echo comes 100-250 ms after the reference)
 
 
@@ -131,13 +137,18 @@ class EchoCanceller:
             # The far end handed on while this frame was being heard (echo_reference.py: a steady delay).
             heard_at = self._mic_clock.sample_time(self._mic_done + start)
             far = self._render.read(heard_at, FRAME)
-            self._process(apm.process_reverse_stream, far)
-            apm.set_stream_delay_ms(0)
             near = audio[start : start + FRAME]
-            cleaned = self._process(apm.process_stream, near)
-            filtered = self._process(self._high_pass.process_stream, near)
-            removed_db = 20 * np.log10(max(_rms(near), 1e-9) / max(_rms(cleaned), 1e-9))
             avatar_speaking = _rms(far) >= SILENT_RMS
+            if not avatar_speaking and self._far_quiet >= REST_AFTER_FRAMES and not self._converging:
+                # At rest (see REST_AFTER_FRAMES); the microphone as it is when it does not hear the avatar at all.
+                filtered = near if self._echo is False else self._process(self._high_pass.process_stream, near)
+                cleaned = filtered
+            else:
+                self._process(apm.process_reverse_stream, far)
+                apm.set_stream_delay_ms(0)
+                cleaned = self._process(apm.process_stream, near)
+                filtered = self._process(self._high_pass.process_stream, near)
+            removed_db = 20 * np.log10(max(_rms(near), 1e-9) / max(_rms(cleaned), 1e-9))
             self._far_level.append(float(np.log10(_rms(far) + 1e-4)))
             self._near_level.append(float(np.log10(_rms(near) + 1e-4)))
             self._far_recent.append(_rms(far))

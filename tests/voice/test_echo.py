@@ -143,3 +143,30 @@ def test_each_new_reply_starts_without_echo_heard_however_late_the_microphone_is
             out.append(canceller.clean(mic[index * FRAME : (index + 1) * FRAME], now=clock))
     assert [t for t in onsets(mic) if t > 2.0], "without the canceller each reply's echo sounds like someone"
     assert [t for t in onsets(np.concatenate(out)) if t > 2.0] == []  # (the first reply: AEC3 converges)
+
+
+def test_after_resting_through_a_silence_the_next_replies_echo_is_still_taken_out(reply, voices: Voices):
+    """The avatar quiet for 2 s: AEC3 rests (nothing can echo, so it is not run). The user talking in that silence
+    is heard, and the echo of the replies after it is not."""
+    reply_48k, reply_16k = reply
+    part = int(1.5 * 16_000)
+    starts = [0.0, 3.5, 7.0]  # three replies of 1.5 s, 2 s apart
+    mic = np.random.default_rng(2).normal(0, 0.001, int(9.5 * 16_000)).astype(np.float32)
+    for start in starts:
+        at = int((start + LEAD_S + 0.08) * 16_000)
+        mic[at : at + part] += reply_16k[:part] * 10 ** (-12 / 20)
+    question = voices.say("espeak", "What time is it?")
+    at = int(2.5 * 16_000)  # in the first silence, with AEC3 at rest
+    mic[at : at + question.size] += question
+    canceller, out = EchoCanceller(), []
+    for frame in range(mic.size // FRAME):
+        clock = frame * FRAME / 16_000
+        for start in starts:
+            index = round((clock - start) / 0.02)
+            if 0 <= index < part // 320:
+                canceller.played(reply_48k[index * 960 : (index + 1) * 960], 48_000, at=clock)
+        out.append(canceller.clean(mic[frame * FRAME : (frame + 1) * FRAME], now=clock))
+    heard = onsets(np.concatenate(out))
+    assert [t for t in onsets(mic) if t > 3.0], "without the canceller the later replies' echo sounds like someone"
+    assert [t for t in heard if 2.4 < t < 3.2], "the user in the silence is heard"
+    assert [t for t in heard if t > 3.2] == []
