@@ -163,7 +163,10 @@ class FakeModelServer:
         return False
 
     def start(self) -> FakeModelServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on sockets that say they are TCP, and
+        # with Nagle on, each streamed reply's first token sat ~40 ms behind the headers until the client's
+        # delayed ACK. Ollama's Go server streams with Nagle off, as every Go TCP connection does.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self.port))  # 0 the first time; after stop(), the server comes back where it was
         self.port = sock.getsockname()[1]
