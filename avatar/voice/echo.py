@@ -14,8 +14,10 @@ Where there is no echo (headphones, or the browser's own canceller already took 
 damps the first 50-100 ms of the user talking over the avatar, which clips "Wait" off "Wait, stop",
 and it damps a noisy room as if it were echo. So the canceller watches whether the microphone hears
 the avatar at all: whether the microphone's loudness, frame by frame over the last 2 s, follows the
-avatar's at some delay. Where it does not, and until that is known (the first 250 ms to 1 s of the avatar's
-voice), the microphone passes through untouched.
+avatar's at some delay, and (before echo is believed) whether its spectrum repeats the avatar's at that
+delay: a user who starts talking with the greeting can rise and fall with it by chance, but says other sounds.
+Where it does not, and until that is known (the first 250 ms to 1 s of the avatar's voice), the microphone
+passes through untouched.
 
 AEC3 finds the delay anew each time the avatar starts talking after a silence (a reply, or carrying on
 after "mm-hmm"), and over WebRTC (Opus, jitter) the first 100-150 ms of echo then pass through
@@ -31,6 +33,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -63,6 +66,18 @@ QUIET_BEFORE_ONSET_FRAMES = 20  # the avatar silent this long (200 ms), then tal
 # from the user's last word to the reply, when whisper needs both cores.
 REST_AFTER_FRAMES = MAX_LAG_FRAMES + 30
 CONVERGING_FRAMES = 50  # for about this long (its echo comes 100-250 ms after the reference)
+# Loudness alone can mislead: a user who starts talking with the avatar's greeting rises and falls with it by
+# chance (correlation 0.4-0.9 measured, 1 rendering in 10 believed to be echo, and 200-700 ms of their words were
+# silenced). An echo also repeats the avatar's sound, its spectrum frame by frame: at the lag found, the shapes of
+# the two spectra (each frame's bands against its own mean, each band against its own mean) correlated 0.7-1.0 for
+# Piper's voice fed back 30-120 ms later at -6 to -20 dB, in a room as reverberant as 0.9 s, and at most 0.46 for
+# the user talking instead (60 renderings).
+SPECTRUM_CORRELATION = 0.6
+_FREQS = np.fft.rfftfreq(FRAME, 1 / SAMPLE_RATE)
+_EDGES = np.geomspace(150, 6000, 13)  # 12 bands, each about a third of an octave wide
+BANDS = np.stack([(_FREQS >= low) & (_FREQS < high) for low, high in pairwise(_EDGES)], 1).astype(np.float32)
+WINDOW = np.hanning(FRAME).astype(np.float32)
+NO_SPECTRUM = np.zeros(BANDS.shape[1], np.float32)
 
 
 class EchoCanceller:
@@ -79,6 +94,8 @@ class EchoCanceller:
         self.active_until = 0.0  # echo may still come until about then (for the log and tests)
         self._far_level: deque[float] = deque(maxlen=EVIDENCE_FRAMES + MAX_LAG_FRAMES)  # log loudness per frame
         self._near_level: deque[float] = deque(maxlen=EVIDENCE_FRAMES + MAX_LAG_FRAMES)
+        self._far_spectrum: deque[np.ndarray] = deque(maxlen=EVIDENCE_FRAMES + MAX_LAG_FRAMES)  # log band energies
+        self._near_spectrum: deque[np.ndarray] = deque(maxlen=EVIDENCE_FRAMES + MAX_LAG_FRAMES)
         # Whether the microphone hears the avatar: None until known. Until then the microphone goes through as
         # it is: AEC3 knows nothing yet either, and with the avatar talking it takes whatever the microphone
         # hears for echo (a user talking over the greeting's start came out 60-80 dB down, and was never heard).
@@ -139,7 +156,8 @@ class EchoCanceller:
             far = self._render.read(heard_at, FRAME)
             near = audio[start : start + FRAME]
             avatar_speaking = _rms(far) >= SILENT_RMS
-            if not avatar_speaking and self._far_quiet >= REST_AFTER_FRAMES and not self._converging:
+            resting = not avatar_speaking and self._far_quiet >= REST_AFTER_FRAMES and not self._converging
+            if resting:
                 # At rest (see REST_AFTER_FRAMES); the microphone as it is when it does not hear the avatar at all.
                 filtered = near if self._echo is False else self._process(self._high_pass.process_stream, near)
                 cleaned = filtered
@@ -151,6 +169,9 @@ class EchoCanceller:
             removed_db = 20 * np.log10(max(_rms(near), 1e-9) / max(_rms(cleaned), 1e-9))
             self._far_level.append(float(np.log10(_rms(far) + 1e-4)))
             self._near_level.append(float(np.log10(_rms(near) + 1e-4)))
+            # (At rest the avatar is silent: those frames never count, and are not worth an FFT.)
+            self._far_spectrum.append(NO_SPECTRUM if resting else _spectrum(far))
+            self._near_spectrum.append(NO_SPECTRUM if resting else _spectrum(near))
             self._far_recent.append(_rms(far))
             reference_db = _db(max(self._far_recent))  # the loudest the echo arriving now can be, before the path
             self._frames += 1
@@ -206,16 +227,30 @@ class EchoCanceller:
                     best, best_lag = correlation, lag
         a, b = far[: far.size - best_lag], near[best_lag:]
         gains = 20 * (b[a > silent] - a[a > silent])  # dB, the microphone against the avatar, frame by frame
-        if best >= ECHO_CORRELATION:
+        # (Once it is known, loudness keeps it: a reverberant room blurs the spectrum more than the loudness.)
+        follows = best >= ECHO_CORRELATION and (
+            bool(self._echo) or self._same_sound(best_lag, a > silent) >= SPECTRUM_CORRELATION
+        )
+        if follows:
             # The echo's level: the median (the user talking now and then, louder, does not move a median).
             self.echo_db = float(np.median(gains))
-        if best >= ECHO_CORRELATION and (self._echo is not None or spoken >= EVIDENCE_FRAMES // 2):
+        if follows and (self._echo is not None or spoken >= EVIDENCE_FRAMES // 2):
             return True  # echo is believed at once; its absence only after a second of the avatar speaking unheard
-        if best >= ECHO_CORRELATION and np.median(np.abs(gains - np.median(gains))) <= STEADY_ECHO_DB:
+        if follows and np.median(np.abs(gains - np.median(gains))) <= STEADY_ECHO_DB:
             # Not known yet, with little said: the user may have started talking with the avatar, and two voices
             # can rise and fall together for a moment. An echo also keeps one level below the avatar's.
             return True
         return self._echo if spoken < EVIDENCE_FRAMES // 2 else False
+
+    def _same_sound(self, lag: int, speaking: np.ndarray) -> float:
+        """How alike the two spectra's shapes are, the microphone `lag` frames after the avatar (see BANDS)."""
+        far = np.asarray(self._far_spectrum)[: len(self._far_spectrum) - lag][speaking]
+        near = np.asarray(self._near_spectrum)[lag:][speaking]
+        far = far - far.mean(axis=1, keepdims=True)  # the shape of each frame's spectrum, not its loudness
+        near = near - near.mean(axis=1, keepdims=True)
+        far, near = far - far.mean(axis=0), near - near.mean(axis=0)  # the room's and microphone's colour out
+        scale = float(np.sqrt(np.sum(far * far) * np.sum(near * near)))
+        return float(np.sum(far * near)) / scale if scale > 0 else 0.0
 
     def _echo_level(self, cleaned: np.ndarray, reference_db: float) -> bool:
         """Whether a cleaned frame is no louder than the echo of the avatar's last 400 ms can be."""
@@ -234,6 +269,12 @@ def _db(rms: float) -> float:
 
 
 SILENT_DB = _db(SILENT_RMS)
+
+
+def _spectrum(frame: np.ndarray) -> np.ndarray:
+    """A 10 ms frame's log energy in each of the BANDS."""
+    power = np.square(np.abs(np.fft.rfft(frame * WINDOW)))
+    return np.log10(power @ BANDS + 1e-7)
 
 
 def _rms(frame: np.ndarray) -> float:
