@@ -34,9 +34,12 @@ def test_a_finished_question_sounds_finished_and_a_half_sentence_does_not(smart_
         rate, audio = tts.synthesize(text)
         return np.concatenate([to_mono_16k(audio, rate), np.zeros(3200, np.float32)])  # + 200 ms of pause
 
-    finished = smart_turn.probability(said("What is the capital of France?"))
-    half = smart_turn.probability(said("So what I was thinking is"))
-    # Piper says it a little differently each time: the half sentence scored 0.03-0.59 over runs, the question
-    # ~0.99. The app does not rely on the model alone (voice/turn_end.py also reads the words).
-    assert finished > 0.8 and half < finished - 0.3
+    # Piper says it a little differently each time, so three renderings of each. Over 30 renderings the question
+    # scored 0.99 every time, "I was wondering if" 0.02-0.34; other half sentences are less clear to the model
+    # ("So what I was thinking is" 0.03-0.86, "Can you tell me about the" 0.06-0.99), which is why the app does
+    # not rely on it alone (voice/turn_end.py also reads the words).
+    for _ in range(3):
+        finished = smart_turn.probability(said("What is the capital of France?"))
+        half = smart_turn.probability(said("I was wondering if"))
+        assert finished > 0.8 and half < finished - 0.3, (finished, half)
     assert 0 <= smart_turn.probability(np.zeros(100, np.float32)) <= 1  # any length works
