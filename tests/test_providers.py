@@ -87,6 +87,25 @@ def test_closing_the_stream_closes_the_request(provider, fake_ollama):
     assert fake_ollama.wait_for_event("chat_closed_by_client")
 
 
+def test_replies_in_a_row_use_one_connection(provider, fake_ollama):
+    """A stream read to its end goes back to the pool: the next turn does not open a connection first (on a
+    busy event loop that took 5-30 ms of the reply's start). Streams stopped early still close theirs."""
+
+    async def turns() -> None:
+        for _ in range(3):
+            await collect(provider.stream_chat(HELLO, GenerationOptions(context_tokens=4096)))
+        stream = provider.stream_chat(HELLO, GenerationOptions(context_tokens=4096))
+        await anext(stream)
+        await stream.aclose()  # the user stopped the reply
+        await collect(provider.stream_chat(HELLO, GenerationOptions(context_tokens=4096)))
+
+    fake_ollama.script(*["One two three."] * 5)
+    asyncio.run(turns())
+    connections = [request.connection for request in fake_ollama.chat_requests()]
+    assert len(connections) == 5 and len(set(connections[:4])) == 1, connections
+    assert connections[4] != connections[3]
+
+
 def test_ollama_health_and_pull_with_progress(fake_ollama):
     provider = OllamaProvider(fake_ollama.url, "qwen2.5:0.5b")
     health = asyncio.run(provider.health())

@@ -23,7 +23,7 @@ from avatar.llm.base import (
     PullProgress,
     listed_name,
 )
-from avatar.llm.loop_clients import PerLoopClient
+from avatar.llm.loop_clients import PerLoopClient, finish_stream
 from avatar.llm.stats import GenerationStats, StatsClock
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ def request_options(options: GenerationOptions) -> dict[str, object]:
 
 
 # What the ollama client raises when the server fails; JSONDecodeError: something else answered at that address.
+KEEP_ALIVE_S = 600.0  # an idle connection to Ollama is kept this long (it never closes one itself)
 CLIENT_ERRORS = (ollama.ResponseError, ConnectionError, httpx.TransportError, json.JSONDecodeError)
 
 
@@ -51,7 +52,13 @@ class OllamaProvider:
         self.model = model
         self.activity = ReplyActivity()
         # A short connect timeout: "Ollama is not running" should be said in seconds, not minutes.
-        self._new_client = lambda: ollama.AsyncClient(host=host, timeout=httpx.Timeout(timeout_s, connect=5.0))
+        # Ollama keeps an idle connection open as long as the client does: kept here for the next turn, which
+        # is seldom within httpx's default 5 s in a conversation.
+        self._new_client = lambda: ollama.AsyncClient(
+            host=host,
+            timeout=httpx.Timeout(timeout_s, connect=5.0),
+            limits=httpx.Limits(keepalive_expiry=KEEP_ALIVE_S),
+        )
         self._clients = PerLoopClient(self._new_client)
 
     def unavailable(self) -> ProviderUnavailable:
@@ -117,6 +124,7 @@ class OllamaProvider:
                         if part.done:
                             clock.done()
                             stats.read_ollama(part)
+                            await finish_stream(stream)
                             return
             except CLIENT_ERRORS as error:
                 raise self._translate(error, model) from None

@@ -22,7 +22,7 @@ from avatar.llm.base import (
     ProviderUnavailable,
     PullProgress,
 )
-from avatar.llm.loop_clients import PerLoopClient
+from avatar.llm.loop_clients import PerLoopClient, finish_stream
 from avatar.llm.stats import GenerationStats, StatsClock
 from avatar.llm.structured import with_schema_instruction
 
@@ -150,7 +150,8 @@ class OpenAICompatibleProvider:
         streamed = False
         other: list[str] = []  # what was not an SSE data line, in case the whole reply is one
         other_chars = 0
-        async for line in response.aiter_lines():
+        lines = response.aiter_lines()
+        async for line in lines:
             if not line.startswith("data:"):
                 if not streamed and other_chars < MAX_UNSTREAMED_CHARS:
                     other.append(line)
@@ -159,6 +160,7 @@ class OpenAICompatibleProvider:
             streamed = True
             data = line[len("data:") :].strip()
             if data == "[DONE]":
+                await finish_stream(lines)
                 return
             try:
                 chunk = json.loads(data)

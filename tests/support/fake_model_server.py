@@ -45,6 +45,7 @@ class RecordedRequest:
     path: str
     body: dict[str, Any]
     at: float  # time.perf_counter() when the request arrived
+    connection: int = 0  # the client's port: the same port, the same (kept-alive) connection
 
 
 @dataclass
@@ -171,7 +172,8 @@ class FakeModelServer:
         sock.bind(("127.0.0.1", self.port))  # 0 the first time; after stop(), the server comes back where it was
         self.port = sock.getsockname()[1]
         # "critical": a scripted crash is expected, its traceback is noise.
-        config = uvicorn.Config(self._app(), log_level="critical", lifespan="off")
+        # Ollama's Go server keeps an idle connection open for as long as the client does (no IdleTimeout).
+        config = uvicorn.Config(self._app(), log_level="critical", lifespan="off", timeout_keep_alive=3600)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
         self._thread.start()
@@ -216,7 +218,8 @@ class FakeModelServer:
     async def _record(self, request: Request) -> dict[str, Any]:
         raw = await request.body()
         body = json.loads(raw) if raw else {}
-        self.requests.append(RecordedRequest(request.url.path, body, time.perf_counter()))
+        port = request.client.port if request.client else 0
+        self.requests.append(RecordedRequest(request.url.path, body, time.perf_counter(), port))
         return body
 
     def _has_model(self, name: str) -> bool:
