@@ -110,3 +110,12 @@ def to_int16(samples: np.ndarray) -> np.ndarray:
 def duration_s(samples: np.ndarray, rate: int = SAMPLE_RATE) -> float:
     """Length in seconds of a 1-D array at `rate`."""
     return float(np.asarray(samples).shape[-1]) / rate if rate > 0 else 0.0
+
+
+def trim_leading_silence(samples: np.ndarray, rate: int, level: float = 0.01, keep_s: float = 0.01) -> np.ndarray:
+    """`samples` from `keep_s` before the first one louder than `level` (all of them when none is): Piper starts
+    each sentence with 0-40 ms of silence, which a listener waiting for the reply only waits through."""
+    loud = np.flatnonzero(np.abs(samples) > level)
+    if loud.size == 0:
+        return samples
+    return samples[max(0, int(loud[0]) - int(keep_s * rate)) :]

@@ -17,7 +17,7 @@ import numpy as np
 from avatar.chat.flows import ChatFlow
 from avatar.chat.schemas import TurnUpdate
 from avatar.conversations.schemas import MessageStatus
-from avatar.speech.audio import resample
+from avatar.speech.audio import resample, trim_leading_silence
 from avatar.speech.sentences import SentenceSplitter, speakable
 from avatar.speech.tts import PiperTTS
 from avatar.voice.playback import OUTPUT_RATE, Playback
@@ -54,6 +54,8 @@ class Speaker:
             audio = np.zeros(0, dtype=np.float32)
             if text and tts is not None:
                 rate, spoken = await asyncio.to_thread(tts.synthesize, text, length_scale, urgent=urgent)
+                if urgent:  # the listener is waiting for this one: its silence before the first word goes
+                    spoken = trim_leading_silence(spoken, rate)
                 audio = resample(spoken, rate, OUTPUT_RATE)
                 urgent = False
             if stopped():
