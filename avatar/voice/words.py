@@ -60,8 +60,32 @@ def is_backchannel(text: str) -> bool:
     return 0 < len(words) <= 3 and all(w in BACKCHANNELS or _HUM.match(w) for w in words)
 
 
+# Whisper hears the echo AEC3 leaves of the avatar's voice a sound off ("looks sunny" came back "Looks funny." and
+# stopped a reply in a bench run): a word this long may differ from one the avatar said by one letter. Shorter
+# words must match exactly ("stop" is one letter from "step").
+ECHO_FUZZY_MIN_LETTERS = 5
+
+
 def is_echo(text: str, said: str) -> bool:
     """Whether every word of `text` is among the words the avatar was just saying (its own voice came back)."""
     heard = re.findall(r"[a-z']+", text.lower())
     spoken = set(re.findall(r"[a-z']+", said.lower()))
-    return bool(heard) and all(w in spoken for w in heard)
+    return bool(heard) and all(w in spoken or _misheard(w, spoken) for w in heard)
+
+
+def _misheard(word: str, spoken: set[str]) -> bool:
+    return len(word) >= ECHO_FUZZY_MIN_LETTERS and any(
+        len(other) >= ECHO_FUZZY_MIN_LETTERS and _one_edit_apart(word, other) for other in spoken
+    )
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """Whether one letter changed, added or left out turns `a` into `b`."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return a[i + 1 :] == b[i + 1 :] if len(a) == len(b) else a[i:] == b[i + 1 :]
+    return len(b) - len(a) == 1

@@ -49,6 +49,15 @@ def test_echo_is_the_avatars_own_words():
     assert is_echo("the first thing", said) and not is_echo("wait a second", said)
 
 
+def test_echo_misheard_by_a_letter_is_still_the_avatars_words():
+    """What AEC3 leaves of the echo, whisper hears a sound off: a long word a letter away still counts; a short
+    word must match ("Stop." is not the avatar's "step"), and any word the avatar did not say makes it the user."""
+    said = "Tomorrow afternoon looks sunny and warm. The next step is easy."
+    assert is_echo("Looks funny.", said) and is_echo("afternon looks sunny", said)
+    assert not is_echo("Stop.", said) and not is_echo("Wait, that's funny.", said)
+    assert not is_echo("Looks funky.", said)  # two letters off
+
+
 @pytest.mark.parametrize(
     "text, unfinished",
     [
