@@ -39,8 +39,8 @@ def request_options(options: GenerationOptions) -> dict[str, object]:
     }
 
 
-# What the ollama client raises when the server fails; JSONDecodeError: something else answered at that address.
 KEEP_ALIVE_S = 600.0  # an idle connection to Ollama is kept this long (it never closes one itself)
+# What the ollama client raises when the server fails; JSONDecodeError: something else answered at that address.
 CLIENT_ERRORS = (ollama.ResponseError, ConnectionError, httpx.TransportError, json.JSONDecodeError)
 
 
