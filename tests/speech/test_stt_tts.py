@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avatar.speech.audio import resample, to_int16, to_mono_16k, trim_leading_silence
+from avatar.speech.audio import resample, to_int16, to_mono_16k
 from avatar.speech.exceptions import SpeechModelError
 from avatar.speech.stt import WhisperSTT, adaptive_audio_ctx, clean_transcript, looks_looped, loop_head
 from avatar.speech.tts import PiperTTS
@@ -81,16 +81,6 @@ def test_synthesize_int16_and_empty(tts: PiperTTS) -> None:
     rate, pcm = tts.synthesize("Hi.", as_int16=True)
     assert rate == tts.sample_rate and pcm.dtype == np.int16 and pcm.size > 0
     assert tts.synthesize("   ")[1].size == 0
-
-
-def test_a_replys_first_words_start_without_pipers_silence_before_them(tts: PiperTTS) -> None:
-    """Piper starts a sentence with 30-40 ms of silence (vowels, voiced sounds): the first of a reply loses it."""
-    rate, audio = tts.synthesize("Oh, I see what you mean.")
-    trimmed = trim_leading_silence(audio, rate)
-    lead_s = (audio.size - trimmed.size) / rate
-    assert 0.01 < lead_s < 0.1 and np.abs(audio[: audio.size - trimmed.size]).max() <= 0.01
-    assert np.abs(trimmed[: int(0.011 * rate)]).max() > 0.01  # the voice within 10 ms
-    assert trim_leading_silence(np.zeros(100, np.float32), rate).size == 100  # silence stays as it is
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from avatar.voice.playback import CHUNK, CHUNK_S, LEAD_S, OUTPUT_RATE, PLAYOUT_DELAY_S, Playback
+from avatar.voice.reply import Speaker
 
 
 class Clock:
@@ -133,3 +134,31 @@ def test_a_hold_goes_quiet_and_resumes_where_it_stopped():
     # What was handed on but not heard yet (LEAD_S ahead) is played again after the hold: nothing is lost.
     assert 20 + rest > 75 - 1 and held_heard == "One"
     assert sentences == 2
+
+
+@pytest.mark.slow
+def test_a_replys_first_sentence_is_queued_from_its_first_sound(tts):
+    """Piper opens a sentence that starts with a vowel with 30-40 ms of silence: the listener waiting for the
+    reply hears the voice in the first chunk instead (the later sentences keep theirs: a natural pause)."""
+    rate, raw = tts.synthesize("Oh, I see what you mean.")
+    lead_s = np.flatnonzero(np.abs(raw) > 0.01)[0] / rate
+    assert lead_s >= 0.025  # what Piper itself starts with
+
+    async def first_chunks() -> list[np.ndarray]:
+        playback = Playback()
+        generation = playback.begin()
+        sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        for text in ("Oh, I see what you mean.", "Oh, and one more thing.", None):
+            sentences.put_nowait(text)
+        speaking = asyncio.create_task(Speaker(playback).speak(generation, tts, None, sentences, lambda: False))
+        while len(playback.sentences) < 2 or not playback.sentences[1].synthesized:
+            await asyncio.sleep(0.01)
+        first = playback._chunks[0][2]
+        second = next(chunk for _, index, chunk, _ in playback._chunks if index == 1)
+        playback.stop()
+        await speaking
+        return [first, second]
+
+    first, second = asyncio.run(first_chunks())
+    assert np.abs(first[: int(0.011 * OUTPUT_RATE)]).max() > 0.01  # the voice within 10 ms
+    assert np.abs(second[: int(0.025 * OUTPUT_RATE)]).max() <= 0.01  # later sentences: as Piper says them
