@@ -302,8 +302,8 @@ class VoiceHandler(CallConversation, TalkOver, AsyncStreamHandler):
                 "finished" if probability >= COMPLETE else "unfinished",
                 probability,
             )
-            if probability < COMPLETE:
-                return  # sounds unfinished: keep listening until the long pause, or more words
+            # Even when it sounds unfinished the words may be a whole question (turn_end.py); that pass has been
+            # running since the user went quiet, so reading it costs little more than Smart Turn did.
             transcript = await self.transcriber.final(key, audio)
         except AvatarError as error:  # no end-of-turn model: the long pause still ends turns
             self._say(error.message)
@@ -311,10 +311,10 @@ class VoiceHandler(CallConversation, TalkOver, AsyncStreamHandler):
         except Exception:
             log.exception("voice: the end-of-turn model failed; the long pause ends this turn")
             return
-        verdict = judge(probability, transcript.text)
+        verdict = judge(probability, transcript.text, transcript.probability)
         log.debug("voice: pause %d: %s", pause.number, verdict)
         if not verdict.complete:
-            return  # reads unfinished ("... and the"): keep listening
+            return  # sounds or reads unfinished ("... and the"): keep listening until the long pause, or more words
         utterance = self._endpointer_now().end_turn(pause.number)
         if utterance is not None:  # None: they went on talking meanwhile
             self._on_utterance(utterance, ended_by="meaning", key=self._key_of(utterance))
