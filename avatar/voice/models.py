@@ -18,6 +18,7 @@ from avatar.core.settings import Settings
 from avatar.personas.schemas import Persona
 from avatar.speech.exceptions import SpeechModelError
 from avatar.speech.stt import WhisperSTT, default_threads, first_sentence_threads
+from avatar.speech.stt_worker import WhisperWorker
 from avatar.speech.tts import PiperTTS
 from avatar.speech.turn import MODEL_NAME as TURN_MODEL_NAME
 from avatar.speech.turn import MODEL_URL as TURN_MODEL_URL
@@ -77,6 +78,7 @@ class VoiceModels:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._stt: WhisperSTT | None = None
+        self._live_stt: WhisperWorker | None = None
         self._voices: dict[Path, PiperTTS] = {}
         self._turn: SmartTurn | None = None
         self._lock = threading.RLock()
@@ -124,6 +126,18 @@ class VoiceModels:
                 )
         self._stt.load()
         return self._stt
+
+    def live_stt(self) -> WhisperWorker | None:
+        """The same model in a process of its own, for the live transcript (stt_worker.py); None until whisper is
+        loaded, or when the process cannot start (live passes then run in the app)."""
+        worker = self._live_stt
+        return None if worker is None or worker.failed else worker
+
+    def _start_live_stt(self, stt: WhisperSTT) -> None:
+        with self._lock:
+            if self._live_stt is None:
+                self._live_stt = WhisperWorker(Path(stt.model), threads=stt.threads)
+        self._live_stt.start()
 
     # -- end of turn ----------------------------------------------------------------------------
     def turn_model_path(self) -> Path:
@@ -231,6 +245,7 @@ class VoiceModels:
             self.turn().warmup()
             self._progress(f"Loading speech recognition ({self.settings.stt_model})…")
             self.stt().warmup()
+            self._start_live_stt(self.stt())
             self._progress("Loading the voice…")
             self.tts(self.default_voice_path()).warmup()
         except SpeechModelError as error:

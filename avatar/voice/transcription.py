@@ -8,7 +8,10 @@ end the turn, that pass is already running or done, and nothing was said since, 
 final transcript. Only when the user said more after it does the end of the turn wait for a new
 pass. A pass nobody waits for that a newer one supersedes (a live pass, or one started at a gap
 between words that the user talked through) is told to stop. whisper.cpp checks that only after its
-encoder (measured: ~185 ms on one core either way), so this saves the decoder's time, not the encoder's.
+encoder (measured: ~185 ms on one core either way), so in the app that saves the decoder's time, not
+the encoder's; and a live pass still in its encoder held the final pass back (the median of a bench
+run's final passes was 319 ms where whisper took ~215). So live passes run in a process of their own
+(`WhisperWorker`), killed at once when the final pass starts.
 
 A pass is keyed by what it heard: (utterance number, speech windows so far, carried audio): the
 same key means no word was added since.
@@ -45,6 +48,7 @@ class Pass:
     speech_s: float = 0.0  # the speech the VAD measured in its audio (for a live pass)
     task: asyncio.Task[Transcript] = field(init=False)
     aborted: bool = False
+    in_worker: bool = False  # a live pass in the live transcription process: stopping it kills it at once
     awaited: bool = False  # a turn or a judgement waits for this pass: it is never aborted
 
 
@@ -68,6 +72,9 @@ class LiveTranscriber:
         """A new utterance: forget the live cadence (a pass still running finishes on its own)."""
         self._last_live_speech_s = 0.0
         self._live_heard = None
+        worker = self.models.live_stt()
+        if worker is not None:
+            worker.start()  # if the last turn's final pass stopped it: up before this utterance's first live pass
 
     def live_words(self) -> str:
         """The newest live transcript of this utterance if it is believable (see words.heard_words), else "".
@@ -86,9 +93,15 @@ class LiveTranscriber:
         current = self._pass
         if current is not None and not current.live and current.key != key and not current.awaited:
             current.aborted = True  # started at a gap between words, and the user went on: it is stale
+        if current is not None and current.key == key:
+            return  # nothing said since the latest pass (the user is pausing): it already has every word
         if not self.models.ready or self.busy() or speech_s < LIVE_MIN_SPEECH_S:
             return
         if speech_s - self._last_live_speech_s < LIVE_INTERVAL_S:
+            return
+        worker = self.models.live_stt()
+        if worker is not None and not worker.ready():
+            worker.start()  # (again, after a final pass stopped it): the live pass comes once it is up
             return
         self._last_live_speech_s = speech_s
         self._start(key, audio(), live=True, speech_s=speech_s)
@@ -117,11 +130,14 @@ class LiveTranscriber:
 
     def _start(self, key: Key, audio: np.ndarray, live: bool, speech_s: float = 0.0) -> Pass:
         previous = self._pass
+        worker = self.models.live_stt()
         if previous is not None and not previous.task.done() and not previous.awaited and previous.key != key:
             previous.aborted = True  # a newer pass matters more: let whisper drop the old one
+            if previous.in_worker and worker is not None:
+                worker.stop()  # at once, and its core is free for this pass
         stt_threads = self.models.settings.stt_threads
         threads = None if live else final_threads(stt_threads or max(1, (os.cpu_count() or 2) - 1))
-        new = Pass(key, live, speech_s)
+        new = Pass(key, live, speech_s, in_worker=live and worker is not None and worker.ready())
         new.task = asyncio.get_running_loop().create_task(self._run(new, audio, threads))
         # A pass nobody awaits (the user went on talking) must not log "exception never retrieved".
         new.task.add_done_callback(lambda task: task.cancelled() or task.exception())
@@ -130,12 +146,16 @@ class LiveTranscriber:
 
     async def _run(self, this: Pass, audio: np.ndarray, threads: int | None) -> Transcript:
         started = time.perf_counter()
-        stt = await asyncio.to_thread(self.models.stt)
-        transcribe = functools.partial(stt.transcribe_detailed, prompt=self.prompt, draft=this.live)
-        result = await asyncio.to_thread(transcribe, audio, threads, lambda: this.aborted)
+        worker = self.models.live_stt()
+        if this.in_worker and worker is not None:
+            result = await asyncio.to_thread(worker.transcribe, audio, self.prompt, True, lambda: this.aborted)
+        else:
+            stt = await asyncio.to_thread(self.models.stt)
+            transcribe = functools.partial(stt.transcribe_detailed, prompt=self.prompt, draft=this.live)
+            result = await asyncio.to_thread(transcribe, audio, threads, lambda: this.aborted)
         log.debug(
             "voice: %s pass over %.1f s of audio took %.0f ms%s",
-            "live" if this.live else "final",
+            ("live (process)" if this.in_worker else "live") if this.live else "final",
             audio.size / 16_000,
             1000 * (time.perf_counter() - started),
             " (aborted)" if result.aborted else "",

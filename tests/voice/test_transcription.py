@@ -3,16 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
+
+import numpy as np
 
 from avatar.speech.stt import Transcript
+from avatar.speech.stt_worker import WhisperWorker
+from avatar.voice.models import VoiceModels
 from avatar.voice.transcription import LiveTranscriber
 from tests.voice.conftest import QUESTION, Speech
+
+
+def live_worker_up(models: VoiceModels) -> WhisperWorker:
+    """The live transcription process, started and ready (another test may have stopped it)."""
+    worker = models.live_stt()
+    assert worker is not None, "the live transcription process could not start"
+    worker.start()
+    deadline = time.monotonic() + 30
+    while not worker.ready():
+        assert time.monotonic() < deadline, "the live transcription process did not come up"
+        time.sleep(0.02)
+    return worker
 
 
 def test_the_newest_believable_live_words_stand_until_the_next_utterance(voice_models, speech: Speech):
     shown: list[str] = []
     transcriber = LiveTranscriber(voice_models, shown.append)
     audio = speech.at(QUESTION, before_s=0, after_s=0)
+    live_worker_up(voice_models)
 
     async def live_pass() -> None:
         transcriber.maybe_live((1, 1, 0), audio.size / 16_000, lambda: audio)
@@ -62,3 +81,57 @@ def test_a_pass_a_turn_waits_for_is_never_aborted(voice_models, speech: Speech):
 
     result = asyncio.run(final_then_newer())
     assert not result.aborted and "capital" in result.text.lower()
+
+
+def test_a_live_pass_still_running_when_the_user_stops_is_stopped_at_once(voice_models, speech: Speech):
+    """whisper.cpp in a thread finishes its encoder before it stops (~200 ms the final pass waited); the live
+    transcription process is killed instead, and the final pass has the words."""
+    transcriber = LiveTranscriber(voice_models, lambda text: None)
+    audio = speech.at(QUESTION, before_s=0, after_s=0)
+    worker = live_worker_up(voice_models)
+
+    async def live_then_final() -> tuple[Transcript, Transcript]:
+        transcriber.maybe_live((1, 1000, 0), 1.0, lambda: audio[: audio.size * 2 // 3])
+        live = transcriber._pass
+        assert live is not None and live.in_worker
+        await asyncio.sleep(0.05)  # in its encoder now
+        transcriber.at_pause((1, 1600, 0), audio)  # the user went quiet: the final pass starts
+        stopped = await asyncio.wait_for(live.task, 5)
+        assert not worker.ready()  # killed, not left to finish
+        final = await asyncio.wait_for(transcriber.final((1, 1600, 0), audio), 30)
+        return stopped, final
+
+    stopped, final = asyncio.run(live_then_final())
+    assert stopped.aborted and stopped.text == ""
+    assert not final.aborted and "capital" in final.text.lower()
+    transcriber.reset()  # the next utterance starts it again
+    assert live_worker_up(voice_models).transcribe(audio).text.lower().count("capital") == 1
+
+
+def test_the_live_transcription_process_stops_a_pass_at_once_and_starts_again(ggml_tiny_en, speech: Speech):
+    worker = WhisperWorker(ggml_tiny_en)
+    try:
+        worker.start()
+        worker.start()  # (already starting: one process)
+        deadline = time.monotonic() + 30
+        while not worker.ready():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        audio = speech.at(QUESTION, before_s=0.3, after_s=0.2)
+        heard = worker.transcribe(audio, prompt="Aria.")
+        assert "capital of france" in heard.text.lower() and heard.probability > 0.5
+        assert worker.transcribe(np.zeros(16_000, np.float32)).text == ""  # silence: no words invented
+
+        threading.Timer(0.05, worker.stop).start()
+        stopped = worker.transcribe(audio)
+        assert stopped.aborted and not worker.ready()
+        assert worker.transcribe(audio).aborted  # nothing to send it to until it is started again
+
+        worker.start()
+        while not worker.ready():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert worker.transcribe(audio, abort=lambda: True).aborted  # stopped before it was sent
+        assert "capital" in worker.transcribe(audio).text.lower()
+    finally:
+        worker.close()
