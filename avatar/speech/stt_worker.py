@@ -52,7 +52,10 @@ class WhisperWorker:
             self._ready.clear()
             # The app may have been started from another directory: the child finds this package where it is.
             package_root = str(Path(__file__).resolve().parents[2])
-            env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (package_root, os.environ.get("PYTHONPATH"))))}
+            env = {
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join(filter(None, (package_root, os.environ.get("PYTHONPATH")))),
+            }
             try:
                 process = subprocess.Popen(
                     [sys.executable, "-m", "avatar.speech.stt_worker", str(self.model_path), str(self.threads)],

@@ -18,7 +18,7 @@ from avatar.voice.call_screen import CallScreen
 from avatar.voice.handler import Mode, VoiceEvent, VoiceHandler
 from avatar.voice.latency import HEADERS
 from avatar.voice.models import VoiceModels
-from avatar.voice.rtc import listen_without_prefetch
+from avatar.voice.rtc import listen_without_prefetch, switch_threads_often
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ class VoiceTab:
         self.faces = Faces(ctx)
         self.call = CallScreen(self.faces)
         listen_without_prefetch()
+        switch_threads_often()
 
     # -- handlers --------------------------------------------------------------------------------
     def prepare(self) -> Iterator[str]:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import fractions
+import sys
 
 import aiortc.rtcrtpreceiver
 import av
 import numpy as np
+import pytest
 from aiortc.rtp import RtpPacket
 
 from avatar.voice.handler import VoiceHandler
-from avatar.voice.rtc import listen_without_prefetch
+from avatar.voice.rtc import SWITCH_INTERVAL_S, listen_without_prefetch, switch_threads_often
 
 
 def opus_packet(sequence: int) -> RtpPacket:
@@ -77,3 +79,16 @@ def test_each_20_ms_of_microphone_reaches_the_handler_at_once(voice_ctx, voice_m
     # Every frame in gives audio out (not 60 ms batches); the resampler keeps only a millisecond back.
     assert all(size > 0 for size in sizes)
     assert sum(sizes) >= 10 * 320 - 32
+
+
+def test_threads_waiting_for_the_gil_get_it_within_half_a_millisecond():
+    before = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)  # Python's default
+        switch_threads_often()
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_S, rel=0.05)
+        sys.setswitchinterval(0.0001)
+        switch_threads_often()  # never made longer than asked for elsewhere
+        assert sys.getswitchinterval() == pytest.approx(0.0001, rel=0.05)
+    finally:
+        sys.setswitchinterval(before)
