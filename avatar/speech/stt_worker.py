@@ -14,6 +14,7 @@ The pipe protocol is private to this file: a JSON header line, then the float32 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -49,6 +50,8 @@ class WhisperWorker:
         with self._lock:
             if self.failed or (self._process is not None and self._process.poll() is None):
                 return
+            if self._process is not None:
+                _close_pipes(self._process)  # the stopped one's
             self._ready.clear()
             # The app may have been started from another directory: the child finds this package where it is.
             package_root = str(Path(__file__).resolve().parents[2])
@@ -126,9 +129,18 @@ class WhisperWorker:
         with self._lock:
             process, self._process = self._process, None
             self._ready.clear()
-        if process is not None and process.poll() is None:
-            process.kill()
-            process.wait()
+        if process is not None:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            _close_pipes(process)
+
+
+def _close_pipes(process: subprocess.Popen[bytes]) -> None:
+    for pipe in (process.stdin, process.stdout):
+        if pipe is not None:
+            with contextlib.suppress(OSError):  # (a write to a killed process's stdin cannot be flushed)
+                pipe.close()
 
 
 def serve(model_path: str, threads: int) -> None:
