@@ -4,9 +4,9 @@ The live transcript runs whisper over the audio so far while the user talks. Whe
 the reply waits on must start at once, on every core; but a live pass still in whisper.cpp's encoder
 cannot be stopped from another thread (whisper.cpp reads its abort flag only after the encoder), and
 the final pass waited for it: 0-300 ms, a median of ~100 ms in a bench run, on every turn's critical
-path. A process can be killed at once. So live passes run here, on their own copy of the model (tiny.en:
-~40 MB, ~150 MB for the process), and `stop()` kills a pass that is no longer wanted. The process starts
-again when the next live pass is due (~0.35 s of one core); until it is ready no live pass runs.
+path. A process can be killed at once. So live passes run here, on their own copy of the model (tiny.en
+q8_0: 157 MB for the process), and `stop()` kills a pass that is no longer wanted. The process starts
+again with the next utterance (~0.35 s of one core); until it is ready no live pass runs.
 
 The pipe protocol is private to this file: a JSON header line, then the float32 samples; a JSON line back.
 `python -m avatar.speech.stt_worker MODEL THREADS` is the child's side.
