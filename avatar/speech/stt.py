@@ -39,6 +39,7 @@ SHORT_SENTENCE_S = 1.2
 # faster in a useful way: at 256 "What is the capital of France?" looped, at 320-384 "Tell me a story." came
 # out "I'm a story.".
 _DRAFT_MIN_AUDIO_CTX = _MIN_AUDIO_CTX_LONG
+GGML_MAGIC = b"lmgg"
 # What Whisper writes for non-speech: "[BLANK_AUDIO]", "(music)", "[ Silence ]", "*cough*".
 _NON_SPEECH = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*")
 
@@ -88,6 +89,12 @@ def adaptive_audio_ctx(n_samples: int, draft: bool = False) -> int:
     )
     floor = _DRAFT_MIN_AUDIO_CTX if draft else floor
     return int(min(1500, max(floor, 64 * math.ceil(frames / 64))))
+
+
+def _is_ggml(path: Path) -> bool:
+    """Whether `path` starts as every whisper.cpp model does (the ggml magic, 0x67676d6c little-endian)."""
+    with path.open("rb") as file:
+        return file.read(4) == GGML_MAGIC
 
 
 def _loop_period(text: str) -> int:
@@ -160,6 +167,12 @@ class WhisperSTT:
         is_path = Path(self.model).suffix == ".bin" or "/" in self.model or "\\" in self.model
         if is_path and not Path(self.model).is_file():
             raise SpeechModelError(f"Speech recognition model file not found: {self.model}")
+        if is_path and not _is_ggml(Path(self.model)):
+            # whisper.cpp refuses it, but pywhispercpp keeps the null context, and the first pass crashed the app.
+            raise SpeechModelError(
+                f"{self.model} is not a whisper.cpp model (a ggml .bin file, such as ggml-base.en.bin). "
+                "Check --stt-model, or give a model name to download it."
+            )
         if self.models_dir is not None and not is_path:
             self.models_dir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()

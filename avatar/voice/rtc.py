@@ -53,8 +53,8 @@ def listen_without_prefetch() -> None:
 # each call letting the GIL go). After each such call a thread waits for the GIL until whoever holds it gives it
 # up, at most the switch interval (5 ms by default), and a recall makes a dozen such calls: in a bench run the
 # prompt took p50 34 / p90 66 ms in the app against 7 ms alone. At 0.5 ms: p50 30 / p90 39 (recall p90 58 -> 26).
-# The heavy work (whisper, Piper, the ONNX models) runs in C without the GIL, so more frequent switches cost it
-# nothing.
+# The heavy work (whisper, Piper, the ONNX models) runs in C without the GIL, so more frequent switches should
+# not slow it (not measured on its own: the bench's end-to-end numbers did not get worse).
 SWITCH_INTERVAL_S = 0.0005
 
 

@@ -112,6 +112,14 @@ def test_missing_models_raise_a_user_facing_error(tmp_path: Path) -> None:
         WhisperSTT(tmp_path / "nope.bin").load()
 
 
+def test_a_file_that_is_not_a_whisper_model_is_refused_not_crashed_on(tmp_path: Path) -> None:
+    # whisper.cpp rejects it, pywhispercpp kept the null context, and the first pass killed the process (SIGSEGV).
+    page = tmp_path / "ggml-base.en.bin"
+    page.write_text("<html>404 Not Found</html>")
+    with pytest.raises(SpeechModelError, match="not a whisper.cpp model"):
+        WhisperSTT(page).warmup()
+
+
 def test_clean_transcript_drops_non_speech_annotations() -> None:
     assert clean_transcript(" [BLANK_AUDIO] ") == ""
     assert clean_transcript("(music) Hello  there [ Silence ] *cough*") == "Hello there"

@@ -15,16 +15,21 @@ from avatar.voice.transcription import LiveTranscriber
 from tests.voice.conftest import QUESTION, Speech
 
 
-def live_worker_up(models: VoiceModels) -> WhisperWorker:
-    """The live transcription process, started and ready (another test may have stopped it)."""
-    worker = models.live_stt()
-    assert worker is not None, "the live transcription process could not start"
+def started(worker: WhisperWorker, timeout_s: float = 30) -> WhisperWorker:
+    """`worker` started (again) and ready for a pass."""
     worker.start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + timeout_s
     while not worker.ready():
         assert time.monotonic() < deadline, "the live transcription process did not come up"
         time.sleep(0.02)
     return worker
+
+
+def live_worker_up(models: VoiceModels) -> WhisperWorker:
+    """The models' live transcription process, ready (another test may have stopped it)."""
+    worker = models.live_stt()
+    assert worker is not None, "the live transcription process could not start"
+    return started(worker)
 
 
 def test_the_newest_believable_live_words_stand_until_the_next_utterance(voice_models, speech: Speech):
@@ -111,12 +116,8 @@ def test_a_live_pass_still_running_when_the_user_stops_is_stopped_at_once(voice_
 def test_the_live_transcription_process_stops_a_pass_at_once_and_starts_again(ggml_tiny_en, speech: Speech):
     worker = WhisperWorker(ggml_tiny_en)
     try:
-        worker.start()
-        worker.start()  # (already starting: one process)
-        deadline = time.monotonic() + 30
-        while not worker.ready():
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        worker.start()  # (started again below while still starting: still one process)
+        started(worker)
         audio = speech.at(QUESTION, before_s=0.3, after_s=0.2)
         heard = worker.transcribe(audio, prompt="Aria.")
         assert "capital of france" in heard.text.lower() and heard.probability > 0.5
@@ -127,11 +128,25 @@ def test_the_live_transcription_process_stops_a_pass_at_once_and_starts_again(gg
         assert stopped.aborted and not worker.ready()
         assert worker.transcribe(audio).aborted  # nothing to send it to until it is started again
 
-        worker.start()
-        while not worker.ready():
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        started(worker)
         assert worker.transcribe(audio, abort=lambda: True).aborted  # stopped before it was sent
         assert "capital" in worker.transcribe(audio).text.lower()
+    finally:
+        worker.close()
+
+
+def test_a_process_that_cannot_start_leaves_live_passes_to_the_app(tmp_path, speech: Speech):
+    """A broken model file (or no way to start a process): the worker says it failed, and the transcriber then
+    runs live passes in the app as before, rather than skipping them for good."""
+    broken = tmp_path / "ggml-broken.bin"
+    broken.write_bytes(b"not a whisper model")
+    worker = WhisperWorker(broken)
+    try:
+        worker.start()
+        deadline = time.monotonic() + 30
+        while not worker.failed:
+            assert time.monotonic() < deadline, "a process that cannot load its model was not noticed"
+            time.sleep(0.05)
+        assert not worker.ready() and worker.transcribe(speech.at(QUESTION)).aborted
     finally:
         worker.close()
