@@ -136,8 +136,8 @@ def test_the_live_transcription_process_stops_a_pass_at_once_and_starts_again(gg
 
 
 def test_a_process_that_cannot_start_leaves_live_passes_to_the_app(tmp_path, speech: Speech):
-    """A broken model file (or no way to start a process): the worker says it failed, and the transcriber then
-    runs live passes in the app as before, rather than skipping them for good."""
+    """A broken model file: the process says so (it reported ready on one before), the worker is marked failed,
+    and VoiceModels.live_stt() then gives None, so live passes run in the app rather than being skipped for good."""
     broken = tmp_path / "ggml-broken.bin"
     broken.write_bytes(b"not a whisper model")
     worker = WhisperWorker(broken)
