@@ -24,7 +24,8 @@ after "mm-hmm"), and over WebRTC (Opus, jitter) the first 100-150 ms of echo the
 untouched: measured -31 dB at the microphone, loud enough for Silero, so the avatar held its voice
 at the start of nearly every reply and whisper sometimes made words of it. So the canceller also
 learns how much quieter the echo comes back than the avatar's voice, and for the first 500 ms after
-the avatar starts talking again, a frame no louder than the echo of its last 400 ms can be is
+the avatar starts talking again, a frame no louder than the echo arriving then can be (what the
+avatar said at the echo's measured delay; until that is measured, its loudest in the last 400 ms) is
 silenced. (Only then: a user as quiet as the echo, talking over a converged AEC3, goes through.)
 """
 
@@ -58,6 +59,10 @@ EVIDENCE_FRAMES = 200  # the last 2 s of the avatar speaking decide whether ther
 STEADY_ECHO_DB = 3.0
 # While AEC3 converges: how far above the echo's level a frame is still taken for echo (its ups and downs).
 ECHO_GATE_MARGIN_DB = 6.0
+# The echo's delay, once measured, varies this much (10 ms frames: jitter). Before the delay was used, the gate
+# took the loudest moment of the last 400 ms as the echo's: the user talking as a new sentence began lost whole
+# syllables to it. (A window reaching 80 ms further back, for a room's reverberation, silenced some again.)
+LAG_SLACK_FRAMES = 3
 QUIET_BEFORE_ONSET_FRAMES = 20  # the avatar silent this long (200 ms), then talking: AEC3 converges again
 # The avatar silent this long (700 ms): none of its voice can still be on the way back, and AEC3 would return the
 # microphone as its high-pass leaves it. So AEC3 rests until the avatar speaks again: both of its streams skip
@@ -103,6 +108,7 @@ class EchoCanceller:
         self._frames = 0
         self._far_recent: deque[float] = deque(maxlen=MAX_LAG_FRAMES)  # far RMS whose echo may still come
         self.echo_db: float | None = None  # how much louder (dB, < 0: quieter) the echo comes back, once measured
+        self.echo_lag: int | None = None  # and how many frames after the avatar's voice was handed on
         self._far_quiet = QUIET_BEFORE_ONSET_FRAMES  # frames since the avatar's voice was last heard
         self._converging = 0  # frames left in which AEC3 may still be finding the echo again
 
@@ -173,7 +179,7 @@ class EchoCanceller:
             self._far_spectrum.append(NO_SPECTRUM if resting else _spectrum(far))
             self._near_spectrum.append(NO_SPECTRUM if resting else _spectrum(near))
             self._far_recent.append(_rms(far))
-            reference_db = _db(max(self._far_recent))  # the loudest the echo arriving now can be, before the path
+            reference_db = self._reference_db()  # the loudest the echo arriving now can be, before the path
             self._frames += 1
             if not avatar_speaking:
                 self._far_quiet += 1
@@ -233,7 +239,7 @@ class EchoCanceller:
         )
         if follows:
             # The echo's level: the median (the user talking now and then, louder, does not move a median).
-            self.echo_db = float(np.median(gains))
+            self.echo_db, self.echo_lag = float(np.median(gains)), best_lag
         if follows and (self._echo is not None or spoken >= EVIDENCE_FRAMES // 2):
             return True  # echo is believed at once; its absence only after a second of the avatar speaking unheard
         if follows and np.median(np.abs(gains - np.median(gains))) <= STEADY_ECHO_DB:
@@ -252,8 +258,18 @@ class EchoCanceller:
         scale = float(np.sqrt(np.sum(far * far) * np.sum(near * near)))
         return float(np.sum(far * near)) / scale if scale > 0 else 0.0
 
+    def _reference_db(self) -> float:
+        """How loud (dB) the avatar was when it said what can be echoing now: around the echo's measured delay,
+        else the loudest it was in the last 400 ms."""
+        newest_first = list(reversed(self._far_recent))
+        if self.echo_lag is not None:
+            lag = self.echo_lag
+            around_lag = newest_first[max(0, lag - LAG_SLACK_FRAMES) : lag + LAG_SLACK_FRAMES + 1]
+            newest_first = around_lag or newest_first
+        return _db(max(newest_first, default=0.0))
+
     def _echo_level(self, cleaned: np.ndarray, reference_db: float) -> bool:
-        """Whether a cleaned frame is no louder than the echo of the avatar's last 400 ms can be."""
+        """Whether a cleaned frame is no louder than the echo arriving now can be (`reference_db`: _reference_db)."""
         if self.echo_db is None or reference_db <= SILENT_DB:
             return False
         return _db(_rms(cleaned)) < reference_db + self.echo_db + ECHO_GATE_MARGIN_DB

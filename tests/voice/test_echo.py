@@ -172,3 +172,33 @@ def test_after_resting_through_a_silence_the_next_replies_echo_is_still_taken_ou
     assert [t for t in onsets(mic) if t > 3.0], "without the canceller the later replies' echo sounds like someone"
     assert [t for t in heard if 2.4 < t < 3.2], "the user in the silence is heard"
     assert [t for t in heard if t > 3.2] == []
+
+
+def test_the_user_talking_as_the_avatar_starts_its_next_sentence_is_not_silenced(reply, voices: Voices):
+    """For 500 ms after the avatar starts talking again, frames no louder than its echo can be are silenced (AEC3
+    finds the echo anew then). That bound once took the avatar's loudest moment in the last 400 ms, whenever its
+    echo could arrive: a user who said "Wait, stop for a moment" as a new sentence began lost "stop" entirely (the
+    cleaned microphone was zeros for 300 ms) and whisper heard "Wait, I'm gonna roll it". With the echo's delay
+    measured, only the avatar's voice that can be arriving now counts."""
+    reply_48k, reply_16k = reply
+    gap = 0.4  # between two sentences: the avatar silent long enough for AEC3 to find the echo anew
+    first = int(1.8 * 16_000)
+    reply_16k = np.concatenate([reply_16k[:first], np.zeros(int(gap * 16_000), np.float32), reply_16k[first:]])
+    reply_48k = np.concatenate(
+        [reply_48k[: first * 3], np.zeros(int(gap * 48_000), np.float32), reply_48k[first * 3 :]]
+    )
+    mic = mic_with(reply_16k, 0.08, -12, reply_16k.size / 16_000 + 1)
+    user = voices.say("espeak", "Wait, stop for a moment.")
+    starts_s = 1.8 + gap + LEAD_S + 0.08 + 0.05  # 50 ms into the echo of the next sentence
+    at = int(starts_s * 16_000)
+    mic[at : at + user.size] += user
+    cleaned = run(EchoCanceller(), reply_48k, mic, user=(starts_s + 0.25, starts_s + user.size / 16_000))
+    n = user.size // 1600 * 1600
+    said, heard = user[:n].reshape(-1, 1600), cleaned[at : at + n].reshape(-1, 1600)
+    loud = np.sqrt(np.mean(np.square(said), axis=1)) > 0.03
+    ratio_db = 10 * np.log10(
+        np.maximum(np.mean(np.square(heard[loud]), axis=1), 1e-12) / np.mean(np.square(said[loud]), axis=1)
+    )
+    # No 100 ms of their voice after the first is silenced (AEC3 itself damps the first ~100 ms of talk over the
+    # echo, 40 dB and more): each comes through, if damped (0-15 dB). Silenced was -90 to -100 dB for the next 200 ms.
+    assert loud.sum() > 5 and ratio_db[1:].min() > -20, ratio_db.round(1)
