@@ -75,9 +75,12 @@ class TalkOver:
                 self._resume("backchannel" if words else "no words")
                 return
             self._interrupt("short interruption")
-            utterance = ended or self._endpointer_now().end_turn(pause.number)
-            if utterance is not None:
-                self._on_utterance(utterance, ended_by="interruption", key=self._key_of(utterance))
+            if ended is not None:
+                self._on_utterance(ended, ended_by="interruption", key=self._key_of(ended))
+                return
+            # The avatar is silent now, and whether the user is done is asked as at any pause: "Wait, stop for a
+            # moment" pauses at the comma, and a reply to "Wait." alone would talk over the rest of it.
+            await self._judge(pause, audio, key)
 
         self.transcriber.at_pause(key, audio)
         self._judging = asyncio.get_running_loop().create_task(judge())
