@@ -37,6 +37,7 @@ import argparse
 import asyncio
 import itertools
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -502,10 +503,14 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
     finally:
         app.stop()
         server.stop()
+        # Each run's folder held a copy of the embedding model (87 MB): a day of bench runs filled the disk.
         if DEBUG:
             log_file = scratch / "app.log"
             log_file.write_text(app.output)
             print(f"  (the app's log: {log_file})")
+            shutil.rmtree(scratch / "app" / "models", ignore_errors=True)
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
     meaning = sum("meaning" in e for e in results["ended"])
     print("over WebRTC (python app.py + aiortc client as the browser, loopback; Piper and espeak-ng voices)")
     print(f"  {'last word -> first audio heard':36s} {percentiles(results['first'])}   goal p50 <= 500 ms")
