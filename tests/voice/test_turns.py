@@ -278,7 +278,7 @@ def test_talking_over_the_echoing_reply_still_stops_it(handler, voice_ctx, fake_
             await h.talk(np.concatenate([voices.say("piper", "Tell me a story."), silence(1.2)]))
             await h.until(lambda: h.audio_seconds() > 2.0, what="the avatar talking")
             # (At a speaking level, 6 dB over the test voice's: its 5 dB over the echo was a quiet user, whose words
-            # AEC3 damps and tiny.en then misheard in 1 run in 4: "Wait, I'm gonna roll it.", "Oh, mate.")
+            # AEC3 damps and tiny.en then misheard in 7 runs of 22: "Wait, I'm gonna roll it.", "Oh, mate.")
             interruption = 2 * voices.say("espeak", "Wait, stop for a moment.")
             await h.talk(np.concatenate([interruption, silence(1.5)]))
             await answered(h, turns=2)
