@@ -27,6 +27,10 @@ learns how much quieter the echo comes back than the avatar's voice, and for the
 the avatar starts talking again, a frame no louder than the echo arriving then can be (what the
 avatar said at the echo's measured delay; until that is measured, its loudest in the last 400 ms) is
 silenced. (Only then: a user as quiet as the echo, talking over a converged AEC3, goes through.)
+
+What AEC3 leaves can still sound like speech to the VAD and like words to whisper. Whether someone talked
+over the avatar is told by loudness (`voice_over_echo_s`): the raw microphone clearly louder than the echo can
+make it, at its measured delay and level, frame by frame.
 """
 
 from __future__ import annotations
@@ -63,6 +67,11 @@ ECHO_GATE_MARGIN_DB = 6.0
 # took the loudest moment of the last 400 ms as the echo's: the user talking as a new sentence began lost whole
 # syllables to it. (A window reaching 80 ms further back, for a room's reverberation, silenced some again.)
 LAG_SLACK_FRAMES = 3
+# Someone talking over the avatar: the microphone this much louder (dB) than its echo can be. The echo keeps within
+# 0.5-2 dB of its level (STEADY_ECHO_DB); a user talking over it at a speaking level, 5-15 dB over the echo.
+VOICE_OVER_ECHO_DB = 4.5
+VOICE_LAG_SLACK_FRAMES = 4  # what the avatar said up to 40 ms either side of the echo's delay can be echoing
+HISTORY_FRAMES = 1000  # 10 s
 QUIET_BEFORE_ONSET_FRAMES = 20  # the avatar silent this long (200 ms), then talking: AEC3 converges again
 # The avatar silent this long (700 ms): none of its voice can still be on the way back, and AEC3 would return the
 # microphone as its high-pass leaves it. So AEC3 rests until the avatar speaks again: both of its streams skip
@@ -109,8 +118,12 @@ class EchoCanceller:
         self._far_recent: deque[float] = deque(maxlen=MAX_LAG_FRAMES)  # far RMS whose echo may still come
         self.echo_db: float | None = None  # how much louder (dB, < 0: quieter) the echo comes back, once measured
         self.echo_lag: int | None = None  # and how many frames after the avatar's voice was handed on
+        self._measured_on = 0  # on how many frames of the avatar's voice they were measured
         self._far_quiet = QUIET_BEFORE_ONSET_FRAMES  # frames since the avatar's voice was last heard
         self._converging = 0  # frames left in which AEC3 may still be finding the echo again
+        # The microphone's loudness and the avatar's, frame by frame (dB), for the last 10 s: who was talking.
+        self._heard_db: deque[float] = deque(maxlen=HISTORY_FRAMES)
+        self._said_db: deque[float] = deque(maxlen=HISTORY_FRAMES)
 
     def _module(self) -> Any:
         if self._apm is None and self._available:
@@ -180,6 +193,8 @@ class EchoCanceller:
             self._near_spectrum.append(NO_SPECTRUM if resting else _spectrum(near))
             self._far_recent.append(_rms(far))
             reference_db = self._reference_db()  # the loudest the echo arriving now can be, before the path
+            self._heard_db.append(_db(_rms(near)))
+            self._said_db.append(_db(_rms(far)))
             self._frames += 1
             if not avatar_speaking:
                 self._far_quiet += 1
@@ -207,6 +222,29 @@ class EchoCanceller:
                 out[start : start + FRAME] = cleaned
         self._mic_done += whole
         return out
+
+    def voice_over_echo_s(self, last_s: float) -> float | None:
+        """Of the microphone's last `last_s` seconds, how long it was clearly louder than the avatar's echo can make
+        it (VOICE_OVER_ECHO_DB, at the echo's measured delay and level): someone talking, not the echo AEC3 left
+        (whisper makes words of that too). None: not known (the microphone is not known to hear the avatar, or
+        its echo's delay and level were measured on less than a second of the avatar's voice: at a call's start,
+        held again and again, they came out 7-26 frames and 2-12 dB off)."""
+        if not self._echo or self.echo_db is None or self.echo_lag is None or self._measured_on < EVIDENCE_FRAMES // 2:
+            return None
+        frames = min(len(self._heard_db), round(last_s * 100))
+        if frames <= 0:
+            return 0.0
+        heard = np.asarray(self._heard_db)[len(self._heard_db) - frames :]
+        # What the avatar said that can be echoing in each of those frames: its loudest within the slack around the
+        # delay, so a delay a little off, or a room's reverberation, cannot make the echo look like a voice.
+        slack, said = VOICE_LAG_SLACK_FRAMES, np.asarray(self._said_db)
+        # Padded so that window j spans what was said `echo_lag` ± slack frames before the microphone's frame j.
+        padded = np.concatenate((np.full(self.echo_lag + slack, -np.inf), said, np.full(slack, -np.inf)))
+        windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * slack + 1)[said.size - frames : said.size]
+        loudest = windows.max(axis=1)
+        ceiling = np.where(loudest > SILENT_DB, loudest + self.echo_db, -np.inf)
+        voice = (heard >= ceiling + VOICE_OVER_ECHO_DB) & (heard >= SILENT_DB)
+        return float(np.count_nonzero(voice)) / 100
 
     def echo_heard(self) -> bool:
         """Whether the microphone has been hearing the avatar lately (cleaned audio is used only then)."""
@@ -237,9 +275,12 @@ class EchoCanceller:
         follows = best >= ECHO_CORRELATION and (
             bool(self._echo) or self._same_sound(best_lag, a > silent) >= SPECTRUM_CORRELATION
         )
-        if follows:
-            # The echo's level: the median (the user talking now and then, louder, does not move a median).
-            self.echo_db, self.echo_lag = float(np.median(gains)), best_lag
+        if follows and spoken >= min(self._measured_on, EVIDENCE_FRAMES // 2):
+            # The echo's level: the median (the user talking now and then, louder, does not move a median). Measured
+            # again only on as much of the avatar's voice as before, up to a second: at a reply's start, on less, the
+            # delay came out 10-20 frames off and the level 6-14 dB low now and then, and the echo then looked like
+            # someone talking (voice_over_echo_s).
+            self.echo_db, self.echo_lag, self._measured_on = float(np.median(gains)), best_lag, spoken
         if follows and (self._echo is not None or spoken >= EVIDENCE_FRAMES // 2):
             return True  # echo is believed at once; its absence only after a second of the avatar speaking unheard
         if follows and np.median(np.abs(gains - np.median(gains))) <= STEADY_ECHO_DB:

@@ -58,6 +58,9 @@ MUTE_TAIL_S = 0.3  # in "mute while speaking" mode, the mic stays off this long 
 # Speech over the avatar holds its voice at once; this much speech makes it a real interruption. Shorter
 # speech is judged by its words when it ends: "mm-hmm", "yeah", "okay" let the avatar carry on.
 BACKCHANNEL_MAX_S = 0.7
+# Speech over the echo no louder than the echo can be holds the avatar only after this long (s): what AEC3 lets
+# through lasts 100-300 ms, and a hold at each made the avatar stutter (7-9 replies of 40 in the WebRTC bench).
+ECHO_HOLD_AFTER_S = 0.5
 AFTER_STOPPED_S = 2.0  # a new turn waits at most this long for the reply it interrupted to be saved
 
 
@@ -235,7 +238,8 @@ class VoiceHandler(CallConversation, TalkOver, AsyncStreamHandler):
                 if over_avatar and self.echo.echo_heard():
                     # On speakers AEC3 lets through 100-200 ms of echo now and then (the reply's start, a loud
                     # word after a gap): a hold at each made 6 of 20 replies stutter for ~1 s in the WebRTC bench.
-                    # So here speech must last as long as the shortest utterance before the avatar holds.
+                    # So here speech must last as long as the shortest utterance, and be louder than the echo can
+                    # be, before the avatar holds (see below).
                     self._onset_over_echo = True
                 elif over_avatar:
                     self._hold()
@@ -248,6 +252,13 @@ class VoiceHandler(CallConversation, TalkOver, AsyncStreamHandler):
             elif self._unsure_since is not None and isinstance(event, Utterance):
                 # The pause limit came before whisper's words on this speech over the avatar: they still decide.
                 self._judged_utterance = event
+            elif self._onset_over_echo and isinstance(event, (Quiet, Pause, Utterance)):
+                # It paused never louder than the echo, so never held: what AEC3 left of the echo, not a turn.
+                if isinstance(event, Pause):
+                    endpointer.end_turn(event.number)
+                if not isinstance(event, Quiet):
+                    self._onset_over_echo = False
+                    log.debug("voice: speech over the avatar no louder than its echo: not held, dropped")
             elif isinstance(event, Quiet):
                 # The user may be done: whisper starts on what they said, before the pause is judged.
                 self.transcriber.at_pause(self._key(), self._audio_so_far(event.audio))
@@ -266,11 +277,18 @@ class VoiceHandler(CallConversation, TalkOver, AsyncStreamHandler):
         if not endpointer.in_speech:
             self._onset_over_echo = False  # it ended too short to be words: no hold, no stutter
         elif self._onset_over_echo and endpointer.speech_s * 1000 >= endpointer.options.min_speech_ms:
-            self._onset_over_echo = False
-            if self._audible_reply():
-                self._hold()
+            # Held once it is louder than the echo can be, or goes on too long for the echo AEC3 lets through.
+            heard_s = endpointer.audio_so_far().size / SAMPLE_RATE
+            if endpointer.speech_s >= ECHO_HOLD_AFTER_S or not self._only_echo(heard_s):
+                self._onset_over_echo = False
+                if self._audible_reply():
+                    self._hold()
         if endpointer.in_speech:
-            if self._unsure_since is not None and endpointer.speech_s > BACKCHANNEL_MAX_S:
+            if (
+                self._unsure_since is not None
+                and endpointer.speech_s > BACKCHANNEL_MAX_S
+                and not self._only_echo(endpointer.audio_so_far().size / SAMPLE_RATE)
+            ):
                 self._interrupt("speech")  # too long for "mm-hmm": the user is taking the turn
             self.transcriber.maybe_live(self._key(), endpointer.speech_s, self._audio_so_far)
 

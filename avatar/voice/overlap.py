@@ -2,9 +2,10 @@
 
 Mixed into `VoiceHandler` (handler.py decides when: at speech onset over an audible reply, and when that
 speech pauses). Holding pauses the avatar's audio at once (`Playback.hold`); the words said decide:
-none, a backchannel ("mm-hmm", "okay") or the avatar's own echo resume it; anything else is a barge-in,
-which stops the reply and saves only what the user heard of it. A reply stopped before a word of it was
-heard is taken back: the user was still talking, and their words join what follows.
+none, a backchannel ("mm-hmm", "okay") or the avatar's own echo (by its loudness, or its words) resume
+it; anything else is a barge-in, which stops the reply and saves only what the user heard of it. A reply
+stopped before a word of it was heard is taken back: the user was still talking, and their words join
+what follows.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from avatar.core.logging import private
+from avatar.speech.audio import SAMPLE_RATE
 from avatar.speech.stt import Transcript
 from avatar.voice.endpointing import Pause
 from avatar.voice.state import BargeIn, Mode
@@ -23,6 +25,11 @@ if TYPE_CHECKING:
     from avatar.voice.handler import VoiceHandler
 
 log = logging.getLogger("avatar.voice.handler")  # (the handler's log, as before this was split out of it)
+
+# Speech over the avatar is the user only if the microphone was clearly louder than the echo this long (s). Measured
+# over WebRTC, echo -12 dB: the echo alone 0-0.06 s; the user talking over it 0.37-0.79 s by the 0.7 s rule, and
+# a one-word "Stop." or "Wait." 5 dB over the echo 0.14-0.23 s (test_echo.py).
+VOICE_OVER_ECHO_MIN_S = 0.1
 
 
 class TalkOver:
@@ -58,6 +65,7 @@ class TalkOver:
         """Short speech over the avatar ended: its words say whether it was "mm-hmm" or the user's turn."""
         key, audio = self._key(), self._audio_so_far(pause.audio)
         said = " ".join(s.text for s in self.playback.sentences)
+        paused_at, heard_s = self.clock(), pause.audio.size / SAMPLE_RATE
 
         async def judge() -> None:
             try:
@@ -70,9 +78,12 @@ class TalkOver:
             ended, self._judged_utterance = self._judged_utterance, None
             if self._unsure_since is None:
                 return  # decided meanwhile (more speech)
-            if not words or is_backchannel(words) or is_echo(words, said):
+            # (The microphone since the speech began, to now: the user may have gone on while whisper worked.)
+            echo_only = self._only_echo(heard_s + self.clock() - paused_at)
+            log.debug("voice: speech over the avatar: %s", "its own echo" if echo_only else "louder than its echo")
+            if echo_only or not words or is_backchannel(words) or is_echo(words, said):
                 self._endpointer_now().end_turn(pause.number)  # dropped: not a turn
-                self._resume("backchannel" if words else "no words")
+                self._resume("its own echo" if echo_only else "backchannel" if words else "no words")
                 return
             self._interrupt("short interruption")
             if ended is not None:
@@ -84,6 +95,13 @@ class TalkOver:
 
         self.transcriber.at_pause(key, audio)
         self._judging = asyncio.get_running_loop().create_task(judge())
+
+    def _only_echo(self: VoiceHandler, last_s: float) -> bool:
+        """Whether the microphone's last `last_s` seconds were never clearly louder than the avatar's echo: what
+        the VAD took for speech was what AEC3 left of the echo. (Whisper makes words of that too: "Brest from."
+        for "breeze from", "Buddy." and "Like the reason." stopped replies in the bench at p 0.6-0.97.)"""
+        voice_s = self.echo.voice_over_echo_s(last_s)
+        return voice_s is not None and voice_s < VOICE_OVER_ECHO_MIN_S
 
     def replying(self: VoiceHandler) -> bool:
         """Whether the avatar is working on or speaking a reply (or its greeting)."""

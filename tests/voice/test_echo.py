@@ -8,6 +8,7 @@ import pytest
 from avatar.speech.audio import to_mono_16k
 from avatar.voice.echo import EchoCanceller
 from avatar.voice.endpointing import Endpointer, SpeechStarted
+from avatar.voice.overlap import VOICE_OVER_ECHO_MIN_S
 from tests.voice.speech_set import Voices, trim
 
 pytestmark = pytest.mark.slow
@@ -203,3 +204,51 @@ def test_the_user_talking_as_the_avatar_starts_its_next_sentence_is_not_silenced
     skip = 1600
     ratio_db = heard_against_said_db(user[skip:], cleaned[at + skip : at + user.size], loud_rms=0.03)
     assert ratio_db.size > 5 and ratio_db.min() > -20, ratio_db.round(1)
+
+
+@pytest.mark.parametrize("delay_s, gain_db", [(0.03, -6), (0.08, -12), (0.12, -20)])
+def test_the_echo_alone_is_never_taken_for_someone_talking_over_it(reply, delay_s, gain_db):
+    """What AEC3 leaves of the echo (most at a reply's start) the VAD can take for speech and whisper for words
+    ("Brest from." for "breeze from" stopped a reply in the bench). The microphone's loudness against what the
+    avatar said, at the echo's measured delay and level, tells the echo from someone talking: replies after
+    silences, each one's start heard as it would be again."""
+    reply_48k, reply_16k = reply
+    part, starts = int(1.5 * 16_000), [0.0, 2.1, 4.2]
+    mic = np.random.default_rng(3).normal(0, 0.001, int(6.5 * 16_000)).astype(np.float32)
+    for n, start in enumerate(starts):
+        at = int((start + LEAD_S + delay_s) * 16_000)
+        mic[at : at + part] += reply_16k[n * part // 2 :][:part] * 10 ** (gain_db / 20)
+    canceller = EchoCanceller()
+    for frame in range(mic.size // FRAME):
+        clock = frame * FRAME / 16_000
+        for n, start in enumerate(starts):
+            index = round((clock - start) / 0.02)
+            if 0 <= index < part // 320:
+                offset = n * part // 2 * 3 + index * 960
+                canceller.played(reply_48k[offset : offset + 960], 48_000, at=clock)
+        canceller.clean(mic[frame * FRAME : (frame + 1) * FRAME], now=clock)
+    assert canceller.echo_heard()
+    assert canceller.voice_over_echo_s(mic.size / 16_000 - 0.5) < VOICE_OVER_ECHO_MIN_S
+
+
+@pytest.mark.parametrize("text", ["Stop.", "Wait."])
+def test_a_quiet_user_saying_one_word_over_the_echo_is_louder_than_it(reply, voices: Voices, text):
+    """The test voice 5 dB over the echo (a quiet user) says one word as the app hears it: the avatar talks on
+    until it holds its voice (about 350 ms in), and what it had handed on still plays and echoes. Enough of the
+    word is louder than the echo can be."""
+    reply_48k, reply_16k = reply
+    user = voices.say("espeak", text)
+    starts_s = 2.0
+    held_s = starts_s + 0.35
+    mic = np.random.default_rng(4).normal(0, 0.001, int(3.5 * 16_000)).astype(np.float32)
+    echo_from, echo_to = int((LEAD_S + 0.08) * 16_000), int((held_s + LEAD_S + 0.08) * 16_000)
+    mic[echo_from:echo_to] += reply_16k[: echo_to - echo_from] * 10 ** (-12 / 20)
+    at = int(starts_s * 16_000)
+    mic[at : at + user.size] += user
+    canceller = EchoCanceller()
+    for frame in range(mic.size // FRAME):
+        clock = frame * FRAME / 16_000
+        if clock < held_s:  # (handed on LEAD_S before it plays: what was handed on plays out)
+            canceller.played(reply_48k[frame * 960 : (frame + 1) * 960], 48_000, at=clock)
+        canceller.clean(mic[frame * FRAME : (frame + 1) * FRAME], now=clock)
+    assert canceller.voice_over_echo_s(mic.size / 16_000 - starts_s + 0.3) >= VOICE_OVER_ECHO_MIN_S
