@@ -174,7 +174,8 @@ class EchoCanceller:
             heard_at = self._mic_clock.sample_time(self._mic_done + start)
             far = self._render.read(heard_at, FRAME)
             near = audio[start : start + FRAME]
-            avatar_speaking = _rms(far) >= SILENT_RMS
+            far_rms, near_rms = _rms(far), _rms(near)  # (each used several times below)
+            avatar_speaking = far_rms >= SILENT_RMS
             resting = not avatar_speaking and self._far_quiet >= REST_AFTER_FRAMES and not self._converging
             if resting:
                 # At rest (see REST_AFTER_FRAMES); the microphone as it is when it does not hear the avatar at all.
@@ -185,16 +186,16 @@ class EchoCanceller:
                 apm.set_stream_delay_ms(0)
                 cleaned = self._process(apm.process_stream, near)
                 filtered = self._process(self._high_pass.process_stream, near)
-            removed_db = 20 * np.log10(max(_rms(near), 1e-9) / max(_rms(cleaned), 1e-9))
-            self._far_level.append(float(np.log10(_rms(far) + 1e-4)))
-            self._near_level.append(float(np.log10(_rms(near) + 1e-4)))
+            removed_db = 20 * np.log10(max(near_rms, 1e-9) / max(_rms(cleaned), 1e-9))
+            self._far_level.append(float(np.log10(far_rms + 1e-4)))
+            self._near_level.append(float(np.log10(near_rms + 1e-4)))
             # (At rest the avatar is silent: those frames never count, and are not worth an FFT.)
             self._far_spectrum.append(NO_SPECTRUM if resting else _spectrum(far))
             self._near_spectrum.append(NO_SPECTRUM if resting else _spectrum(near))
-            self._far_recent.append(_rms(far))
+            self._far_recent.append(far_rms)
             reference_db = self._reference_db()  # the loudest the echo arriving now can be, before the path
-            self._heard_db.append(_db(_rms(near)))
-            self._said_db.append(_db(_rms(far)))
+            self._heard_db.append(_db(near_rms))
+            self._said_db.append(_db(far_rms))
             self._frames += 1
             if not avatar_speaking:
                 self._far_quiet += 1

@@ -157,6 +157,11 @@ class Endpointer:
         """Seconds of speech in the utterance so far."""
         return self._speech_windows * WINDOW / SAMPLE_RATE
 
+    @property
+    def heard_s(self) -> float:
+        """Seconds of audio in the utterance so far, pre-roll and pauses included (0 between utterances)."""
+        return len(self._utterance) * WINDOW / SAMPLE_RATE if self._in_speech else 0.0
+
     def audio_so_far(self) -> np.ndarray:
         """The utterance heard so far (empty between utterances)."""
         return np.concatenate(self._utterance) if self._in_speech and self._utterance else np.zeros(0, np.float32)

@@ -276,18 +276,20 @@ class VoiceHandler(CallConversation, TalkOver, AsyncStreamHandler):
                 self._say("Listening…")
         if not endpointer.in_speech:
             self._onset_over_echo = False  # it ended too short to be words: no hold, no stutter
-        elif self._onset_over_echo and endpointer.speech_s * 1000 >= endpointer.options.min_speech_ms:
+        elif (
+            self._onset_over_echo
+            and endpointer.speech_s * 1000 >= endpointer.options.min_speech_ms
             # Held once it is louder than the echo can be, or goes on too long for the echo AEC3 lets through.
-            heard_s = endpointer.audio_so_far().size / SAMPLE_RATE
-            if endpointer.speech_s >= ECHO_HOLD_AFTER_S or not self._only_echo(heard_s):
-                self._onset_over_echo = False
-                if self._audible_reply():
-                    self._hold()
+            and (endpointer.speech_s >= ECHO_HOLD_AFTER_S or not self._only_echo(endpointer.heard_s))
+        ):
+            self._onset_over_echo = False
+            if self._audible_reply():
+                self._hold()
         if endpointer.in_speech:
             if (
                 self._unsure_since is not None
                 and endpointer.speech_s > BACKCHANNEL_MAX_S
-                and not self._only_echo(endpointer.audio_so_far().size / SAMPLE_RATE)
+                and not self._only_echo(endpointer.heard_s)
             ):
                 self._interrupt("speech")  # too long for "mm-hmm": the user is taking the turn
             self.transcriber.maybe_live(self._key(), endpointer.speech_s, self._audio_so_far)

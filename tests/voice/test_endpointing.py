@@ -59,6 +59,18 @@ def test_onset_is_quick_and_the_pause_ends_the_utterance(speech: Speech):
     assert utterance.audio.size >= said.size
 
 
+def test_how_much_has_been_heard_is_known_without_gathering_the_audio(speech: Speech):
+    """`heard_s` (asked every 20 ms while the avatar holds its voice) is the length of `audio_so_far()`."""
+    endpointer = Endpointer(EndpointOptions(min_silence_ms=600))
+    audio = speech.at(QUESTION, before_s=0.5, after_s=1.5)
+    lengths = []
+    for start in range(0, audio.size, 320):
+        endpointer.feed(audio[start : start + 320])
+        lengths.append((endpointer.heard_s, endpointer.audio_so_far().size / SAMPLE_RATE))
+    assert any(heard > 1.0 for heard, _ in lengths) and lengths[-1] == (0.0, 0.0)
+    assert all(heard == pytest.approx(gathered) for heard, gathered in lengths)
+
+
 def test_silence_and_noise_are_not_speech():
     endpointer = Endpointer()
     noise = np.random.default_rng(1).normal(0, 0.02, 3 * RATE).astype(np.float32)
