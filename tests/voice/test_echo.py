@@ -15,6 +15,7 @@ pytestmark = pytest.mark.slow
 
 FRAME = 320  # 20 ms at 16 kHz, as the microphone sends
 LEAD_S = 0.1  # the server hands each chunk on this long before it plays (playback.LEAD_S): the echo comes later
+PART = int(1.5 * 16_000)  # replies_after_silences: each reply's length
 REPLY = "Sure. The first thing to know is that it depends on the season. In summer it is warm and bright."
 
 
@@ -65,6 +66,34 @@ def mic_with(reply_16k: np.ndarray, delay_s: float, gain_db: float, seconds: flo
     end = min(mic.size, start + reply_16k.size)
     mic[start:end] += reply_16k[: end - start] * 10 ** (gain_db / 20)
     return mic
+
+
+def replies_after_silences(
+    reply_16k: np.ndarray, starts: list[float], seconds: float, seed: int, gain_db: float = -12, delay_s: float = 0.08
+) -> np.ndarray:
+    """The microphone hearing replies of 1.5 s that start at `starts` (s): reply n is the reply from n * 0.75 s on
+    (so each starts on different words), played LEAD_S after it was handed on and heard `delay_s` later."""
+    mic = np.random.default_rng(seed).normal(0, 0.001, int(seconds * 16_000)).astype(np.float32)
+    for n, start in enumerate(starts):
+        at = int((start + LEAD_S + delay_s) * 16_000)
+        mic[at : at + PART] += reply_16k[n * PART // 2 :][:PART] * 10 ** (gain_db / 20)
+    return mic
+
+
+def hand_on_replies(
+    canceller: EchoCanceller, reply_48k: np.ndarray, starts: list[float], mic: np.ndarray
+) -> np.ndarray:
+    """Hand the replies of `replies_after_silences` on as the server does, 20 ms at a time; the cleaned microphone."""
+    out = []
+    for frame in range(mic.size // FRAME):
+        clock = frame * FRAME / 16_000
+        for n, start in enumerate(starts):
+            index = round((clock - start) / 0.02)
+            if 0 <= index < PART // 320:
+                offset = n * PART // 2 * 3 + index * 960
+                canceller.played(reply_48k[offset : offset + 960], 48_000, at=clock)
+        out.append(canceller.clean(mic[frame * FRAME : (frame + 1) * FRAME], now=clock))
+    return np.concatenate(out)
 
 
 @pytest.mark.parametrize("delay_s, gain_db", [(0.08, -12), (0.12, -12), (0.12, -20)])
@@ -157,24 +186,12 @@ def test_after_resting_through_a_silence_the_next_replies_echo_is_still_taken_ou
     """The avatar quiet for 2 s: AEC3 rests (nothing can echo, so it is not run). The user talking in that silence
     is heard, and the echo of the replies after it is not."""
     reply_48k, reply_16k = reply
-    part = int(1.5 * 16_000)
     starts = [0.0, 3.5, 7.0]  # three replies of 1.5 s, 2 s apart
-    mic = np.random.default_rng(2).normal(0, 0.001, int(9.5 * 16_000)).astype(np.float32)
-    for start in starts:
-        at = int((start + LEAD_S + 0.08) * 16_000)
-        mic[at : at + part] += reply_16k[:part] * 10 ** (-12 / 20)
+    mic = replies_after_silences(reply_16k, starts, seconds=9.5, seed=2)
     question = voices.say("espeak", "What time is it?")
     at = int(2.5 * 16_000)  # in the first silence, with AEC3 at rest
     mic[at : at + question.size] += question
-    canceller, out = EchoCanceller(), []
-    for frame in range(mic.size // FRAME):
-        clock = frame * FRAME / 16_000
-        for start in starts:
-            index = round((clock - start) / 0.02)
-            if 0 <= index < part // 320:
-                canceller.played(reply_48k[index * 960 : (index + 1) * 960], 48_000, at=clock)
-        out.append(canceller.clean(mic[frame * FRAME : (frame + 1) * FRAME], now=clock))
-    heard = onsets(np.concatenate(out))
+    heard = onsets(hand_on_replies(EchoCanceller(), reply_48k, starts, mic))
     assert [t for t in onsets(mic) if t > 3.0], "without the canceller the later replies' echo sounds like someone"
     assert [t for t in heard if 2.4 < t < 3.2], "the user in the silence is heard"
     assert [t for t in heard if t > 3.2] == []
@@ -213,20 +230,10 @@ def test_the_echo_alone_is_never_taken_for_someone_talking_over_it(reply, delay_
     avatar said, at the echo's measured delay and level, tells the echo from someone talking: replies after
     silences, each one's start heard as it would be again."""
     reply_48k, reply_16k = reply
-    part, starts = int(1.5 * 16_000), [0.0, 2.1, 4.2]
-    mic = np.random.default_rng(3).normal(0, 0.001, int(6.5 * 16_000)).astype(np.float32)
-    for n, start in enumerate(starts):
-        at = int((start + LEAD_S + delay_s) * 16_000)
-        mic[at : at + part] += reply_16k[n * part // 2 :][:part] * 10 ** (gain_db / 20)
+    starts = [0.0, 2.1, 4.2]
+    mic = replies_after_silences(reply_16k, starts, seconds=6.5, seed=3, gain_db=gain_db, delay_s=delay_s)
     canceller = EchoCanceller()
-    for frame in range(mic.size // FRAME):
-        clock = frame * FRAME / 16_000
-        for n, start in enumerate(starts):
-            index = round((clock - start) / 0.02)
-            if 0 <= index < part // 320:
-                offset = n * part // 2 * 3 + index * 960
-                canceller.played(reply_48k[offset : offset + 960], 48_000, at=clock)
-        canceller.clean(mic[frame * FRAME : (frame + 1) * FRAME], now=clock)
+    hand_on_replies(canceller, reply_48k, starts, mic)
     assert canceller.echo_heard()
     assert canceller.voice_over_echo_s(mic.size / 16_000 - 0.5) < VOICE_OVER_ECHO_MIN_S
 
