@@ -188,7 +188,8 @@ class Harness:
             if value:
                 return value
             await asyncio.sleep(0.02)
-        raise AssertionError(f"timed out waiting for {what}")
+        # (What the page was told says where it stuck: a rare full-suite-only timeout left nothing else to go on.)
+        raise AssertionError(f"timed out waiting for {what}; the page was told: {self.statuses()[-6:]}")
 
     # -- what tests look at ---------------------------------------------------------------------
     def statuses(self) -> list[str]:
