@@ -245,6 +245,10 @@ class VoiceHandler(CallConversation, TalkOver, AsyncStreamHandler):
                     self._hold()
                 elif self.replying():
                     self.barge_in(reason="speech")
+                elif self._echo_may_follow():
+                    # Its last words may still be coming back: judged by loudness as over the avatar (no hold).
+                    self._onset_over_echo = True
+                    log.debug("voice: speech as the reply's echo may still come back: told from it by loudness")
             elif self._unsure_since is not None and isinstance(event, NotSpeech):
                 self._resume("too short to be words")
             elif self._unsure_since is not None and isinstance(event, Pause):
@@ -253,7 +257,8 @@ class VoiceHandler(CallConversation, TalkOver, AsyncStreamHandler):
                 # The pause limit came before whisper's words on this speech over the avatar: they still decide.
                 self._judged_utterance = event
             elif self._onset_over_echo and isinstance(event, (Quiet, Pause, Utterance)):
-                # It paused never louder than the echo, so never held: what AEC3 left of the echo, not a turn.
+                # It paused never louder than the echo, so never held: what AEC3 left of the echo, not a turn. (Also
+                # just after a reply: "That's... enjoy it.", its last words coming back, was answered as a turn.)
                 if isinstance(event, Pause):
                     endpointer.end_turn(event.number)
                 if not isinstance(event, Quiet):
@@ -280,7 +285,11 @@ class VoiceHandler(CallConversation, TalkOver, AsyncStreamHandler):
             self._onset_over_echo
             and endpointer.speech_s * 1000 >= endpointer.options.min_speech_ms
             # Held once it is louder than the echo can be, or goes on too long for the echo AEC3 lets through.
-            and (endpointer.speech_s >= ECHO_HOLD_AFTER_S or not self._only_echo(endpointer.heard_s))
+            # (After the reply nothing is held: it waits for its pause to be told by loudness alone.)
+            and (
+                (endpointer.speech_s >= ECHO_HOLD_AFTER_S and self._audible_reply())
+                or not self._only_echo(endpointer.heard_s)
+            )
         ):
             self._onset_over_echo = False
             if self._audible_reply():

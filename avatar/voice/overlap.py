@@ -30,6 +30,9 @@ log = logging.getLogger("avatar.voice.handler")  # (the handler's log, as before
 # over WebRTC, echo -12 dB: the echo alone 0-0.06 s; the user talking over it 0.37-0.79 s by the 0.7 s rule, and
 # a one-word "Stop." or "Wait." 5 dB over the echo 0.14-0.23 s (test_echo.py).
 VOICE_OVER_ECHO_MIN_S = 0.1
+# A reply's last words come back this long (s) after they were heard, at most: the echo's delay (up to 400 ms,
+# echo.MAX_LAG_FRAMES) and the VAD's onset. Speech that starts by then may be only that echo.
+ECHO_TAIL_S = 0.5
 
 
 class TalkOver:
@@ -95,6 +98,13 @@ class TalkOver:
 
         self.transcriber.at_pause(key, audio)
         self._judging = asyncio.get_running_loop().create_task(judge())
+
+    def _echo_may_follow(self: VoiceHandler) -> bool:
+        """Whether the avatar's voice, just played to its end, may still be coming back through the microphone.
+        (Not after a barge-in: the user is talking then, and "Wait, ... stop" goes on as before.)"""
+        if not self.echo.echo_heard() or self.playback.cut_short:
+            return False
+        return self.clock() < self.playback.audible_until() + ECHO_TAIL_S
 
     def _only_echo(self: VoiceHandler, last_s: float) -> bool:
         """Whether the microphone's last `last_s` seconds were never clearly louder than the avatar's echo: what

@@ -51,12 +51,14 @@ class Playback:
         self._next_due = 0.0
         self.last_due = 0.0  # when the chunk released last starts playing
         self.held = False  # paused while the user says something that may be only "mm-hmm"
+        self.cut_short = False  # the last reply was stopped (a barge-in), not played to its end
 
     # -- the reply side -------------------------------------------------------------------------
     def begin(self) -> int:
         """Start a new reply (dropping anything still queued) and return its generation."""
         self.generation += 1
         self.held = False
+        self.cut_short = False
         self._chunks.clear()
         self._released = []
         self.sentences = []
@@ -205,6 +207,7 @@ class Playback:
         spoken = self.spoken_text()
         now = self.clock()
         self.held = False
+        self.cut_short = True
         self.generation += 1
         self._chunks.clear()
         self._released = []

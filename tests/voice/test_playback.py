@@ -56,8 +56,10 @@ def test_spoken_text_is_what_was_heard():
         for at in (0.4, 1.0, 1.5):
             clock.now = start + PLAYOUT_DELAY_S + at
             heard.append(playback.spoken_text())
+        assert not playback.cut_short
         heard.append(playback.stop())
         assert not playback.busy() and await playback.next_chunk(0) is None
+        assert playback.cut_short and playback.audible_until() <= clock.now  # (its echo is the user's concern now)
         return heard
 
     # 0.4 s of a two-word, 1 s sentence is less than a word's share; 1.5 s is a quarter into the third.
@@ -77,6 +79,7 @@ def test_everything_heard_includes_a_silent_ending():
     assert asyncio.run(release_all(playback, clock)) == 20
     clock.now = start + 0.4 + PLAYOUT_DELAY_S
     assert playback.spoken_text() == "Goodbye! *waves*"
+    assert not playback.busy() and not playback.cut_short  # played to its end: its last words may still echo
 
 
 def test_audio_is_padded_to_whole_chunks_and_old_replies_are_dropped():

@@ -251,22 +251,38 @@ def test_sounds_that_whisper_would_turn_into_words_are_never_a_turn(handler, voi
 
 
 # (quieter and later echo: test_echo.py, frame by frame, without the real-time call)
-@pytest.mark.parametrize("echo", [EchoPath(0.03, -6), EchoPath(0.08, -12)])
-def test_the_avatar_never_interrupts_itself_from_its_own_echo(handler, voice_ctx, fake_ollama, voices: Voices, echo):
-    fake_ollama.script(REPLY)
+@pytest.mark.parametrize("echo, answer", [(EchoPath(0.03, -6), ""), (EchoPath(0.08, -12), "What about winter?")])
+def test_the_avatar_never_interrupts_itself_from_its_own_echo(
+    handler, voice_ctx, fake_ollama, voices: Voices, echo, answer
+):
+    """Its echo is never a turn. With `answer` the user answers the moment the reply ends, while its last words may
+    still be coming back (speech then counts only once louder than the echo, overlap.ECHO_TAIL_S: over WebRTC
+    "That's... enjoy it." was answered as a turn): they are heard. (Whether the answer's onset falls in that
+    window depends on the machine's load, so the path taken is not asserted: it was in 23 runs of 25.)"""
+    fake_ollama.script(REPLY, "Winter is cold.")
 
     async def scenario() -> Harness:
         async with Harness(handler, echo=echo) as h:
             await h.page()
             await h.talk(np.concatenate([voices.say("piper", "Tell me about the weather."), silence(1.5)]))
-            await answered(h)
+            await answered(h)  # (its audio played, and not only a pause between sentences: under load Piper lags)
+            if answer:
+                # (At a speaking level: AEC3 damps a voice starting over the echo, and tiny.en then misheard
+                # "What about winter?" at the test voice's own level in 2 runs of about 25.)
+                await h.talk(np.concatenate([2 * voices.say("espeak", answer), silence(1.5)]))
+                await answered(h, turns=2)
             await asyncio.sleep(0.8)  # the echo's tail
             return h
 
     h = asyncio.run(scenario())
     assert h.handler.barge_ins == [], h.handler.barge_ins
     messages = saved(voice_ctx, h.conversation_id())
-    assert [m[0] for m in messages] == ["user", "assistant"] and messages[1][1:] == (REPLY, MessageStatus.complete)
+    turns = [t.row() for t in h.handler.latencies]
+    assert [m[0] for m in messages] == ["user", "assistant"] * (2 if answer else 1), (h.statuses()[-6:], turns)
+    assert messages[1][1:] == (REPLY, MessageStatus.complete)
+    if answer:
+        # (Said over the tail of the echo, espeak's words come back a little off: "Watch an outwinter." once.)
+        assert "winter" in messages[2][1].lower() and messages[3][1] == "Winter is cold."
 
 
 def test_talking_over_the_echoing_reply_still_stops_it(handler, voice_ctx, fake_ollama, voices: Voices):
