@@ -112,6 +112,17 @@ def looks_looped(text: str) -> bool:
     return _loop_period(text) > 0
 
 
+# Nobody says more words than this per second of audio: a transcript with more is whisper looping on a phrase
+# that drifts ("Tell me they story. Tell me they story. ... Tell me you story. Tell me you" for 1.4 s of
+# "Tell me a story.", in the WebRTC bench), which `looks_looped` misses.
+MAX_WORDS_PER_SECOND = 6.0
+
+
+def too_many_words(text: str, seconds: float) -> bool:
+    """Whether `text` has more words than anyone says in `seconds` of audio (two words' slack)."""
+    return len(re.findall(r"[\w']+", text)) > MAX_WORDS_PER_SECOND * seconds + 2
+
+
 def loop_head(text: str) -> str:
     """A looping transcript's phrase, once ("What is the capital of France? What is the" -> the question)."""
     period = _loop_period(text)
@@ -229,7 +240,11 @@ class WhisperSTT:
         if draft and looks_looped(result.text):
             # A draft is shown, not answered: the phrase once, rather than a second, full-window pass (~0.7 s).
             result = Transcript(loop_head(result.text), result.probability, result.aborted)
-        elif self.adaptive_context and looks_looped(result.text) and not result.aborted:
+        elif (
+            self.adaptive_context
+            and not result.aborted
+            and (looks_looped(result.text) or too_many_words(result.text, seconds))
+        ):
             # The short context's known failure; the full window gets these right.
             result = self._decode(audio, 0, threads, abort, prompt)
         logger.debug(
