@@ -118,9 +118,13 @@ def looks_looped(text: str) -> bool:
 MAX_WORDS_PER_SECOND = 6.0
 
 
+def word_count(text: str) -> int:
+    return len(re.findall(r"[\w']+", text))
+
+
 def too_many_words(text: str, seconds: float) -> bool:
     """Whether `text` has more words than anyone says in `seconds` of audio (two words' slack)."""
-    return len(re.findall(r"[\w']+", text)) > MAX_WORDS_PER_SECOND * seconds + 2
+    return word_count(text) > MAX_WORDS_PER_SECOND * seconds + 2
 
 
 def loop_head(text: str) -> str:

@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import re
 
-from avatar.speech.stt import Transcript
+from avatar.speech.stt import MAX_WORDS_PER_SECOND, Transcript, word_count
 
 MIN_PROBABILITY = 0.45  # below this, tiny.en is guessing (real words score ~0.7-0.95, inventions ~0.2-0.5)
-WORDS_PER_SECOND_MAX = 6.0  # nobody says more words than this per second of speech
 # Over the avatar's voice, short speech must be clearer words to count: "mm-hmm" over Opus became "in my mom."
 OVER_AVATAR_PROBABILITY = 0.6
 OVER_AVATAR_WORDS_PER_SECOND = 4.0
-
-
-def word_count(text: str) -> int:
-    return len(re.findall(r"[\w']+", text))
 
 
 def heard_words(transcript: Transcript, speech_s: float, over_avatar: bool = False) -> str:
@@ -29,7 +24,7 @@ def heard_words(transcript: Transcript, speech_s: float, over_avatar: bool = Fal
     `over_avatar`: said while the avatar spoke, where a hum more easily comes out as words: stricter."""
     text = transcript.text.strip()
     words = word_count(text)
-    probability, per_second, slack = MIN_PROBABILITY, WORDS_PER_SECOND_MAX, 2.0
+    probability, per_second, slack = MIN_PROBABILITY, MAX_WORDS_PER_SECOND, 2.0
     if over_avatar:
         probability, per_second, slack = OVER_AVATAR_PROBABILITY, OVER_AVATAR_WORDS_PER_SECOND, 1.0
     if not words or transcript.probability < probability or words > per_second * speech_s + slack:
