@@ -250,6 +250,7 @@ class WhisperSTT:
             and (looks_looped(result.text) or too_many_words(result.text, seconds))
         ):
             # The short context's known failure; the full window gets these right.
+            logger.debug("short context looped or ran on (%s): decoding the full window", private(result.text))
             result = self._decode(audio, 0, threads, abort, prompt)
         logger.debug(
             "transcribed %.1f s of audio in %.2f s (p=%.2f): %s",

@@ -31,6 +31,9 @@ CALL_CSS = """
 @keyframes call-think { 50% { opacity: 0.75; transform: scale(0.97); } }
 #call-state { font-weight: 600; opacity: 0.8; }
 #call-caption { min-height: 3em; font-size: 1.1em; }
+/* FastRTC's sound wave under the microphone button redraws its SVG every frame: without a GPU that took half a
+   core for a whole call, beside whisper on the same machine. The face above moves with the voice instead. */
+#voice-webrtc .wave-container { display: none; }
 """
 
 # Runs once on page load (gr.Blocks(js=...)). Finds the call's <audio> element whenever a call starts and
@@ -67,10 +70,12 @@ CALL_JS = """
       target = Math.min(1, Math.sqrt(sum / data.length) * 6);
     }
     level = target > level ? target : level * 0.85 + target * 0.15;  // quick to open, slower to close
+    // Restyle only when the face would move visibly: each change repaints the face and its glow.
+    const shown = level < 0.01 ? '0' : level.toFixed(2);
     const screen = document.querySelector('#call-screen');
-    if (screen) {
-      screen.style.setProperty('--level', level.toFixed(3));
-      screen.dataset.level = level.toFixed(3);
+    if (screen && screen.dataset.level !== shown) {
+      screen.style.setProperty('--level', shown);
+      screen.dataset.level = shown;
     }
     window.__callLevelMax = Math.max(window.__callLevelMax, level);
     requestAnimationFrame(frame);
