@@ -230,7 +230,7 @@ class EchoCanceller:
         (whisper makes words of that too). None: not known (the microphone is not known to hear the avatar, or
         its echo's delay and level were measured on less than a second of the avatar's voice: at a call's start,
         held again and again, they came out 7-26 frames and 2-12 dB off)."""
-        if not self._echo or self.echo_db is None or self.echo_lag is None or self._measured_on < EVIDENCE_FRAMES // 2:
+        if not self._echo or self.echo_unmeasured():
             return None
         frames = min(len(self._heard_db), round(last_s * 100))
         if frames <= 0:
@@ -250,6 +250,14 @@ class EchoCanceller:
     def echo_heard(self) -> bool:
         """Whether the microphone has been hearing the avatar lately (cleaned audio is used only then)."""
         return bool(self._echo)
+
+    def echo_unmeasured(self) -> bool:
+        """Whether the microphone may hear the avatar but its echo's delay and level are not measured yet (a call's
+        first second of the avatar's voice, when it has no greeting): loudness cannot tell that echo from someone
+        talking over it (`voice_over_echo_s` is None). False once the microphone is known not to hear it."""
+        if not self._available or self._echo is False:
+            return False
+        return self.echo_db is None or self.echo_lag is None or self._measured_on < EVIDENCE_FRAMES // 2
 
     def _hears_avatar(self) -> bool | None:
         """Whether the microphone's loudness follows the avatar's (None: not known yet)."""

@@ -88,6 +88,7 @@ class VoiceHandler(CallConversation, TalkOver, AsyncStreamHandler):
         self._unsure_since: float | None = None  # the avatar is held: is the user interrupting, or saying "mm-hmm"?
         self._judged_utterance: Utterance | None = None  # speech over the avatar that ended while being judged
         self._onset_over_echo = False  # speech began over the avatar's echo: held once it lasts (see listen())
+        self._speech_began_at: float | None = None  # when the latest speech began (clock time)
         self._carry: np.ndarray | None = None  # an utterance cut off by more speech before it was saved
         self._carry_speech_s = 0.0  # how much speech the VAD heard in it
         self._turn_count = 0
@@ -231,20 +232,23 @@ class VoiceHandler(CallConversation, TalkOver, AsyncStreamHandler):
             return
         for event in endpointer.feed(audio):
             if isinstance(event, SpeechStarted):
+                self._speech_began_at = self.clock() - endpointer.speech_s  # (the VAD's onset took that long)
                 self.transcriber.reset()
                 over_avatar = self._audible_reply()
                 # Over the avatar it may be "mm-hmm": the prompt has whisper spell a hum as one (see words.py).
                 self.transcriber.prompt = self.names_in_call() + (f" {HUM_SPELLINGS}" if over_avatar else "")
-                if over_avatar and self.echo.echo_heard():
+                if over_avatar and (self.echo.echo_heard() or self.echo.echo_unmeasured()):
                     # On speakers AEC3 lets through 100-200 ms of echo now and then (the reply's start, a loud
                     # word after a gap): a hold at each made 6 of 20 replies stutter for ~1 s in the WebRTC bench.
                     # So here speech must last as long as the shortest utterance, and be louder than the echo can
-                    # be, before the avatar holds (see below).
+                    # be, before the avatar holds (see below). Until the echo is measured, that is not known: at a
+                    # call's first reply its echo arrived before the canceller knew of it, a hold cut it to a
+                    # fragment, and whisper made "To-" (p 0.85) of that, which stopped the reply.
                     self._onset_over_echo = True
                 elif over_avatar:
                     self._hold()
                 elif self.replying():
-                    self.barge_in(reason="speech")
+                    self.barge_in(reason="speech", began_at=self._speech_began_at)
                 elif self._echo_may_follow():
                     # Its last words may still be coming back: judged by loudness as over the avatar (no hold).
                     self._onset_over_echo = True
@@ -288,7 +292,7 @@ class VoiceHandler(CallConversation, TalkOver, AsyncStreamHandler):
             # (After the reply nothing is held: it waits for its pause to be told by loudness alone.)
             and (
                 (endpointer.speech_s >= ECHO_HOLD_AFTER_S and self._audible_reply())
-                or not self._only_echo(endpointer.heard_s)
+                or self._voice_over_echo(endpointer.heard_s)
             )
         ):
             self._onset_over_echo = False
@@ -298,7 +302,7 @@ class VoiceHandler(CallConversation, TalkOver, AsyncStreamHandler):
             if (
                 self._unsure_since is not None
                 and endpointer.speech_s > BACKCHANNEL_MAX_S
-                and not self._only_echo(endpointer.heard_s)
+                and self._voice_over_echo(endpointer.heard_s)
             ):
                 self._interrupt("speech")  # too long for "mm-hmm": the user is taking the turn
             self.transcriber.maybe_live(self._key(), endpointer.speech_s, self._audio_so_far)
@@ -360,7 +364,8 @@ class VoiceHandler(CallConversation, TalkOver, AsyncStreamHandler):
         audio, speech_s = event.audio, event.speech_s
         previous = self._turn
         if self.replying():
-            self.barge_in(reason="new utterance")  # first: a reply taken back leaves its words to go with these
+            # First: a reply taken back leaves its words to go with these.
+            self.barge_in(reason="new utterance", began_at=self._speech_began_at)
         carried = self._carry is not None
         if self._carry is not None:
             audio, self._carry = np.concatenate((self._carry, audio)), None

@@ -62,7 +62,7 @@ class TalkOver:
 
     def _interrupt(self: VoiceHandler, reason: str) -> None:
         self._unsure_since = None
-        self.barge_in(reason=reason)
+        self.barge_in(reason=reason, began_at=self._speech_began_at)
 
     def _judge_interruption(self: VoiceHandler, pause: Pause) -> None:
         """Short speech over the avatar ended: its words say whether it was "mm-hmm" or the user's turn."""
@@ -113,6 +113,15 @@ class TalkOver:
         voice_s = self.echo.voice_over_echo_s(last_s)
         return voice_s is not None and voice_s < VOICE_OVER_ECHO_MIN_S
 
+    def _voice_over_echo(self: VoiceHandler, last_s: float) -> bool:
+        """Whether the microphone's last `last_s` seconds were someone talking over the avatar, as far as loudness
+        tells. While its echo is not yet measured and may be coming back, that is not known: no (how long it goes
+        on over the avatar, then its words, decide); once the avatar is done and its echo with it, yes."""
+        echo_may_come = self.replying() or self.clock() < self.playback.audible_until() + ECHO_TAIL_S
+        if echo_may_come and self.echo.echo_unmeasured():
+            return False
+        return not self._only_echo(last_s)
+
     def replying(self: VoiceHandler) -> bool:
         """Whether the avatar is working on or speaking a reply (or its greeting)."""
         turn = self._turn
@@ -123,12 +132,17 @@ class TalkOver:
         # A barge-in or a reply starts a new playback generation: the greeting is over then.
         return self._greeting is not None and self._greeting == self.playback.generation
 
-    def barge_in(self: VoiceHandler, reason: str = "speech") -> BargeIn:
-        """Silence the avatar now and cancel its reply, keeping only the words the user heard."""
+    def barge_in(self: VoiceHandler, reason: str = "speech", began_at: float | None = None) -> BargeIn:
+        """Silence the avatar now and cancel its reply, keeping only the words the user heard. `began_at`: when the
+        speech that stops it began; a reply not a word of which was heard by then is taken back (the user was
+        still talking), though it went on over them for a while (speech over an echo not yet measured holds it
+        only once it lasts)."""
         now = self.clock()
         self._unsure_since = None
         self.echo.forget_unplayed(self.playback.unsent_s())
+        heard_before = self.playback.spoken_text(began_at) if began_at is not None else None
         spoken = self.playback.stop()
+        heard_before = spoken if heard_before is None else heard_before
         if self._clear_queue is not None:
             self._clear_queue()  # FastRTC's own queue of frames not yet sent
         stopped = False
@@ -136,7 +150,7 @@ class TalkOver:
         if turn is not None and turn.task is not None and not turn.task.done() and not turn.interrupted:
             turn.interrupted = True
             if turn.user_saved and turn.conversation_id:
-                if not spoken and turn.latency.ended_by != "button":
+                if not heard_before and turn.latency.ended_by != "button":
                     # Not a word of the reply heard: the user was still talking (a pause ended the turn a moment
                     # too soon). Take it back, as before its first audio: one user message, not two in a row.
                     turn.speculation.withdraw()

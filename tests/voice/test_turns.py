@@ -260,12 +260,15 @@ def test_the_avatar_never_interrupts_itself_from_its_own_echo(
     "That's... enjoy it." was answered as a turn): they are heard. (Whether the answer's onset falls in that
     window depends on the machine's load, so the path taken is not asserted: it was in 23 runs of 25.)"""
     fake_ollama.script(REPLY, "Winter is cold.")
+    first_reply_holds = -1
 
     async def scenario() -> Harness:
         async with Harness(handler, echo=echo) as h:
             await h.page()
             await h.talk(np.concatenate([voices.say("piper", "Tell me about the weather."), silence(1.5)]))
             await answered(h)  # (its audio played, and not only a pause between sentences: under load Piper lags)
+            nonlocal first_reply_holds
+            first_reply_holds = h.handler.backchannels  # (each hold ended by carrying on counts as one)
             if answer:
                 # (At a speaking level: AEC3 damps a voice starting over the echo, and tiny.en then misheard
                 # "What about winter?" at the test voice's own level in 2 runs of about 25.)
@@ -276,6 +279,8 @@ def test_the_avatar_never_interrupts_itself_from_its_own_echo(
 
     h = asyncio.run(scenario())
     assert h.handler.barge_ins == [], h.handler.barge_ins
+    # Nor did it stop to listen to its echo at the call's first reply, which begins before the echo is measured.
+    assert first_reply_holds == 0
     messages = saved(voice_ctx, h.conversation_id())
     turns = [t.row() for t in h.handler.latencies]
     assert [m[0] for m in messages] == ["user", "assistant"] * (2 if answer else 1), (h.statuses()[-6:], turns)
