@@ -197,13 +197,11 @@ class MemoryWriting(MemoryCore):
         whose = {w.persona_id: (w.name, w.policy) for w in witnesses} if witnesses is not None else None
         for chunk_id, text, source_ids, when, owner in pending:
             name, owner_policy = (persona_name, policy) if whose is None else whose.get(owner or "", ("", "off"))
+            drafts: Sequence[CardDraft] = []
             if policy != "off" and owner_policy != "off":
                 drafts = await self.distiller.distill(text, name)
-                owner_id = persona_id if whose is None else str(owner)
-                self._store_cards(drafts, owner_id, conversation_id, source_ids, owner_policy, report, when)
-            with Session(self.engine) as session:
-                repository.mark_cards_done(session, chunk_id)
-                session.commit()
+            owner_id = persona_id if whose is None else str(owner)
+            self._store_cards(drafts, chunk_id, owner_id, conversation_id, source_ids, owner_policy, report, when)
         if pending:
             log.info(
                 "memory: conversation=%s cards from %d chunks: +%d updated %d skipped %d",
@@ -228,6 +226,7 @@ class MemoryWriting(MemoryCore):
     def _store_cards(
         self,
         drafts: Sequence[CardDraft],
+        chunk_id: str,
         persona_id: str,
         conversation_id: str,
         source_ids: Sequence[str],
@@ -235,6 +234,7 @@ class MemoryWriting(MemoryCore):
         report: WriteReport,
         when: datetime | None = None,
     ) -> None:
+        """Store the chunk's cards and mark it done in one transaction: the cards and the mark go together."""
         accepted: list[tuple[CardDraft, MemoryScope, str, str]] = []
         for draft in drafts:
             scope = MemoryScope.persona if draft.type in PERSONA_ONLY_CARD_TYPES else MemoryScope(draft.scope)
@@ -248,11 +248,9 @@ class MemoryWriting(MemoryCore):
                 continue
             reason = filter_sensitive(draft.reason, policy)
             accepted.append((draft, scope, filtered.text, "" if reason.changed else reason.text))
-        if not accepted:
-            return
-        vectors = self.embedder.embed_documents([text for _, _, text, _ in accepted])
-        for (draft, scope, text, reason), vector in zip(accepted, vectors):
-            with Session(self.engine) as session:
+        vectors = self.embedder.embed_documents([text for _, _, text, _ in accepted]) if accepted else []
+        with Session(self.engine) as session:
+            for (draft, scope, text, reason), vector in zip(accepted, vectors):
                 owner = repository.owner_of(scope.value, persona_id)
                 nearest = repository.knn(session, vector, [owner], 1, kind=MemoryKind.card.value)
                 existing = None
@@ -277,8 +275,9 @@ class MemoryWriting(MemoryCore):
                     )
                     repository.insert_memory(session, memory, vector)
                     report.cards_added += 1
-                session.commit()
-            log.debug("memory card: %s", private(text))
+                log.debug("memory card: %s", private(text))
+            repository.mark_cards_done(session, chunk_id)
+            session.commit()
 
     @staticmethod
     def _refresh_card(

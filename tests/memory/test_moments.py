@@ -118,7 +118,7 @@ def test_a_card_leads_to_the_one_message_it_came_from(memory, conversations):
     [chunk] = memory.list(kind=MemoryKind.chunk)
     memory._store_cards(
         [CardDraft(type="fact", text="The user owns a greyhound named Sable.", scope="profile", importance=0.7)],
-        "aria", conversation_id, chunk.source_message_ids, "strict", WriteReport(conversation_id=conversation_id),
+        chunk.id, "aria", conversation_id, chunk.source_message_ids, "strict", WriteReport(conversation_id=conversation_id),
     )  # fmt: skip
     hits = memory.search("Sable the greyhound", "aria", k=None, turn_budget=3, kind=MemoryKind.card)
     [card] = hits
