@@ -250,6 +250,17 @@ def test_a_committed_speculative_reply_is_saved_after_the_user_words(ctx, fake_o
     ]
 
 
+def test_a_reply_already_saved_is_not_taken_back(ctx, fake_ollama):
+    """Voice takes a turn back when its reply was stopped before a word was heard; a stop that comes once the
+    reply is saved (its label was still being made) leaves the turn whole: not the user's words kept twice."""
+    fake_ollama.script("Paris.")
+    conversation_id = ctx.chat.start_conversation("aria")
+    speculation, _ = asyncio.run(speculative_turn(ctx, "What is the capital of France?", conversation_id, 1))
+    assert speculation.written and not speculation.withdraw()
+    ctx.chat.settle(speculation)  # what the flow does once the turn's task ends
+    assert [m[0] for m in contents(ctx, conversation_id)[1:]] == ["user", "assistant"]
+
+
 def test_a_speculative_turn_whose_model_fails_keeps_the_user_words(settings):
     settings = settings.model_copy(update={"ollama_host": f"http://127.0.0.1:{free_port()}"})
     ctx = create_context(settings)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from avatar.chat.cancel import TurnRegistry, until_cancelled
 from avatar.chat.notes import fresh_recall, join_notes, noted_history
@@ -56,22 +57,38 @@ class Speculation:
     user_message_id: str | None = None
     committed: bool = False
     discarded: bool = False
+    written: bool = False  # the reply's outcome is being saved: too late to take the turn back
+    # The voice handler's thread withdraws while the flow writes the reply: the two must not interleave.
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     def commit(self) -> bool:
         """The reply is about to be heard: the turn stands. False if it was discarded."""
-        if not self.discarded:
-            self.committed = True
-        return self.committed
+        with self._lock:
+            if not self.discarded:
+                self.committed = True
+            return self.committed
+
+    def write(self) -> bool:
+        """The reply is over and about to be saved: whether the turn stands. Either way it is final now."""
+        with self._lock:
+            self.written = True
+            return self.commit()
 
     def discard(self) -> None:
         """The user went on talking: nothing of this turn is to be kept."""
         if not self.committed:
             self.discarded = True
 
-    def withdraw(self) -> None:
+    def withdraw(self) -> bool:
         """Committed, but the reply was stopped before a word of it was heard: the user was still talking after
-        all. The turn is taken back as if discarded (the handler hears their words again with what followed)."""
-        self.committed, self.discarded = False, True
+        all. The turn is taken back as if discarded (the handler hears their words again with what followed).
+        False once the reply is saved: the turn stands then (taken back, the user's words would be kept
+        twice, their message not being the newest any more)."""
+        with self._lock:
+            if self.written:
+                return False
+            self.committed, self.discarded = False, True
+            return True
 
 
 @dataclass(frozen=True)
@@ -458,7 +475,7 @@ class ChatFlow:
                 status = MessageStatus.partial
             if turn.spoken_text is not None and status in (MessageStatus.partial, MessageStatus.complete):
                 reply, status = turn.spoken_text, MessageStatus.interrupted
-            if speculation is not None and not speculation.commit():
+            if speculation is not None and not speculation.write():
                 # The user went on talking before hearing any of it: this turn never happened (nothing saved;
                 # send()'s settle() withdraws their words, however early the turn was cancelled).
                 status, reply = None, ""

@@ -150,10 +150,10 @@ class TalkOver:
         if turn is not None and turn.task is not None and not turn.task.done() and not turn.interrupted:
             turn.interrupted = True
             if turn.user_saved and turn.conversation_id:
-                if not heard_before and turn.latency.ended_by != "button":
+                if not heard_before and turn.latency.ended_by != "button" and turn.speculation.withdraw():
                     # Not a word of the reply heard: the user was still talking (a pause ended the turn a moment
                     # too soon). Take it back, as before its first audio: one user message, not two in a row.
-                    turn.speculation.withdraw()
+                    # (Not once the reply is saved: the turn stands then, and their words are not heard again.)
                     turn.latency.speculative, turn.latency.outcome = "cancelled", "you went on"
                     self._carry, self._carry_speech_s = turn.audio, turn.speech_s
                 # Cancels the model stream, or the wait for the reply to be heard, whichever is on.
