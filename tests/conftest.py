@@ -91,13 +91,40 @@ def module_ollama() -> Iterator[FakeModelServer]:
     server.stop()
 
 
+def fresh(server: FakeModelServer) -> FakeModelServer:
+    """A shared fake Ollama as a test expects one: no scripted replies, no delay, no events from earlier tests."""
+    server.token_delay_s = 0.0
+    server.clear_scripts()
+    server.events.clear()
+    return server
+
+
 @pytest.fixture
 def ollama(module_ollama: FakeModelServer) -> FakeModelServer:
     """The module's fake Ollama (`module_ollama`), reset for each test."""
-    module_ollama.token_delay_s = 0.0
-    module_ollama.clear_scripts()
-    module_ollama.events.clear()
-    return module_ollama
+    return fresh(module_ollama)
+
+
+@pytest.fixture(scope="session")
+def session_ollama() -> Iterator[FakeModelServer]:
+    server = FakeModelServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_app(tmp_path_factory, session_ollama: FakeModelServer) -> Iterator[AppWithData]:
+    """One running `python app.py` for the tests across modules that need no fresh start of their own (starting
+    one takes 8-10 s on 2 cores). Its model server is `shared_ollama`."""
+    app = AppWithData(tmp_path_factory.mktemp("shared-app"), session_ollama.url).start()
+    yield app
+    app.stop()
+
+
+@pytest.fixture
+def shared_ollama(session_ollama: FakeModelServer) -> FakeModelServer:
+    """`shared_app`'s fake Ollama, reset for each test."""
+    return fresh(session_ollama)
 
 
 @pytest.fixture

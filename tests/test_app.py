@@ -8,23 +8,13 @@ import sys
 import time
 
 import httpx
-import pytest
 from gradio_client import Client
 
 from avatar.conversations.service import ConversationService
 from avatar.core.db import open_database
 from avatar.core.settings import PROJECT_ROOT
 from avatar.expressions.labels import LABELS
-from tests.conftest import AppWithData, free_port
-from tests.support.fake_model_server import FakeModelServer
-
-
-@pytest.fixture(scope="module")
-def shared_app(tmp_path_factory, module_ollama: FakeModelServer):
-    """One running app for the tests that need no fresh start of their own (starting one takes seconds)."""
-    app = AppWithData(tmp_path_factory.mktemp("app"), module_ollama.url).start()
-    yield app
-    app.stop()
+from tests.conftest import free_port
 
 
 def chat(client: Client, message: str, persona_id: str, conversation_id: str = "") -> list[dict]:
@@ -67,11 +57,11 @@ def test_personas_chat_streams_and_restart_keeps_history(launch_app, fake_ollama
     ]
 
 
-def test_stop_through_the_api_saves_a_partial_reply(shared_app, ollama):
+def test_stop_through_the_api_saves_a_partial_reply(shared_app, shared_ollama):
     client = Client(shared_app.url, verbose=False)
     first = chat(client, "hi", "captain-vega")[-1]
-    ollama.token_delay_s = 0.05
-    ollama.script(" ".join(f"word{i}" for i in range(100)))
+    shared_ollama.token_delay_s = 0.05
+    shared_ollama.script(" ".join(f"word{i}" for i in range(100)))
     job = client.submit("talk a lot", "captain-vega", first["conversation_id"], api_name="/chat")
     deadline = time.monotonic() + 20
     while not any(update["reply"] for update in job.outputs()):  # Stop once the reply is streaming
@@ -80,7 +70,7 @@ def test_stop_through_the_api_saves_a_partial_reply(shared_app, ollama):
     assert client.predict(first["conversation_id"], api_name="/stop") is True
     final = job.result(timeout=10)  # (the last update: outputs() may not have it yet the moment done() is True)
     assert final["status"] == "partial" and final["reply"].startswith("word0") and "word99" not in final["reply"]
-    assert ollama.wait_for_event("chat_closed_by_client")
+    assert shared_ollama.wait_for_event("chat_closed_by_client")
 
 
 def test_unknown_persona_is_a_clear_error(shared_app):

@@ -1,9 +1,10 @@
-"""LAN mode in a real browser, as on a phone on the same Wi-Fi: the app's LAN address over HTTPS, its
-self-signed certificate accepted, nothing shown without the login, and with it a spoken question
-answered by voice."""
+"""LAN mode (`--lan`), as on a phone on the same Wi-Fi: the app's LAN address over HTTPS, its self-signed
+certificate accepted, nothing answering without the login, and with it a chat and a spoken question answered
+by voice in a real browser. One LAN app serves the module (starting one takes 8-10 s)."""
 
 from __future__ import annotations
 
+import base64
 import re
 
 import httpx
@@ -11,14 +12,24 @@ import ifaddr
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.conftest import REAL_TIME
+from tests.conftest import REAL_TIME, RunningApp
 from tests.e2e.conftest import received_energy, start_talking, wait_for_voice_from_app
 from tests.privacy.voice_turn import LoggedInSession
 from tests.voice.conftest import QUESTION
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, REAL_TIME]  # a spoken call, like test_voice_browser.py
-
 LOGIN = {"username": "sam", "password": "kite-flying-42"}
+PROTECTED = [
+    ("GET", "/"),
+    ("GET", "/config"),
+    ("GET", "/gradio_api/info"),
+    ("POST", "/gradio_api/queue/join"),
+    ("GET", "/gradio_api/queue/data?session_hash=x"),
+    ("POST", "/gradio_api/upload"),
+    ("GET", "/gradio_api/file=/etc/hostname"),
+    ("POST", "/gradio_api/component_server"),  # the Voice tab's WebRTC signalling goes through here
+    ("POST", "/gradio_api/run/chat"),
+    ("GET", "/theme.css"),
+]
 
 
 def lan_address() -> str:
@@ -30,11 +41,46 @@ def lan_address() -> str:
     return "127.0.0.1"
 
 
-def test_talking_over_the_lan_needs_the_login(launch_app, fake_ollama, talking_page, ggml_tiny_en, piper_voice_path):
+@pytest.fixture(scope="module")
+def lan_app(tmp_path_factory, module_ollama, ggml_tiny_en, piper_voice_path):
     voice_models = {"AVATAR_STT_MODEL": str(ggml_tiny_en), "AVATAR_TTS_VOICE": str(piper_voice_path)}
-    app = launch_app("--lan", "--auth", f"{LOGIN['username']}:{LOGIN['password']}", env=voice_models)
+    data = tmp_path_factory.mktemp("lan-app") / "data"
+    args = ["--data-dir", str(data), "--ollama-host", module_ollama.url, "--lan", "--auth"]
+    app = RunningApp([*args, f"{LOGIN['username']}:{LOGIN['password']}"], voice_models).start()
+    yield app
+    output = app.stop()
+    assert LOGIN["password"] not in output  # a chosen password is never printed
+
+
+def test_lan_mode_serves_https_and_every_route_needs_the_login(lan_app):
+    assert lan_app.url.startswith("https://")
+    with httpx.Client(verify=False, timeout=10) as client:
+        for method, path in PROTECTED:
+            response = client.request(method, lan_app.url + path)
+            assert response.status_code == 401, (method, path, response.status_code)
+        page = client.get(lan_app.url + "/", auth=(LOGIN["username"], LOGIN["password"]))
+        assert page.status_code == 200 and "Local Avatar" in page.text
+        assert client.get(lan_app.url + "/config", auth=(LOGIN["username"], "wrong")).status_code == 401
+
+
+def test_lan_mode_chat_works_with_the_login(lan_app, ollama):
+    from gradio_client import Client
+
+    ollama.script("Hello from across the network.")
+    # HTTP Basic: scripts send the header themselves (gradio_client's auth= is Gradio's own login form).
+    login = "Basic " + base64.b64encode(f"{LOGIN['username']}:{LOGIN['password']}".encode()).decode()
+    client = Client(lan_app.url, headers={"Authorization": login}, ssl_verify=False, verbose=False)
+    final = list(client.submit("hi", "aria", "", api_name="/chat"))[-1]
+    assert final["reply"] == "Hello from across the network."
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+@REAL_TIME  # a spoken call, like test_voice_browser.py
+def test_talking_over_the_lan_needs_the_login(lan_app, ollama, talking_page):
+    app = lan_app
     url = app.url.replace("127.0.0.1", lan_address())
-    fake_ollama.script("Paris is the capital of France.")
+    ollama.script("Paris is the capital of France.")
     page = talking_page(url, (QUESTION, 6.0), ignore_https_errors=True, http_credentials=LOGIN)
 
     # A browser without the login is refused (Chromium, with no one to ask, fails the navigation).
