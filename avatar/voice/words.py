@@ -33,7 +33,14 @@ def heard_words(transcript: Transcript, speech_s: float, over_avatar: bool = Fal
         probability, per_second, slack = OVER_AVATAR_PROBABILITY, OVER_AVATAR_WORDS_PER_SECOND, OVER_AVATAR_SLACK
     if not words or transcript.probability < probability or words > per_second * speech_s + slack:
         return ""
+    if all(_CUT_OFF.match(word) for word in re.findall(r"[a-z'-]+", text.lower())):
+        return ""  # only the start of a word: nothing anyone could answer
     return text
+
+
+# A word whisper heard only the start of. Over the avatar these were its echo cut short by a hold: "To-" (p 0.85),
+# and "S-" (p 0.99) on a loaded machine, each taken for a short interruption that stopped the reply and was saved.
+_CUT_OFF = re.compile(r"^[a-z']*-+$")
 
 
 # What a listener says to keep the speaker going, not to take the turn (whisper spells hums many ways).

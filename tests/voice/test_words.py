@@ -36,6 +36,15 @@ def test_over_the_avatar_a_hum_read_as_three_quick_words_is_not_words():
     assert heard_words(Transcript("Wait a second.", 0.95), 0.69, over_avatar=True)
 
 
+def test_only_the_start_of_a_word_is_not_words():
+    """Echo cut short by a hold came out "S-" (p 0.99) and "To-" (p 0.85): taken for "Stop", they stopped replies."""
+    for fragment in ("S-", "To-", "Th- th-"):
+        assert not heard_words(Transcript(fragment, 0.99), 0.7, over_avatar=True)
+        assert not heard_words(Transcript(fragment, 0.99), 0.7)
+    assert heard_words(Transcript("St- stop.", 0.9), 0.7, over_avatar=True)
+    assert heard_words(Transcript("I-it-stop for a moment.", 0.8), 1.2, over_avatar=True)  # (tiny.en over echo)
+
+
 HUMS = ["Mm-hmm.", "MMMM.", "Mm-hm.", "Mm-ma.", "Uh-huh.", "Uh-fuh.", "Ow."]  # (as tiny.en spells them)
 
 
