@@ -18,7 +18,7 @@ from avatar.voice.call_screen import CallScreen
 from avatar.voice.handler import Mode, VoiceEvent, VoiceHandler
 from avatar.voice.latency import HEADERS
 from avatar.voice.models import VoiceModels
-from avatar.voice.rtc import listen_without_prefetch, switch_threads_often
+from avatar.voice.rtc import keep_calls_through_busy_moments, listen_without_prefetch, switch_threads_often
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ class VoiceTab:
         self.call = CallScreen(self.faces)
         listen_without_prefetch()
         switch_threads_often()
+        keep_calls_through_busy_moments()
 
     # -- handlers --------------------------------------------------------------------------------
     def prepare(self) -> Iterator[str]:

@@ -32,6 +32,8 @@ from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.mediastreams import MediaStreamError
 from gradio_client.utils import apply_diff
 
+from avatar.voice.rtc import keep_calls_through_busy_moments
+
 
 def _browser_like_jitter_buffer(capacity: int, prefetch: int = 0, is_video: bool = False) -> JitterBuffer:
     # aiortc holds 4 audio packets (80 ms) before playing any; a browser's adaptive buffer holds about
@@ -40,6 +42,9 @@ def _browser_like_jitter_buffer(capacity: int, prefetch: int = 0, is_video: bool
 
 
 aiortc.rtcrtpreceiver.JitterBuffer = _browser_like_jitter_buffer  # type: ignore[assignment,misc]
+# This client runs in Python beside the app loading its models, and misses consent checks as the app does: a browser
+# retransmits its checks, so it does not hang up a call for a few late answers either.
+keep_calls_through_busy_moments()
 
 
 async def wait_until(predicate, timeout_s: float, what: str = "", step_s: float = 0.05):
@@ -407,9 +412,13 @@ class VoiceCall:
         return rows
 
     async def play_and_wait(self, audio: np.ndarray) -> float:
-        """Speak `audio` into the microphone and return once it has all been sent."""
+        """Speak `audio` into the microphone and return once it has all been sent. A call whose media stopped
+        flowing raises rather than waiting for ever (a bench run once hung here with the call gone)."""
         start = time.monotonic()
         self.microphone.play(audio)
+        deadline = start + len(audio) / self.microphone.rate + 30
         while not self.microphone.idle:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the microphone's audio was not taken by the call: {self.statuses()[-3:]}")
             await asyncio.sleep(0.02)
         return start
