@@ -27,8 +27,8 @@ The machine's load from other work shows in these numbers: run it several times 
 
 Environment: BENCH_ONLY=echo (only the echo part over WebRTC), BENCH_ONLY=first (only the complete
 questions' first audio), BENCH_ONLY=pauses (only the thinking pauses) or BENCH_ONLY=talk (only
-backchannels and interruptions); BENCH_DEBUG=1 prints more per trial and writes the app's debug log (with the
-bench's synthetic messages) to the run's scratch folder.
+backchannels and interruptions); BENCH_DEBUG=1 prints more per trial and makes the app's log a debug log. The
+app's log (with the bench's synthetic messages) is kept in the run's scratch folder, whose path is printed.
 """
 
 from __future__ import annotations
@@ -269,6 +269,19 @@ class Conversation:
         return [m.content for m in self.messages() if m.role.value == "user"]
 
 
+def machine_speed(tts) -> str:
+    """How fast this machine is right now, to set the numbers beside other runs': this shared host's speed varies
+    from day to day (on 2026-12-03 every stage of a turn took 2-3 times as long as in the runs of a few days before)."""
+    first_sentence = REPLY.split(". ")[0] + "."
+    tts.synthesize("Hello.")  # (the first run loads the session)
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        tts.synthesize(first_sentence)
+        times.append((time.perf_counter() - started) * 1000)
+    return f"Piper synthesizes {first_sentence!r} in {statistics.median(times):.0f} ms (median of 5, alone)"
+
+
 def bench_webrtc(runs: int, stt_model: str) -> None:
     """The issue's goals over WebRTC: python app.py, an aiortc client as the browser, the labelled set."""
     from tests.conftest import AppWithData
@@ -287,6 +300,7 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-voice-"))
     voices = Voices(PiperTTS(voice), scratch / "speech-set")
+    print(f"  machine: {machine_speed(voices.tts)}")
     trials = [(v, q) for q in COMPLETE for v in Voices.NAMES][: max(runs, 1) * 2]
 
     def at48(audio_16k: np.ndarray) -> np.ndarray:
@@ -310,9 +324,10 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
             "stop",
         )
     }
-    env = {"AVATAR_STT_MODEL": str(ggml), "AVATAR_TTS_VOICE": str(voice)}
-    if DEBUG:  # the app's own account of each turn, written out at the end
-        env |= {"AVATAR_LOG_LEVEL": "DEBUG", "AVATAR_LOG_PROMPTS": "true"}
+    # The app's own account of each turn, written out at the end (the messages are the bench's own).
+    env = {"AVATAR_STT_MODEL": str(ggml), "AVATAR_TTS_VOICE": str(voice), "AVATAR_LOG_PROMPTS": "true"}
+    if DEBUG:
+        env |= {"AVATAR_LOG_LEVEL": "DEBUG"}
     app = AppWithData(scratch / "app", server.url, env).start()
     db = Conversation(app.data_dir)
 
@@ -468,13 +483,11 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
 
     async def run() -> None:
         session, call = await call_with()
-        if ONLY == "echo":
-            await call.close()
-            await session.close()
         try:
+            # (The echo part too: without it the app loaded its models during the first echo trials.)
+            await warm_up(call)
             if ONLY == "echo":
                 raise _SkipToEcho
-            await warm_up(call)
             if ONLY != "talk":
                 if ONLY != "pauses":
                     await complete_questions(call)
@@ -508,14 +521,11 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
     finally:
         app.stop()
         server.stop()
+        log_file = scratch / "app.log"
+        log_file.write_text(app.output)
+        print(f"  (the app's log: {log_file})")
         # Each run's folder held a copy of the embedding model (87 MB): a day of bench runs filled the disk.
-        if DEBUG:
-            log_file = scratch / "app.log"
-            log_file.write_text(app.output)
-            print(f"  (the app's log: {log_file})")
-            shutil.rmtree(scratch / "app" / "models", ignore_errors=True)
-        else:
-            shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(scratch / "app" / "models", ignore_errors=True)
     meaning = sum("meaning" in e for e in results["ended"])
     print("over WebRTC (python app.py + aiortc client as the browser, loopback; Piper and espeak-ng voices)")
     print(f"  {'last word -> first audio heard':36s} {percentiles(results['first'])}   goal p50 <= 500 ms")
