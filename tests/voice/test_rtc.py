@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import fractions
 import sys
 
+import aioice.ice
+import aioice.stun
 import aiortc.rtcrtpreceiver
 import av
 import numpy as np
@@ -12,7 +15,13 @@ import pytest
 from aiortc.rtp import RtpPacket
 
 from avatar.voice.handler import VoiceHandler
-from avatar.voice.rtc import SWITCH_INTERVAL_S, listen_without_prefetch, switch_threads_often
+from avatar.voice.rtc import (
+    CONSENT_MISSES_TO_HANG_UP,
+    SWITCH_INTERVAL_S,
+    keep_calls_through_busy_moments,
+    listen_without_prefetch,
+    switch_threads_often,
+)
 
 
 def opus_packet(sequence: int) -> RtpPacket:
@@ -92,3 +101,57 @@ def test_threads_waiting_for_the_gil_get_it_within_half_a_millisecond():
         assert sys.getswitchinterval() == pytest.approx(0.0001, rel=0.05)
     finally:
         sys.setswitchinterval(before)
+
+
+async def ice_pair() -> tuple[aioice.Connection, aioice.Connection]:
+    """Two connected ICE agents on this machine's own address, as the app and a browser are."""
+    app, browser = aioice.Connection(ice_controlling=False), aioice.Connection(ice_controlling=True)
+    await asyncio.gather(app.gather_candidates(), browser.gather_candidates())
+    for one, other in ((app, browser), (browser, app)):
+        for candidate in other.local_candidates:
+            await one.add_remote_candidate(candidate)
+        await one.add_remote_candidate(None)
+        one.remote_username, one.remote_password = other.local_username, other.local_password
+    await asyncio.gather(app.connect(), browser.connect())
+    return app, browser
+
+
+def test_a_call_is_kept_while_the_other_end_answers_consent_checks_late_for_a_while(monkeypatch):
+    """While a call's first seconds load the models, the two ends answered ICE's consent checks late 4 times in a
+    row in the bench, and aioice hangs up after 6 (30 s). The app lets a minute of misses go (here time runs fast)."""
+    monkeypatch.setattr(aioice.ice, "CONSENT_INTERVAL", 0.02)
+    monkeypatch.setattr(aioice.stun, "RETRY_RTO", 0.02)
+    monkeypatch.setattr(aioice.ice, "CONSENT_FAILURES", 6)  # aioice's own (restored afterwards)
+    keep_calls_through_busy_moments()
+
+    async def scenario() -> tuple[int, int]:
+        app, browser = await ice_pair()
+        answer, missed = browser.request_received, [0]
+        hung_up: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        close = app.close
+
+        def busy(*args: object) -> None:
+            missed[0] += 1  # a check the browser answers too late
+
+        async def closing() -> None:
+            if not hung_up.done():
+                hung_up.set_result(missed[0])
+            await close()
+
+        app.close = closing  # type: ignore[method-assign]
+        try:
+            browser.request_received = busy  # type: ignore[method-assign]
+            while missed[0] < 8 and not hung_up.done():
+                await asyncio.sleep(0.01)
+            kept_through = 0 if hung_up.done() else missed[0]
+            browser.request_received = answer  # type: ignore[method-assign]  (answering again)
+            await asyncio.sleep(0.2)
+            missed[0] = 0
+            browser.request_received = busy  # type: ignore[method-assign]  (gone for good)
+            return kept_through, await asyncio.wait_for(hung_up, 10)
+        finally:
+            await asyncio.gather(app.close(), browser.close())
+
+    kept_through, misses_at_hang_up = asyncio.run(scenario())
+    assert kept_through >= 8  # aioice alone hangs up at 6
+    assert CONSENT_MISSES_TO_HANG_UP <= misses_at_hang_up <= CONSENT_MISSES_TO_HANG_UP + 1  # one gone is let go
