@@ -124,6 +124,10 @@ class WhisperWorker:
             if process is not None and self._busy and process.poll() is None:
                 self._ready.clear()
                 process.kill()
+                # Until it is reaped it still looks alive, and a start() just after would take it for the running
+                # process and start none (the test that starts it again waited 30 s in a loaded full run).
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=2)
 
     def close(self) -> None:
         with self._lock:

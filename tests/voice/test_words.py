@@ -42,7 +42,7 @@ def test_only_the_start_of_a_word_is_not_words():
         assert not heard_words(Transcript(fragment, 0.99), 0.7, over_avatar=True)
         assert not heard_words(Transcript(fragment, 0.99), 0.7)
     assert heard_words(Transcript("St- stop.", 0.9), 0.7, over_avatar=True)
-    assert heard_words(Transcript("I-it-stop for a moment.", 0.8), 1.2, over_avatar=True)  # (tiny.en over echo)
+    assert heard_words(Transcript("I-it-stop for a moment.", 0.8), 1.5, over_avatar=True)  # (tiny.en over echo)
 
 
 HUMS = ["Mm-hmm.", "MMMM.", "Mm-hm.", "Mm-ma.", "Uh-huh.", "Uh-fuh.", "Ow."]  # (as tiny.en spells them)
