@@ -27,6 +27,9 @@ from avatar.scenes.flows import SceneFlow
 from avatar.scenes.service import SceneService
 from avatar.worlds.service import WorldService
 
+# A stop during the embedding model's warm-up waits this long for it at most (see Embedder.finish_warm_up).
+WARM_UP_WAIT_S = 30.0
+
 
 @dataclass
 class AppContext:
@@ -67,6 +70,7 @@ class AppContext:
             self.memory.schedule_world_lore_sync(world.id, partial(self.worlds.lore, world.id))
 
     def close(self) -> None:
+        self.memory.embedder.finish_warm_up(WARM_UP_WAIT_S)  # (a few seconds when stopped during it)
         self.cards.close()
         self.memory.close()
 

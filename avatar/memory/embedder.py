@@ -192,6 +192,13 @@ class Embedder:
             self._warm_up.start()
         return self._warm_up
 
+    def finish_warm_up(self, timeout_s: float) -> None:
+        """Wait (at most `timeout_s`) for a warm-up under way. At the interpreter's exit a thread still inside torch
+        aborts the process ("terminate called without an active exception", exit -6): a stop right after the start
+        lost its clean exit that way."""
+        if self._warm_up is not None:
+            self._warm_up.join(timeout_s)
+
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
