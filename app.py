@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         scratch.use_data_dir(settings.data_dir)  # before Gradio is imported: its temp files go there
+        scratch.hold_libraries_temp_files()
     except OSError as error:  # a file, a read-only disk, no permission: one line, not a traceback
         why = "it is a file" if settings.data_dir.is_file() else (error.strerror or str(error))
         print(

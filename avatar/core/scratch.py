@@ -54,6 +54,18 @@ def use_data_dir(data_dir: Path) -> Path:
     return run_dir
 
 
+def hold_libraries_temp_files() -> None:
+    """The app's process: the libraries' own temporary files (onnxruntime's session file, torch's kernel cache)
+    go to this run's folder too, so nothing of a run is left in the system's temp folder. (Not for tests that
+    build apps in their own process: their temp folder would move with each app.)"""
+    if _run_dir is None:
+        return
+    libraries = _run_dir / "system"
+    libraries.mkdir(mode=0o700, exist_ok=True)
+    os.environ["TMPDIR"] = str(libraries)
+    tempfile.tempdir = None  # (Python's tempfile reads TMPDIR again)
+
+
 def folder(name: str) -> Path:
     """A private sub-folder of this run's scratch folder (made if missing)."""
     global _run_dir
