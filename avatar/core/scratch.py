@@ -62,8 +62,12 @@ def hold_libraries_temp_files() -> None:
         return
     libraries = _run_dir / "system"
     libraries.mkdir(mode=0o700, exist_ok=True)
+    # Python's own temp folder stays the system's (read once, here, before TMPDIR moves): with it moved too, the
+    # browser tests' character gallery stayed empty (Gradio relies on it). Native code (onnxruntime) reads TMPDIR;
+    # torch is told its own folder.
+    tempfile.gettempdir()
     os.environ["TMPDIR"] = str(libraries)
-    tempfile.tempdir = None  # (Python's tempfile reads TMPDIR again)
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(libraries / "torchinductor")
 
 
 def folder(name: str) -> Path:
