@@ -271,7 +271,7 @@ class Conversation:
 
 def machine_speed(tts) -> str:
     """How fast this machine is right now, to set the numbers beside other runs': this shared host's speed varies
-    from day to day (on 2026-12-03 every stage of a turn took 2-3 times as long as in the runs of a few days before)."""
+    from day to day (on 2026-12-03 every stage of a turn took 2-3 times as long as in earlier sessions' runs)."""
     first_sentence = REPLY.split(". ")[0] + "."
     tts.synthesize("Hello.")  # (the first run loads the session)
     times = []
