@@ -33,7 +33,7 @@ def heard_words(transcript: Transcript, speech_s: float, over_avatar: bool = Fal
         probability, per_second, slack = OVER_AVATAR_PROBABILITY, OVER_AVATAR_WORDS_PER_SECOND, OVER_AVATAR_SLACK
     if not words or transcript.probability < probability or words > per_second * speech_s + slack:
         return ""
-    if all(_CUT_OFF.match(word) for word in re.findall(r"[a-z'-]+", text.lower())):
+    if all(_CUT_OFF.match(word) for word in _spoken_words(text)):
         return ""  # only the start of a word: nothing anyone could answer
     return text
 
@@ -41,6 +41,11 @@ def heard_words(transcript: Transcript, speech_s: float, over_avatar: bool = Fal
 # A word whisper heard only the start of. Over the avatar these were its echo cut short by a hold: "To-" (p 0.85),
 # and "S-" (p 0.99) on a loaded machine, each taken for a short interruption that stopped the reply and was saved.
 _CUT_OFF = re.compile(r"^[a-z']*-+$")
+
+
+def _spoken_words(text: str) -> list[str]:
+    """The words of a transcript, lower case, hyphens kept ("mm-hmm", "s-")."""
+    return re.findall(r"[a-z'-]+", text.lower())
 
 
 # What a listener says to keep the speaker going, not to take the turn (whisper spells hums many ways).
@@ -66,7 +71,7 @@ HUM_SPELLINGS = "Mm-hmm. Uh-huh. Mm-hmm."
 
 def is_backchannel(text: str) -> bool:
     """Whether `text` is only a listener's "mm-hmm", "yeah", "okay", "right", "I see" (a few words at most)."""
-    words = re.findall(r"[a-z'-]+", text.lower())
+    words = _spoken_words(text)
     return 0 < len(words) <= 3 and all(w in BACKCHANNELS or _HUM.match(w) for w in words)
 
 
