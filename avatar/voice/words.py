@@ -9,6 +9,9 @@ the speech it came from (a loop, an invented sentence) was made up.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+
+import jellyfish
 
 from avatar.speech.stt import MAX_WORDS_PER_SECOND, Transcript, word_count
 
@@ -76,9 +79,14 @@ def is_backchannel(text: str) -> bool:
 
 
 # Whisper hears the echo AEC3 leaves of the avatar's voice a sound off ("looks sunny" came back "Looks funny." and
-# stopped a reply in a bench run): a word this long may differ from one the avatar said by one letter. Shorter
-# words must match exactly ("stop" is one letter from "step").
+# stopped a reply in a bench run): a word this long may differ from one the avatar said by one letter, or sound
+# like it. Shorter words must match exactly ("stop" is one letter from "step" and sounds like it).
 ECHO_FUZZY_MIN_LETTERS = 5
+# How a word sounds: its Metaphone key (jellyfish), with the consonants AEC3's leftovers blur taken as one: voiced
+# and unvoiced lips (b/p), l/r, s/sh. The reply's "breeze" came back "Please." (PLS / BRS) and stopped it in a bench
+# run: four letters off, one sound class apart at each place. "Brest" (BRST) for "breeze" is one sound more.
+_SOUND_CLASSES = str.maketrans({"B": "P", "R": "L", "X": "S"})
+_MIN_SOUNDS = 2  # a key this short (two consonants) must match exactly; one sound off needs three
 
 
 def is_echo(text: str, said: str) -> bool:
@@ -90,8 +98,22 @@ def is_echo(text: str, said: str) -> bool:
 
 def _misheard(word: str, spoken: set[str]) -> bool:
     return len(word) >= ECHO_FUZZY_MIN_LETTERS and any(
-        len(other) >= ECHO_FUZZY_MIN_LETTERS and _one_edit_apart(word, other) for other in spoken
+        len(other) >= ECHO_FUZZY_MIN_LETTERS and (_one_edit_apart(word, other) or _sounds_alike(word, other))
+        for other in spoken
     )
+
+
+def _sounds_alike(a: str, b: str) -> bool:
+    """Whether two words have the same consonants, as a listener hears them, or one sound more or less."""
+    key_a, key_b = _sound_key(a), _sound_key(b)
+    if min(len(key_a), len(key_b)) < _MIN_SOUNDS:
+        return False
+    return key_a == key_b or (min(len(key_a), len(key_b)) > _MIN_SOUNDS and _one_edit_apart(key_a, key_b))
+
+
+@lru_cache(maxsize=4096)
+def _sound_key(word: str) -> str:
+    return jellyfish.metaphone(word).translate(_SOUND_CLASSES)
 
 
 def _one_edit_apart(a: str, b: str) -> bool:
