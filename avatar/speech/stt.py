@@ -206,8 +206,10 @@ class WhisperSTT:
                 no_timestamps=True,
                 suppress_blank=True,
                 suppress_nst=True,
-                # whisper.cpp's fused attention: the same words (26 of 26 test utterances, two voices), a pass over
-                # 1.7 s of speech 356 ms instead of 398 (medians of 12, tiny.en q8_0, 2 threads, this 2-core machine).
+                # whisper.cpp's fused attention (its default; said here should that change): a pass over 1.7 s of
+                # speech 356 ms instead of 398 (medians of 12, tiny.en q8_0, 2 threads, this 2-core machine), the
+                # same words on 66 test utterances; it loops a little more often (2 of 20 questions spoken in
+                # Chromium, 0 of 20 without), which now costs nothing (see transcribe_detailed).
                 context_params={"flash_attn": True},
             )
         except Exception as error:  # download failures, corrupt files: say which model
@@ -233,7 +235,7 @@ class WhisperSTT:
         """`transcribe` with whisper's confidence; `threads` for this call only; `abort()` True stops early
         (a live transcript giving way to the final one): the result is then marked aborted. `prompt`: text
         as if said just before (the names in the call), which whisper then spells as written there.
-        `draft`: a quick pass (a shorter context; when it loops, its phrase once rather than a second, full pass)."""
+        `draft`: a quick pass (a shorter context; when it loops, its phrase once even if that is long for the audio)."""
         audio = np.ascontiguousarray(np.asarray(audio, dtype=np.float32).reshape(-1))
         if audio.size == 0 or float(np.sqrt(np.mean(np.square(audio)))) < _SILENCE_RMS:
             return Transcript("", 0.0)
@@ -244,15 +246,16 @@ class WhisperSTT:
         seconds = audio.size / SAMPLE_RATE
         audio_ctx = adaptive_audio_ctx(audio.size, draft) if self.adaptive_context else 0
         result = self._decode(audio, audio_ctx, threads, abort, prompt)
-        if draft and looks_looped(result.text):
-            # A draft is shown, not answered: the phrase once, rather than a second, full-window pass (~0.7 s).
+        looped = looks_looped(result.text)
+        if looped and (draft or not too_many_words(loop_head(result.text), seconds)):
+            # Whisper said the phrase, then did not stop ("What is the capital of France? What is the capital of
+            # France? ..." in 2 of 20 questions spoken in Chromium): the phrase once. The full window's pass gets
+            # it right too, but took 2 s more here, on the answer's path. (A draft is only shown: its phrase once
+            # however long it is.)
             result = Transcript(loop_head(result.text), result.probability, result.aborted)
-        elif (
-            self.adaptive_context
-            and not result.aborted
-            and (looks_looped(result.text) or too_many_words(result.text, seconds))
-        ):
-            # The short context's known failure; the full window gets these right.
+        elif self.adaptive_context and not result.aborted and (looped or too_many_words(result.text, seconds)):
+            # A loop that drifts ("Tell me they story. Tell me you story...") has no phrase to keep: the short
+            # context's known failure, which the full window gets right.
             logger.debug("short context looped or ran on (%s): decoding the full window", private(result.text))
             result = self._decode(audio, 0, threads, abort, prompt)
         logger.debug(

@@ -198,6 +198,42 @@ def test_a_looping_draft_shows_its_phrase_once() -> None:
     assert loop_head("I think I think so.") == "I think I think so."  # not a loop
 
 
+class _LoopingWhisper:
+    """pywhispercpp's model as tiny.en behaved on a question spoken in Chromium: at a short context it says the
+    question, then again and again; the full window (audio_ctx 0) gets it right. Counts the passes."""
+
+    def __init__(self, looped: str, right: str) -> None:
+        self.looped, self.right, self.contexts = looped, right, []
+
+    def transcribe(self, audio, audio_ctx=0, **_options):
+        from pywhispercpp.model import Segment
+
+        self.contexts.append(audio_ctx)
+        return [Segment(0, 100, self.looped if audio_ctx else self.right, probability=0.95)]
+
+
+@pytest.mark.parametrize(
+    "looped, expected, passes",
+    [
+        # The phrase fits the speech: taken once, without the full window's pass (2 s more on this machine).
+        (
+            "What is the capital of France? What is the capital of France? What is the",
+            "What is the capital of France?",
+            1,
+        ),
+        ("Yes. Yes. Yes.", "Yes.", 1),
+        # A loop that drifts has no phrase to keep: the full window decides.
+        ("Tell me they story. Tell me they story. Tell me you story. Tell me you story.", "Tell me a story.", 2),
+    ],
+)
+def test_a_final_pass_that_loops_is_its_phrase_once(looped: str, expected: str, passes: int) -> None:
+    stt = WhisperSTT("tiny.en.bin", adaptive_context=True)
+    stt._model = whisper = _LoopingWhisper(looped, right=expected)
+    speech = np.sin(np.linspace(0, 2000, 2 * 16_000)).astype(np.float32) * 0.3  # 2 s, loud enough to be heard
+    assert stt.transcribe_detailed(speech, threads=2).text == expected
+    assert len(whisper.contexts) == passes and whisper.contexts[0] > 0
+
+
 @pytest.mark.slow
 def test_adaptive_context_transcribes_short_words(ggml_tiny_en: Path, tts: PiperTTS) -> None:
     fast = WhisperSTT(ggml_tiny_en, threads=1, adaptive_context=True)
