@@ -150,3 +150,18 @@ def test_recall_never_waits_for_a_missing_or_loading_model(memory, engine, tmp_p
     # cannot load at all: still keyword search, no error in the middle of a turn
     assert texts(cold.recall("Biscuit", "aria", wait_for_model=True)) == ["The user has a dog named Biscuit."]
     cold.close()
+
+
+def test_recall_says_why_it_searches_by_keyword_once_the_model_is_known_missing(memory, engine, tmp_path, caplog):
+    from avatar.memory.embedder import Embedder
+    from avatar.memory.service import MemoryService
+
+    memory.add("The user has a dog named Biscuit.")
+    missing = Embedder(tmp_path / "not-there")
+    missing.start_warm_up().join(30)
+    cold = MemoryService(engine, missing)
+    with caplog.at_level("INFO", logger="avatar.memory.recall"):
+        assert texts(cold.recall("Biscuit", "aria")) == ["The user has a dog named Biscuit."]
+    said = " ".join(record.getMessage() for record in caplog.records)
+    assert "keyword search only" in said and "not-there" in said and "still loading" not in said
+    cold.close()
