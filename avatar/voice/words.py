@@ -104,7 +104,7 @@ def _misheard(word: str, spoken: set[str]) -> bool:
 
 
 def _sounds_alike(a: str, b: str) -> bool:
-    """Whether two words have the same consonants, as a listener hears them, or one sound more or less."""
+    """Whether two words have the same consonants, as a listener hears them, or one sound changed, added or left out."""
     key_a, key_b = _sound_key(a), _sound_key(b)
     if min(len(key_a), len(key_b)) < _MIN_SOUNDS:
         return False
