@@ -333,11 +333,11 @@ class MemoryRecall(MemoryCore):
 
     def _query_vector(self, query: str, wait_for_model: bool) -> np.ndarray | None:
         if not (self.embedder.loaded or wait_for_model):
-            if self.embedder.load_error is not None:  # (the log said "still loading" for a model it could not get)
+            if self.embedder.load_error is not None:  # known missing: say why, not "still loading"
                 log.info("recall: keyword search only: %s", self.embedder.load_error.message)
-                return None
-            self.embedder.start_warm_up()
-            log.info("recall: embedding model still loading, keyword search only")
+            else:
+                self.embedder.start_warm_up()
+                log.info("recall: embedding model still loading, keyword search only")
             return None
         try:
             return self.embedder.embed_query(query)
