@@ -524,8 +524,10 @@ def bench_webrtc(runs: int, stt_model: str) -> None:
         log_file = scratch / "app.log"
         log_file.write_text(app.output)
         print(f"  (the app's log: {log_file})")
-        # Each run's folder held a copy of the embedding model (87 MB): a day of bench runs filled the disk.
+        # Each run's folder held a copy of the embedding model (87 MB): a day of bench runs filled the disk. Only
+        # the app's log and data are kept (~0.3 MB), not the synthesized speech (~2 MB, made again next run).
         shutil.rmtree(scratch / "app" / "models", ignore_errors=True)
+        shutil.rmtree(scratch / "speech-set", ignore_errors=True)
     meaning = sum("meaning" in e for e in results["ended"])
     print("over WebRTC (python app.py + aiortc client as the browser, loopback; Piper and espeak-ng voices)")
     print(f"  {'last word -> first audio heard':36s} {percentiles(results['first'])}   goal p50 <= 500 ms")
