@@ -84,12 +84,17 @@ def test_cancelled_task_still_saves_what_was_produced(ctx, fake_ollama):
     conversation_id = ctx.chat.start_conversation("aria")
 
     async def scenario():
+        # Cancel once words have arrived, not after a fixed sleep: on a loaded
+        # host the prompt alone can take longer than any sleep we would pick.
+        first_words = asyncio.Event()
+
         async def consume():
-            async for _ in ctx.chat.send("aria", conversation_id, "go"):
-                pass
+            async for update in ctx.chat.send("aria", conversation_id, "go"):
+                if update.reply:
+                    first_words.set()
 
         task = asyncio.create_task(consume())
-        await asyncio.sleep(0.2)
+        await asyncio.wait_for(first_words.wait(), timeout=30)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
