@@ -253,3 +253,19 @@ def test_model_list_of_an_openai_compatible_server(settings, fake_ollama, embedd
     assert banner["visible"] is False and pull["visible"] is False
     assert picker["interactive"] is False and "lists no models" in picker["info"]
     ctx.close()
+
+
+def test_a_character_picked_while_the_page_loads_is_answered_after_the_load(settings, ctx):
+    """The page's load shows the default character; a pick made before it returned must not be overwritten by
+    it (seen in a full run: Captain Vega's chat shown, then Aria's empty list over it). Gradio's queue runs the
+    events of one concurrency group one at a time in the order they came, so both must be in the same one."""
+    from avatar.app import build_app
+
+    demo = build_app(settings, ctx)
+
+    def wired(method, event: str):
+        return [f for f in demo.fns.values() if getattr(f.fn, "__func__", None) is method and event in str(f.targets)]
+
+    (load,) = wired(ChatTab.load, "load")
+    (pick,) = wired(ChatTab.select_persona, "input")
+    assert load.concurrency_id == pick.concurrency_id and load.concurrency_limit == pick.concurrency_limit == 1

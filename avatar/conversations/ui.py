@@ -22,6 +22,11 @@ from avatar.scenes.ui import ScenePanel
 
 log = logging.getLogger(__name__)
 
+# The page's load (the character list and the default character's chats) and picking a character share one
+# queue, one at a time, first come first served: a pick made while the load is still on its way (a slow first
+# load, a busy machine) is answered after it, so the load's default character cannot land over the pick.
+AFTER_PAGE_LOAD: dict[str, Any] = {"concurrency_id": "chat-character", "concurrency_limit": 1}
+
 
 def hidden() -> Any:
     return gr.update(visible=False)
@@ -498,7 +503,12 @@ class ChatTab:
         }
 
         persona_picker.input(
-            self.select_persona, [persona_picker], after_select, show_progress="hidden", api_name=False
+            self.select_persona,
+            [persona_picker],
+            after_select,
+            show_progress="hidden",
+            api_name=False,
+            **AFTER_PAGE_LOAD,
         ).then(self.warm_model, [persona_picker], [load_note], show_progress="hidden", api_name=False)
         # Leaving a conversation is the moment to make its memory cards (see memory/card_schedule.py).
         conversation_id.change(self.ctx.chat.opened, [conversation_id], None, show_progress="hidden", api_name=False)
@@ -601,6 +611,7 @@ class ChatTab:
             [c["persona_picker"], *c["after_select"]],
             show_progress="hidden",
             api_name=False,
+            **AFTER_PAGE_LOAD,
         )
         demo.load(
             self.status,
