@@ -206,6 +206,12 @@ class WhisperSTT:
                 no_timestamps=True,
                 suppress_blank=True,
                 suppress_nst=True,
+                # No temperature fallback: when a pass looks unsure or repetitive, whisper.cpp decodes it again at
+                # rising temperatures, five candidates each time, while the listener waits. On clean speech it never
+                # changed a word here (46 utterances, two voices); on speech under loud echo it made other guesses,
+                # no better, and took longer: p90 491 -> 406 ms, worst 634 -> 494 (tiny.en, 2 threads). Loops and
+                # unsure passes are handled after the pass instead (loop_head, the full window, heard_words).
+                temperature_inc=0.0,
                 # whisper.cpp's fused attention (its default; said here should that change): a pass over 1.7 s of
                 # speech 356 ms instead of 398 (medians of 12, tiny.en q8_0, 2 threads, this 2-core machine), the
                 # same words on 66 test utterances; it loops a little more often (2 of 20 questions spoken in
