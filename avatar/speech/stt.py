@@ -18,6 +18,7 @@ import numpy as np
 from avatar.core.logging import private
 from avatar.speech.audio import SAMPLE_RATE
 from avatar.speech.exceptions import SpeechModelError
+from avatar.speech.ggml_file import IncompleteModel, check_whole
 
 logger = logging.getLogger(__name__)
 
@@ -188,6 +189,14 @@ class WhisperSTT:
                 f"{self.model} is not a whisper.cpp model (a ggml .bin file, such as ggml-base.en.bin). "
                 "Check --stt-model, or give a model name to download it."
             )
+        if is_path:
+            try:
+                check_whole(Path(self.model))  # whisper.cpp would refuse it too, and the first pass crash the app
+            except IncompleteModel as error:
+                raise SpeechModelError(
+                    f"{self.model} is not a whole whisper.cpp model: {error}. It was cut off while being copied, "
+                    "downloaded or converted: make it again, or give a model name to download it."
+                ) from error
         if self.models_dir is not None and not is_path:
             self.models_dir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()

@@ -15,6 +15,7 @@ import pytest
 
 from avatar.speech.audio import resample, to_int16, to_mono_16k
 from avatar.speech.exceptions import SpeechModelError
+from avatar.speech.ggml_file import check_whole
 from avatar.speech.stt import (
     WhisperSTT,
     adaptive_audio_ctx,
@@ -24,7 +25,8 @@ from avatar.speech.stt import (
     too_many_words,
 )
 from avatar.speech.tts import PiperTTS
-from tests.speech.conftest import FOX
+from tests.speech.conftest import FOX, MODELS_CACHE
+from tools.ct2_to_ggml import default_model_dir, ensure_ggml
 
 
 def words(text: str) -> list[str]:
@@ -125,6 +127,19 @@ def test_a_file_that_is_not_a_whisper_model_is_refused_not_crashed_on(tmp_path: 
     page.write_text("<html>404 Not Found</html>")
     with pytest.raises(SpeechModelError, match="not a whisper.cpp model"):
         WhisperSTT(page).warmup()
+
+
+def test_a_model_file_cut_short_is_refused_not_crashed_on(ggml_tiny_en: Path, tmp_path: Path) -> None:
+    # whisper.cpp said "not all tensors loaded", pywhispercpp kept the null context, the first pass: SIGSEGV.
+    quantized = ensure_ggml(default_model_dir(), MODELS_CACHE / "ggml-tiny.en-q8_0.bin", quantize=True)
+    for whole in (ggml_tiny_en, quantized):
+        check_whole(whole)
+    data = quantized.read_bytes()
+    for cut_at in (len(data) - 1, int(len(data) * 0.6), 3000):
+        cut = tmp_path / f"ggml-cut-{cut_at}.bin"
+        cut.write_bytes(data[:cut_at])
+        with pytest.raises(SpeechModelError, match="not a whole whisper.cpp model: it ends"):
+            WhisperSTT(cut).warmup()
 
 
 def test_clean_transcript_drops_non_speech_annotations() -> None:
