@@ -138,6 +138,23 @@ def loop_head(text: str) -> str:
     return text[: last_word.end() + (end.end() if end else 0)].strip()
 
 
+# A hum as whisper writes it: "Mm", "Mm-hmm", "Mm-hm-hm-", "Uh-huh", "Hmm", "M" (cut short by the token cap).
+_HUM_WORD = re.compile(r"^[.,!?]*(?:[mh]+|u+h+)(?:-(?:[mh]+|u*h+u*h*))*-?[.,!?]*$", re.IGNORECASE)
+
+
+def hums_trimmed(text: str) -> str:
+    """`text` without the hums at its end ("Stop. Mm-hmm. Mm-hmm. Mm-hm. M" -> "Stop."); a text of hums only is one
+    hum ("Mm-hm-hm-hm-hm-..." -> "Mm-hmm."). With hums in its prompt (voice/words.HUM_SPELLINGS, for speech over
+    the avatar) tiny.en goes on with the prompt's pattern after the words until the token cap."""
+    words = text.split()
+    kept = list(words)
+    while kept and _HUM_WORD.match(kept[-1]):
+        kept.pop()
+    if kept:
+        return " ".join(kept)
+    return "" if not words else "Uh-huh." if words[0].lower().startswith("u") else "Mm-hmm."
+
+
 class WhisperSTT:
     """A whisper.cpp model: a name ("base.en", downloaded into `models_dir` on first use) or a ggml file path.
 
@@ -268,6 +285,10 @@ class WhisperSTT:
             # it right too, but took 2 s more here, on the answer's path. (A draft is only shown: its phrase once
             # however long it is.)
             result = Transcript(loop_head(result.text), result.probability, result.aborted)
+        elif too_many_words(result.text, seconds) and not too_many_words(trimmed := hums_trimmed(result.text), seconds):
+            # Hums after the words, the prompt's pattern going on: the words are right, and the full window (~2 s
+            # here for a 1 s "Mm-hmm." while the avatar waited, held) says the same.
+            result = Transcript(trimmed, result.probability, result.aborted)
         elif self.adaptive_context and not result.aborted and (looped or too_many_words(result.text, seconds)):
             # A loop that drifts ("Tell me they story. Tell me you story...") has no phrase to keep: the short
             # context's known failure, which the full window gets right.

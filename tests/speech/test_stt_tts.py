@@ -239,6 +239,11 @@ class _LoopingWhisper:
         ("Yes. Yes. Yes.", "Yes.", 1),
         # A loop that drifts has no phrase to keep: the full window decides.
         ("Tell me they story. Tell me they story. Tell me you story. Tell me you story.", "Tell me a story.", 2),
+        # Hums after the words, as tiny.en goes on with the hums in its prompt over the avatar (each was decoded again
+        # over the full window, ~2 s with the avatar held): the words, once.
+        ("Stop. Mm-hmm. Mm-hmm. Mm-hm. Mm-hm. Mm-hm. Mm-hm. Mm-hmm. M", "Stop.", 1),
+        ("Mm-hm-hm-hm-hm-hm-hm-hm-hm-hm-hm-hm-hm-hm-hm-", "Mm-hmm.", 1),
+        ("Uh-huh. Mm-hm. Mm-hm. Mm-hm. Mm-hm. Mm-hm. Mm-hm. Mm-hm.", "Uh-huh.", 1),
     ],
 )
 def test_a_final_pass_that_loops_is_its_phrase_once(looped: str, expected: str, passes: int) -> None:
