@@ -25,6 +25,12 @@ from avatar.voice.state import Turn, VoiceEvent
 
 log = logging.getLogger(__name__)
 
+# Piper keeps at most this much of a reply synthesized ahead of what is playing. Unbounded, it voiced a long story
+# minutes ahead, both cores busy the whole time: a "Mm-hmm." over it took whisper 1-3.5 s with the reply held,
+# and any of it was thrown away at a barge-in. Held, the reply does not drain, so synthesis waits too. A sentence
+# takes Piper ~0.1-0.2 s a second of speech here, so the next one is ready long before this runs out.
+SYNTHESIZED_AHEAD_S = 4.0
+
 
 class Speaker:
     """Sentences in, audio queued on the connection's `Playback` (synthesis in a worker thread)."""
@@ -48,6 +54,12 @@ class Speaker:
         urgent = True  # nothing is playing yet: the listener waits for this one (Piper's first-sentence threads)
         while True:
             sentence = await sentences.get()
+            while (
+                not stopped()
+                and self.playback.generation == generation
+                and self.playback.queued_s() > SYNTHESIZED_AHEAD_S
+            ):
+                await asyncio.sleep(0.05)
             if sentence is None or stopped():
                 break
             text = speakable(sentence)

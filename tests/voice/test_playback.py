@@ -165,3 +165,35 @@ def test_a_replys_first_sentence_is_queued_from_its_first_sound(tts):
     first, second = asyncio.run(first_chunks())
     assert np.abs(first[: int(0.011 * OUTPUT_RATE)]).max() > 0.01  # the voice within 10 ms
     assert np.abs(second[: int(0.025 * OUTPUT_RATE)]).max() <= 0.01  # later sentences: as Piper says them
+
+
+@pytest.mark.slow
+def test_piper_keeps_only_a_few_seconds_of_a_long_reply_ahead_of_what_plays(tts):
+    """A long reply was synthesized minutes ahead, both cores busy, while whisper had to judge a "mm-hmm" said
+    over it; now Piper waits while more than SYNTHESIZED_AHEAD_S is queued, and goes on as the reply plays."""
+    from avatar.voice.reply import SYNTHESIZED_AHEAD_S
+
+    story = [f"This is sentence number {i} of a long story about the sea." for i in range(8)]
+
+    async def scenario() -> tuple[int, float, int]:
+        clock = Clock()
+        playback = Playback(clock)
+        generation = playback.begin()
+        sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        for text in [*story, None]:
+            sentences.put_nowait(text)
+        speaking = asyncio.create_task(Speaker(playback).speak(generation, tts, None, sentences, lambda: False))
+        while playback.queued_s() <= SYNTHESIZED_AHEAD_S and len(playback.sentences) < len(story):  # nothing plays
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(1.0)  # time enough for several more sentences, were they made
+        ahead_s, made_while_waiting = playback.queued_s(), len(playback.sentences)
+        while not speaking.done():  # now the reply plays (the clock moving 20 ms a chunk): the rest follows
+            played = await playback.next_chunk(0) is not None
+            clock.now += CHUNK_S
+            if not played:
+                await asyncio.sleep(0.01)  # (Piper at work on the next sentence)
+        return made_while_waiting, ahead_s, len(playback.sentences)
+
+    made_while_waiting, ahead_s, made = asyncio.run(scenario())
+    assert made_while_waiting < len(story) and ahead_s < SYNTHESIZED_AHEAD_S + 4  # one sentence (3.3 s) over at most
+    assert made == len(story)  # and all of it was spoken in the end
