@@ -54,13 +54,15 @@ class Speaker:
         urgent = True  # nothing is playing yet: the listener waits for this one (Piper's first-sentence threads)
         while True:
             sentence = await sentences.get()
+            if sentence is None or stopped():
+                break
             while (
                 not stopped()
                 and self.playback.generation == generation
                 and self.playback.queued_s() > SYNTHESIZED_AHEAD_S
             ):
                 await asyncio.sleep(0.05)
-            if sentence is None or stopped():
+            if stopped():
                 break
             text = speakable(sentence)
             audio = np.zeros(0, dtype=np.float32)
