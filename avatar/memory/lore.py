@@ -17,7 +17,7 @@ from avatar.memory.schemas import (
     MemoryKind,
     MemoryScope,
 )
-from avatar.personas.cards import LoreEntry
+from avatar.personas.card_format import LoreEntry
 
 log = logging.getLogger(__name__)
 

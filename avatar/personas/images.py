@@ -49,7 +49,7 @@ def preview_dir() -> Path:
 
 def preview_of(image_path: Path | None, name: str) -> Path:
     """A small PNG of the persona's picture (or of a plain placeholder), cached by content."""
-    from avatar.personas.cards import placeholder_png  # cards imports Pillow helpers; keep this module light
+    from avatar.personas.card_png import placeholder_png  # card_png imports Pillow; keep this module light
 
     if image_path is not None:
         try:

@@ -16,10 +16,8 @@ from pathlib import Path
 
 from avatar.core.errors import AvatarError
 from avatar.expressions.labels import LABELS
+from avatar.personas.card_format import EXTRAS_SUFFIX, CardExtras, LoreEntry
 from avatar.personas.cards import (
-    EXTRAS_SUFFIX,
-    CardExtras,
-    LoreEntry,
     export_card,
     legacy_character_note,
     parse_card,

@@ -16,7 +16,7 @@ from avatar.core import scratch
 from avatar.core.errors import AvatarError
 from avatar.expressions.sprites_ui import SpriteSection
 from avatar.expressions.ui import Faces
-from avatar.personas.cards import join_examples, split_examples
+from avatar.personas.card_fields import join_examples, split_examples
 from avatar.personas.images import preview_of
 from avatar.personas.schemas import DEFAULT_CHARACTER_NOTE_DEPTH, MAX_CHARACTER_NOTE_DEPTH, Persona, PersonaFile
 from avatar.personas.service import Deleted

@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from avatar.core.files import atomic_write_bytes
 from avatar.core.ids import utcnow
-from avatar.personas.cards import LoreEntry
+from avatar.personas.card_format import LoreEntry
 from avatar.worlds import repository
 from avatar.worlds.exceptions import InvalidWorld, WorldNotFound
 from avatar.worlds.models import World

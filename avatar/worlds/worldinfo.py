@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
-from avatar.personas.cards import LoreEntry
+from avatar.personas.card_format import LoreEntry
 from avatar.worlds.exceptions import InvalidWorld
 from avatar.worlds.schemas import DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS
 

@@ -9,7 +9,8 @@ from PIL import Image
 from avatar.core.settings import PROJECT_ROOT
 from avatar.expressions.faces import generated_face
 from avatar.expressions.labels import LABELS
-from avatar.personas.cards import export_png, parse_card
+from avatar.personas.card_export import export_png
+from avatar.personas.cards import parse_card
 from avatar.personas.schemas import PersonaFile
 from avatar.personas.service import PersonaService
 

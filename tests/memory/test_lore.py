@@ -8,7 +8,7 @@ import pytest
 
 from avatar.memory.lore import LORE_REASON
 from avatar.memory.schemas import MemoryKind
-from avatar.personas.cards import EXTRAS_SUFFIX, CardExtras
+from avatar.personas.card_format import EXTRAS_SUFFIX, CardExtras
 from tests.personas.cardkit import v2_card
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,8 @@ import tracemalloc
 import pytest
 
 from avatar.core.errors import AvatarError
-from avatar.personas.cards import MAX_CARD_BYTES, PNG_SIGNATURE, CardError, import_card, parse_card, read_card_file
+from avatar.personas.card_format import MAX_CARD_BYTES, PNG_SIGNATURE, CardError
+from avatar.personas.cards import import_card, parse_card, read_card_file
 
 from .cardkit import b64json, png, v1_card, v2_card, v3_card
 

@@ -12,7 +12,8 @@ import yaml
 from avatar.core.errors import AvatarError
 from avatar.core.settings import PROJECT_ROOT
 from avatar.personas import repository
-from avatar.personas.cards import CardError, export_card, import_card, parse_card, read_card_extras, read_lore
+from avatar.personas.card_format import CardError
+from avatar.personas.cards import export_card, import_card, parse_card, read_card_extras, read_lore
 from avatar.personas.schemas import PersonaFile
 from avatar.personas.service import PersonaService
 

@@ -10,15 +10,9 @@ from PIL import Image
 
 from avatar.core.settings import PROJECT_ROOT
 from avatar.llm.prompt import HistoryItem, build_prompt
-from avatar.personas.cards import (
-    EXTENSION_KEY,
-    CardExtras,
-    card_v2,
-    card_v3,
-    export_json,
-    export_png,
-    parse_card,
-)
+from avatar.personas.card_export import card_v2, card_v3, export_json, export_png
+from avatar.personas.card_format import EXTENSION_KEY, CardExtras
+from avatar.personas.cards import parse_card
 from avatar.personas.repository import LEGACY_POST_HISTORY_HEADING, load_persona
 from avatar.personas.schemas import Persona, PersonaFile, StyleRules, VoiceSettings
 
