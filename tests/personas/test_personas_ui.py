@@ -12,7 +12,8 @@ import yaml
 from PIL import Image
 
 from avatar.core.settings import PROJECT_ROOT
-from avatar.personas.ui import FORM_FIELDS, PersonasTab
+from avatar.personas.form import FORM_FIELDS
+from avatar.personas.ui import PersonasTab
 
 from .cardkit import b64json, png, png_texts, v2_card
 
