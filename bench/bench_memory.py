@@ -8,7 +8,7 @@ What is measured (numbers are printed, never asserted; the machine may be shared
 - recall latency: MemoryService.recall(query, "aria", k=8) end to end (Hamming KNN + re-scoring +
   FTS5 BM25 + fusion + row fetch + the recall-count update), with the query vector computed
   beforehand, so the query embedding is timed on its own (real model, 1 torch thread).
-- quality of the quantized KNN: recall@8 and @32 of repository.knn (sign bits, re-scored) against
+- quality of the quantized KNN: recall@8 and @32 of index_search.knn (sign bits, re-scored) against
   the exact float top-k over the same memories, for the default and other candidate counts;
   --quantizers adds other sign-bit schemes (mean-centred, rotated, 768 bits), simulated in numpy.
 - ingestion: chunks/s through the real write path (conversation -> chunking -> filter -> real
@@ -53,7 +53,7 @@ from sqlmodel import Session
 from avatar.conversations.service import ConversationService
 from avatar.core.db import open_database
 from avatar.core.ids import new_id, utcnow
-from avatar.memory import line_vectors, repository
+from avatar.memory import fts_terms, index_search, line_vectors, repository
 from avatar.memory.embedder import Embedder, normalise
 from avatar.memory.models import EMBEDDING_DIM, Memory
 from avatar.memory.service import MemoryService
@@ -414,13 +414,13 @@ def knn_quality(engine: Engine, queries: np.ndarray) -> None:
         f"{statistics.median(near_ties):.0f} memories within 0.002 of the 8th's distance"
     )
     with Session(engine) as session:
-        default = repository.coarse_candidates(session, 8)
+        default = index_search.coarse_candidates(session, 8)
         for candidates in sorted({256, 512, 1024, 2048, default}):
             found: dict[int, list[float]] = {8: [], 32: []}
             same_text: dict[int, list[float]] = {8: [], 32: []}
             for query, (truth_keys, truth_distances) in zip(queries, exact):
                 for k in (8, 32):
-                    hits = repository.knn(session, query, ["*", "aria"], k, candidates=candidates)
+                    hits = index_search.knn(session, query, ["*", "aria"], k, candidates=candidates)
                     near = [key for key, distance in hits if distance <= truth_distances[k - 1] + 1e-5]
                     found[k].append(len(near) / k)
                     texts = texts_of(session.connection(), [key for key, _ in hits] + list(truth_keys[:k]))
@@ -493,23 +493,23 @@ def bench_size(
         owners = ["*", "aria"]
         line(
             f"  KNN {wanted}: Hamming + exact re-score",
-            timed(lambda i: repository.knn(session, query_vectors[i], owners, wanted), count),
+            timed(lambda i: index_search.knn(session, query_vectors[i], owners, wanted), count),
         )
-        coarse = repository.coarse_candidates(session, wanted)
+        coarse = index_search.coarse_candidates(session, wanted)
         line(
             f"    of which Hamming top {coarse}",
-            timed(lambda i: repository.coarse_knn(session, query_vectors[i], owners, coarse), count),
+            timed(lambda i: index_search.coarse_knn(session, query_vectors[i], owners, coarse), count),
         )
 
         def keywords(i: int) -> None:
-            terms = repository.query_terms(questions[i])
-            common = repository.common_terms(session, terms)
-            repository.keyword_search(session, [t for t in terms if t not in common], "aria", wanted)
+            terms = fts_terms.query_terms(questions[i])
+            common = index_search.common_terms(session, terms)
+            index_search.keyword_search(session, [t for t in terms if t not in common], "aria", wanted)
 
         line(f"  FTS5 BM25 {wanted}", timed(keywords, count))
         line(
             "  KNN 50, every persona (Memory tab)",
-            timed(lambda i: repository.knn(session, query_vectors[i], None, 50), min(count, 50)),
+            timed(lambda i: index_search.knn(session, query_vectors[i], None, 50), min(count, 50)),
         )
 
     def search_all(i: int) -> None:
@@ -520,7 +520,7 @@ def bench_size(
     knn_quality(engine, query_vectors[: min(count, 100)])
     if study:
         with Session(engine) as session:
-            quantizer_study(engine, query_vectors[: min(count, 100)], repository.coarse_candidates(session, 8))
+            quantizer_study(engine, query_vectors[: min(count, 100)], index_search.coarse_candidates(session, 8))
     service.close()
     engine.dispose()
 

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from avatar.core.ids import utcnow
-from avatar.memory import line_vectors, repository
+from avatar.memory import fts_terms, index_search, line_vectors, repository
 from avatar.memory.budgets import Row, TokenCost, TurnCost, line_text
 from avatar.memory.core import MemoryCore
 from avatar.memory.exceptions import EmbeddingModelUnavailable
@@ -175,16 +175,16 @@ class MemoryRecall(MemoryCore):
             frame, dated = self._dated(session, query, frame, persona_id, anchored=now is not None, world_id=world_id)
         # The time words find memories by date; the rest of the query finds them by meaning and words.
         topical = frame.rest if frame is not None else query
-        vector = self._query_vector(topical if repository.query_terms(topical) else query, wait_for_model)
+        vector = self._query_vector(topical if fts_terms.query_terms(topical) else query, wait_for_model)
         owners = None if persona_id is None else repository.visible_owners(persona_id, world_id)
         vector_hits = (
-            repository.knn(session, vector, owners, wanted, kind=kind.value if kind else None)
+            index_search.knn(session, vector, owners, wanted, kind=kind.value if kind else None)
             if vector is not None
             else []
         )
-        terms = repository.query_terms(topical)
-        common = repository.common_terms(session, terms)
-        keyword_hits = repository.keyword_search(
+        terms = fts_terms.query_terms(topical)
+        common = index_search.common_terms(session, terms)
+        keyword_hits = index_search.keyword_search(
             session, [t for t in terms if t not in common], persona_id, max(32, wanted // 2), world_id=world_id
         )
         candidates = fuse(vector_hits, keyword_hits)
@@ -211,9 +211,9 @@ class MemoryRecall(MemoryCore):
         best = [line for line in lines if strong(line)][:ENTITY_LINES]
         top = [line_text(rows[line.key], line) for line in best]
         speakers = {body.partition(": ")[0] for body in top}
-        names = names_in(top, known={*repository.query_terms(query, keep_stopwords=True), *speakers})
+        names = names_in(top, known={*fts_terms.query_terms(query, keep_stopwords=True), *speakers})
         if names:
-            found = repository.keyword_search(
+            found = index_search.keyword_search(
                 session,
                 [n.lower() for n in names],
                 persona_id,
@@ -263,7 +263,7 @@ class MemoryRecall(MemoryCore):
             return []
         if vector is not None:
             unscored = [key for key, c in candidates.items() if c.similarity is None]
-            for key, distance in repository.rescore(session, vector, unscored, len(unscored)):
+            for key, distance in index_search.rescore(session, vector, unscored, len(unscored)):
                 candidates[key].similarity = 1.0 - distance
         stored = line_vectors.lines_of(session, list(candidates))
         return score_lines(vector, candidates, stored, weight)
@@ -277,7 +277,7 @@ class MemoryRecall(MemoryCore):
         messages = line_vectors.lines_of_messages(session, [m for ids in sources.values() for m in ids])
         if not messages:
             return lines
-        card_vectors = repository.vectors_of(session, [line.key for line in cards])
+        card_vectors = index_search.vectors_of(session, [line.key for line in cards])
         narrowed: dict[int, str] = {}
         for key, ids in sources.items():
             known = [m for m in ids if m in messages]
@@ -303,18 +303,18 @@ class MemoryRecall(MemoryCore):
         """The memories dated in `frame` (with some slack). When nothing is, and the frame lies after the
         newest memory (an imported history from long ago, asked about as "last week"), the frame is read
         relative to that newest memory instead, unless the caller gave its own `now`."""
-        dated = repository.keys_between(
+        dated = index_search.keys_between(
             session, frame.start - TIME_SLACK, frame.end + TIME_SLACK, persona_id, TIME_CANDIDATES, world_id
         )
         if dated or anchored:
             return frame, dated
-        newest = repository.newest_memory_time(session, persona_id, world_id)
+        newest = index_search.newest_memory_time(session, persona_id, world_id)
         if newest is None or as_utc(newest) + TIME_SLACK >= frame.start:
             return frame, dated
         shifted = find_timeframe(query, as_utc(newest) + timedelta(seconds=1))
         if shifted is None:
             return frame, dated
-        return shifted, repository.keys_between(
+        return shifted, index_search.keys_between(
             session, shifted.start - TIME_SLACK, shifted.end + TIME_SLACK, persona_id, TIME_CANDIDATES, world_id
         )
 
@@ -325,7 +325,7 @@ class MemoryRecall(MemoryCore):
         """The dated memories best first: by similarity to the query's topic, else newest first."""
         if vector is None:
             return [key for key, _ in dated[:wanted]]
-        return [key for key, _ in repository.rescore(session, vector, [key for key, _ in dated], wanted)]
+        return [key for key, _ in index_search.rescore(session, vector, [key for key, _ in dated], wanted)]
 
     async def arecall(self, query: str, persona_id: str, **options: object) -> list[RecalledMemory]:
         """recall() on a worker thread: embedding the query must not block the event loop."""

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from avatar.core.ids import utcnow
 from avatar.core.logging import private
-from avatar.memory import repository
+from avatar.memory import index_search, repository
 from avatar.memory.chunking import MIN_TURNS, PlannedChunk, TurnText, plan_chunks, render
 from avatar.memory.core import MemoryCore
 from avatar.memory.distill import CardDraft
@@ -252,7 +252,7 @@ class MemoryWriting(MemoryCore):
         with Session(self.engine) as session:
             for (draft, scope, text, reason), vector in zip(accepted, vectors):
                 owner = repository.owner_of(scope.value, persona_id)
-                nearest = repository.knn(session, vector, [owner], 1, kind=MemoryKind.card.value)
+                nearest = index_search.knn(session, vector, [owner], 1, kind=MemoryKind.card.value)
                 existing = None
                 if nearest and 1.0 - nearest[0][1] >= self.dedupe_threshold:
                     existing = repository.memories_by_key(session, [nearest[0][0]]).get(nearest[0][0])

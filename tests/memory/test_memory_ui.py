@@ -9,7 +9,7 @@ import gradio as gr
 from sqlmodel import Session
 
 from avatar.conversations.ui import ChatTab
-from avatar.memory import repository
+from avatar.memory import index_search, repository
 from avatar.memory.schemas import MemoryKind, MemoryScope
 from avatar.memory.ui import ALL, MEANING, NO_SELECTION, WORDS, MemoryTab
 from tests.memory.conftest import converse
@@ -120,13 +120,13 @@ def test_editing_re_embeds_and_re_indexes(ctx):
     tab = MemoryTab(ctx)
     with Session(ctx.engine) as session:
         key = repository.get_memory(session, profile.id).key
-        before = repository.vector_of(session, key).copy()
+        before = index_search.vector_of(session, key).copy()
 
     result = tab.save_text(profile.id, "The user plays the cello in a string quartet.", *FILTERS)
     assert result[0].startswith("Saved.")
     assert ctx.memory.get(profile.id).text == "The user plays the cello in a string quartet."
     with Session(ctx.engine) as session:
-        after = repository.vector_of(session, key)
+        after = index_search.vector_of(session, key)
     expected = ctx.memory.embedder.embed_documents(["The user plays the cello in a string quartet."])[0]
     assert float(after @ expected) > 0.99 and float(before @ after) < 0.9
     assert shown_texts(tab, query="quartet") == {"The user plays the cello in a string quartet."}
@@ -164,7 +164,7 @@ def test_delete_asks_first_then_removes_the_row_its_vector_and_its_text_index(ct
     assert aria.id not in result[3] and result[4] is None  # gone from the list, nothing selected
     with Session(ctx.engine) as session:
         assert repository.get_memory(session, aria.id) is None
-        assert repository.index_counts(session, key) == (0, 0, 0)
+        assert index_search.index_counts(session, key) == (0, 0, 0)
     assert shown_texts(tab, query="Dune") == set()
     assert all(r.memory.id != aria.id for r in ctx.memory.search("reading Dune together", "aria"))
 

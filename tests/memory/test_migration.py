@@ -9,7 +9,7 @@ from sqlalchemy import inspect, text
 from sqlmodel import Session
 
 from avatar.core.db import alembic_config, current_revision, open_database
-from avatar.memory import repository
+from avatar.memory import index_search, repository
 from avatar.memory.models import Memory
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -109,15 +109,15 @@ def test_upgrade_from_0004_moves_every_vector_and_keeps_search_and_delete_workin
     assert current_revision(engine) == HEAD
     with Session(engine) as session:
         for key, vector in zip(texts, vectors):
-            assert repository.index_counts(session, key) == (1, 1, 1)
-            assert np.array_equal(repository.vector_of(session, key), vector)
+            assert index_search.index_counts(session, key) == (1, 1, 1)
+            assert np.array_equal(index_search.vector_of(session, key), vector)
         query = embedder.embed_query("who is getting married?")
-        assert repository.knn(session, query, ["*", "aria"], 1)[0][0] == 2
-        assert [key for key, _ in repository.knn(session, query, ["captain-vega"], 3)] == [3]  # partitioned by owner
-        assert repository.keyword_search(session, ["biscuit"], "aria", 5)[0][0] == 1
+        assert index_search.knn(session, query, ["*", "aria"], 1)[0][0] == 2
+        assert [key for key, _ in index_search.knn(session, query, ["captain-vega"], 3)] == [3]  # partitioned by owner
+        assert index_search.keyword_search(session, ["biscuit"], "aria", 5)[0][0] == 1
         repository.delete_memory(session, repository.get_memory(session, "m2"))
         session.commit()
-        assert repository.index_counts(session, 2) == (0, 0, 0)
+        assert index_search.index_counts(session, 2) == (0, 0, 0)
     with engine.begin() as conn:  # lore is a kind now
         conn.execute(
             text(
@@ -192,14 +192,14 @@ def test_upgrade_from_0005_moves_every_sign_bit_vector_and_delete_still_deletes_
         assert bits == np.packbits(vector > 0, bitorder="little").tobytes()
     with Session(engine) as session:
         query = embedder.embed_query("who is getting married?")
-        assert [key for key, _ in repository.knn(session, query, ["*", "aria"], 2)] == [2, 4]
-        assert [key for key, _ in repository.knn(session, query, ["*", "aria"], 9, kind="card")] == [4, 1]
-        assert [key for key, _ in repository.knn(session, query, ["captain-vega"], 3)] == [3]
-        assert len(repository.knn(session, query, None, 9)) == 4
+        assert [key for key, _ in index_search.knn(session, query, ["*", "aria"], 2)] == [2, 4]
+        assert [key for key, _ in index_search.knn(session, query, ["*", "aria"], 9, kind="card")] == [4, 1]
+        assert [key for key, _ in index_search.knn(session, query, ["captain-vega"], 3)] == [3]
+        assert len(index_search.knn(session, query, None, 9)) == 4
         repository.delete_memory(session, repository.get_memory(session, "m2"))
         session.commit()
-        assert repository.index_counts(session, 2) == (0, 0, 0)
-        assert repository.index_counts(session, 4) == (1, 1, 1)
+        assert index_search.index_counts(session, 2) == (0, 0, 0)
+        assert index_search.index_counts(session, 4) == (1, 1, 1)
 
 
 def test_downgrade_to_0005_gives_back_the_vec0_bits(tmp_path, embedder):

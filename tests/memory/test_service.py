@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
-from avatar.memory import repository
+from avatar.memory import index_search
 from avatar.memory.exceptions import InvalidMemory, MemoryNotFound, MemoryOff
 from avatar.memory.models import Memory
 from avatar.memory.schemas import MemoryKind, MemoryScope
@@ -23,7 +23,7 @@ def key_of(engine, memory_id: str) -> int:
 def counts(engine, memory_id_or_key) -> tuple[int, int, int]:
     key = memory_id_or_key if isinstance(memory_id_or_key, int) else key_of(engine, memory_id_or_key)
     with Session(engine) as session:
-        return repository.index_counts(session, key)
+        return index_search.index_counts(session, key)
 
 
 def test_add_stores_the_row_its_vector_and_its_text_index(memory, engine):
@@ -61,10 +61,10 @@ def test_bulk_delete_of_a_persona_takes_its_vectors_and_index_too(memory, engine
 def test_edit_re_embeds_and_re_indexes(memory, engine):
     saved = memory.add("The user has a dog named Biscuit.")
     with Session(engine) as session:
-        before = repository.vector_of(session, key_of(engine, saved.id)).copy()
+        before = index_search.vector_of(session, key_of(engine, saved.id)).copy()
     edited = memory.edit(saved.id, "The user has a cat named Mochi.")
     with Session(engine) as session:
-        after = repository.vector_of(session, key_of(engine, saved.id))
+        after = index_search.vector_of(session, key_of(engine, saved.id))
     assert edited.text == "The user has a cat named Mochi." and edited.updated_at >= saved.updated_at
     assert float(before @ after) < 0.9
     assert memory.list(search="biscuit") == [] and [m.id for m in memory.list(search="mochi")] == [saved.id]

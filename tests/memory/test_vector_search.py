@@ -1,4 +1,4 @@
-"""The vector search: the Hamming scan over memory_bits and the exact re-scoring (repository.knn)."""
+"""The vector search: the Hamming scan over memory_bits and the exact re-scoring (index_search.knn)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sqlmodel import Session
 
-from avatar.memory import repository
+from avatar.memory import index_search, repository
 from avatar.memory.embedder import normalise
 from avatar.memory.models import EMBEDDING_DIM
 
@@ -45,7 +45,7 @@ def test_the_scan_returns_the_hamming_nearest_of_the_visible_memories_only(engin
     )
     distances = hamming(vectors, query)
     with Session(engine) as session:
-        keys = repository.coarse_knn(session, query, owners, 40, kind)
+        keys = index_search.coarse_knn(session, query, owners, 40, kind)
     assert len(keys) == 40 and all(visible[key - 1] for key in keys)
     # Equal distances may be cut either way at the 40th: compare the distances, not the keys.
     assert sorted(distances[[key - 1 for key in keys]]) == sorted(distances[visible])[:40]
@@ -58,6 +58,6 @@ def test_knn_re_scores_exactly_and_stays_within_the_owners(engine, store):
     similarity = np.where(visible, vectors @ query, -np.inf)
     expected = [int(i) + 1 for i in np.argsort(-similarity)[:8]]
     with Session(engine) as session:
-        hits = repository.knn(session, query, ["*", "aria"], 8)
+        hits = index_search.knn(session, query, ["*", "aria"], 8)
     assert [key for key, _ in hits] == expected
     assert np.allclose([distance for _, distance in hits], 1 - similarity[[key - 1 for key in expected]], atol=1e-5)
