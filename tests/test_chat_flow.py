@@ -219,7 +219,7 @@ def test_every_shipped_character_answers_in_its_own_voice(ctx, fake_ollama):
 
 async def speculative_turn(ctx: AppContext, text: str, conversation_id: str, commit_after: int | None):
     """Stream a speculative reply; commit once `commit_after` pieces arrived, or discard there if None."""
-    from avatar.chat.flows import Speculation
+    from avatar.chat.speculation import Speculation
 
     speculation = Speculation()
     updates = []

@@ -17,9 +17,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
 from functools import partial
 
-from avatar.chat.flows import ChatFlow, Speaking, Speculation
+from avatar.chat.flows import ChatFlow, Speaking
 from avatar.chat.notes import fresh_recall, join_notes
 from avatar.chat.schemas import TurnUpdate
+from avatar.chat.speculation import Speculation
 from avatar.conversations.schemas import MessageOut, MessageStatus
 from avatar.core.errors import NotFoundError
 from avatar.core.logging import private

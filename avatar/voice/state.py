@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from avatar.chat.flows import Speculation
+from avatar.chat.speculation import Speculation
 from avatar.voice.latency import TurnLatency
 
 

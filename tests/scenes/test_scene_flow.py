@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from avatar.chat.flows import Speculation
+from avatar.chat.speculation import Speculation
 from avatar.conversations.schemas import MessageStatus, Role
 from avatar.scenes.exceptions import InvalidScene
 from tests.scenes.conftest import CAST, collect, replies
