@@ -3,8 +3,11 @@ for torch, sentence-transformers, whisper or piper."""
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import signal
+import sys
 import threading
 import time
 
@@ -97,7 +100,26 @@ def launch(
             # streams; close() stops the queue and the heartbeats first.
             demo.close(verbose=False)
             if context is not None:
-                context.close()  # lets the memory write under way finish (a moment; the rest at the next start)
+                context.close(
+                    wait_for_warm_up=False
+                )  # the memory write under way finishes (the rest at the next start)
+                leave_while_models_load(context)
+
+
+def leave_while_models_load(context: AppContext) -> None:
+    """End the process now if the embedding model is still loading; everything is saved and closed by then.
+
+    A stop in the first seconds after a start waited for the load to finish (10-20 s on a 2-core machine, up to 30):
+    a thread still inside torch when the interpreter tears down aborts the process ("terminate called without an
+    active exception", exit -6). So the app leaves without that teardown: its exit handlers run (the run's scratch
+    folder goes, the logs are flushed), the database is closed, and the process ends with 0."""
+    if not context.memory.embedder.warming_up():
+        return
+    context.engine.dispose()  # SQLite's connections closed as at a normal exit (its write-ahead log folded in)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def serve(demo: gr.Blocks, settings: Settings, lan: LanSetup | None) -> None:

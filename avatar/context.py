@@ -69,8 +69,12 @@ class AppContext:
         for world in self.worlds.list():  # imported by `app.py import-world` (no memory there)
             self.memory.schedule_world_lore_sync(world.id, partial(self.worlds.lore, world.id))
 
-    def close(self) -> None:
-        self.memory.embedder.finish_warm_up(WARM_UP_WAIT_S)  # (a few seconds when stopped during it)
+    def close(self, wait_for_warm_up: bool = True) -> None:
+        """Stop the background work (the memory write under way finishes). `wait_for_warm_up`: first let a warm-up
+        under way end (a few seconds when stopped during it); the app, which leaves at once instead
+        (app.leave_while_models_load), says False."""
+        if wait_for_warm_up:
+            self.memory.embedder.finish_warm_up(WARM_UP_WAIT_S)
         self.cards.close()
         self.memory.close()
 

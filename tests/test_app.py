@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -55,6 +56,18 @@ def test_personas_chat_streams_and_restart_keeps_history(launch_app, fake_ollama
         "What do I love?",
         "Kites, of course!",
     ]
+
+
+def test_a_stop_while_the_models_load_ends_the_app_at_once_and_cleanly(launch_app, tmp_path):
+    """Ctrl+C (or `kill`) in the first seconds: the app used to wait for the embedding model to finish loading
+    (10-20 s here), since a thread inside torch at the interpreter's exit aborts the process (exit -6)."""
+    app = launch_app()
+    app.process.send_signal(signal.SIGTERM)
+    assert app.process.wait(timeout=60) == 0, app.output
+    output = app.stop()
+    assert "Stopping Local Avatar" in output and "embedding model ready" not in output, output  # it did not wait
+    data = tmp_path / "data"
+    assert not list((data / "tmp").glob("run-*")), "the run's scratch folder is removed as at any stop"
 
 
 def test_stop_through_the_api_saves_a_partial_reply(shared_app, shared_ollama):

@@ -123,6 +123,7 @@ def _exported(model: SentenceTransformer, folder: str, cache_dir: Path | None) -
         def forward(self, *inputs: Any) -> Any:
             return self.transformer(**dict(zip(names, inputs, strict=True))).last_hidden_state
 
+    _remove_abandoned(root, path.name)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "hidden"]}
     with warnings.catch_warnings(), torch.no_grad():
@@ -140,6 +141,24 @@ def _exported(model: SentenceTransformer, folder: str, cache_dir: Path | None) -
     os.replace(partial, path)  # never a half-written model under the real name
     log.info("embedding model exported to ONNX in %.1f s: %s", time.perf_counter() - started, path)
     return path
+
+
+def _remove_abandoned(root: Path, name: str) -> None:
+    """Delete the half-written exports of processes that ended during theirs (a stop while the model loaded)."""
+    for partial in root.glob(f".{name}.*.partial"):
+        pid = partial.name.removeprefix(f".{name}.").removesuffix(".partial")
+        if pid.isdigit() and not _running(int(pid)):
+            partial.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def _fingerprint(folder: str) -> str:

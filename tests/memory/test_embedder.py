@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -194,3 +196,14 @@ def test_cls_pooling_runs_on_onnx_and_other_pooling_stays_on_torch(tmp_path, poo
         again = Embedder(folder, cache_dir=cache)
         again.load()
         assert again.runtime == "onnx" and exported[0].stat().st_mtime_ns == written
+        # A process stopped in the middle of its export left its half-written file: the next export deletes it,
+        # but not the file of an export still under way in a running process.
+        ended = subprocess.Popen([sys.executable, "-c", "pass"])
+        ended.wait()
+        abandoned = exported[0].with_name(f".{exported[0].name}.{ended.pid}.partial")
+        under_way = exported[0].with_name(f".{exported[0].name}.{os.getppid()}.partial")
+        for partial in (abandoned, under_way):
+            partial.write_bytes(b"half a model")
+        exported[0].unlink()
+        Embedder(folder, cache_dir=cache).load()
+        assert exported[0].is_file() and under_way.is_file() and not abandoned.exists()
