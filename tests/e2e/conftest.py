@@ -25,7 +25,7 @@ from avatar.speech.audio import to_int16
 from tests.conftest import AppWithData
 from tests.speech.conftest import ggml_tiny_en, piper_voice_path, tts  # noqa: F401  (session fixtures)
 from tests.support.fake_model_server import FakeModelServer
-from tests.voice.conftest import speech  # noqa: F401  (a session fixture)
+from tests.voice.conftest import speech, steady_piper  # noqa: F401  (session fixtures)
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -3,4 +3,4 @@
 from __future__ import annotations
 
 from tests.speech.conftest import ggml_tiny_en, piper_voice_path, tts  # noqa: F401  (session fixtures)
-from tests.voice.conftest import speech  # noqa: F401  (a session fixture)
+from tests.voice.conftest import speech, steady_piper  # noqa: F401  (session fixtures)

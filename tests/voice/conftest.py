@@ -11,12 +11,11 @@ import pytest
 from avatar.context import AppContext, create_context
 from avatar.core.settings import Settings
 from avatar.speech.audio import resample, to_mono_16k
-from avatar.speech.tts import PiperTTS
 from avatar.voice.models import VoiceModels
 from tests.conftest import AppWithData, close_context
 from tests.speech.conftest import ggml_tiny_en, piper_voice_path, tts  # noqa: F401  (the same session fixtures)
 from tests.support.fake_model_server import FakeModelServer
-from tests.voice.speech_set import Voices
+from tests.voice.speech_set import SteadyPiper, Synthesizer, Voices
 
 QUESTION = "What is the capital of France?"
 INTERRUPTION = "Wait, stop for a moment."
@@ -25,7 +24,7 @@ INTERRUPTION = "Wait, stop for a moment."
 class Speech:
     """Sentences said by the test Piper voice, cached: float32 mono at any rate, with silence around."""
 
-    def __init__(self, tts: PiperTTS) -> None:  # noqa: F811
+    def __init__(self, tts: Synthesizer) -> None:  # noqa: F811
         self.tts = tts
         self._cache: dict[str, tuple[int, np.ndarray]] = {}
 
@@ -43,14 +42,19 @@ class Speech:
 
 
 @pytest.fixture(scope="session")
-def speech(tts: PiperTTS) -> Speech:  # noqa: F811
-    return Speech(tts)
+def steady_piper(piper_voice_path: Path) -> SteadyPiper:  # noqa: F811
+    return SteadyPiper(piper_voice_path)
 
 
 @pytest.fixture(scope="session")
-def voices(tts: PiperTTS, tmp_path_factory) -> Voices:  # noqa: F811
+def speech(steady_piper: SteadyPiper) -> Speech:
+    return Speech(steady_piper)
+
+
+@pytest.fixture(scope="session")
+def voices(steady_piper: SteadyPiper, tmp_path_factory) -> Voices:
     """The labelled set's two voices (Piper, espeak-ng), each utterance made once per run."""
-    return Voices(tts, tmp_path_factory.getbasetemp() / "speech-set")
+    return Voices(steady_piper, tmp_path_factory.getbasetemp() / "speech-set")
 
 
 @pytest.fixture(scope="session")

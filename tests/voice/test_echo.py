@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -11,7 +9,7 @@ from avatar.speech.audio import to_mono_16k
 from avatar.voice.echo import EchoCanceller
 from avatar.voice.endpointing import Endpointer, SpeechStarted
 from avatar.voice.overlap import VOICE_OVER_ECHO_MIN_S
-from tests.voice.speech_set import Voices, trim
+from tests.voice.speech_set import SteadyPiper, Voices, trim
 
 pytestmark = pytest.mark.slow
 
@@ -56,18 +54,11 @@ def heard_against_said_db(said: np.ndarray, heard: np.ndarray, loud_rms: float) 
 
 
 @pytest.fixture(scope="module")
-def reply(piper_voice_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The reply as Piper says it without its random variation: the same audio on every run. (Piper draws new noise
-    for each rendering, and about 1 rendering in 12 left AEC3 a syllable past its first second at -12 dB: the
-    test then failed now and then on audio nobody could look at again. The handler copes with such a syllable,
-    see test_turns.py; this file checks the canceller on one known rendering.)"""
-    from piper import PiperVoice
-    from piper.config import SynthesisConfig
-
-    voice = PiperVoice.load(piper_voice_path)
-    steady = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
-    chunks = list(voice.synthesize(REPLY, syn_config=steady))
-    audio, rate = np.concatenate([chunk.audio_float_array for chunk in chunks]), chunks[0].sample_rate
+def reply(steady_piper: SteadyPiper) -> tuple[np.ndarray, np.ndarray]:
+    """The reply as Piper says it without its random variation (see SteadyPiper): about 1 rendering in 12 left AEC3
+    a syllable past its first second at -12 dB. The handler copes with such a syllable (test_turns.py); this file
+    checks the canceller on one known rendering."""
+    rate, audio = steady_piper.synthesize(REPLY)
     return to_mono_16k(audio, rate, 48_000), to_mono_16k(audio, rate)
 
 
