@@ -267,5 +267,9 @@ def test_a_character_picked_while_the_page_loads_is_answered_after_the_load(sett
         return [f for f in demo.fns.values() if getattr(f.fn, "__func__", None) is method and event in str(f.targets)]
 
     (load,) = wired(ChatTab.load, "load")
-    (pick,) = wired(ChatTab.select_persona, "input")
+    (pick,) = wired(ChatTab.pick_persona, "input")
     assert load.concurrency_id == pick.concurrency_id and load.concurrency_limit == pick.concurrency_limit == 1
+    # The load's answer re-renders the dropdown (its choices) after the pick was made: the pick's answer, which comes
+    # after it, shows the picked character again (seen in Chromium: Aria in the dropdown over Captain Vega's chat).
+    assert pick.outputs[0] is load.outputs[0], "the pick answers the dropdown the load answers"
+    assert pick.fn.__self__.pick_persona("captain-vega")[0]["value"] == "captain-vega"

@@ -121,9 +121,9 @@ def build_chat_tab(tab: ChatTab) -> None:
     }
 
     persona_picker.input(
-        tab.select_persona,
+        tab.pick_persona,
         [persona_picker],
-        after_select,
+        [persona_picker, *after_select],
         show_progress="hidden",
         api_name=False,
         **AFTER_PAGE_LOAD,
