@@ -100,9 +100,8 @@ def launch(
             # streams; close() stops the queue and the heartbeats first.
             demo.close(verbose=False)
             if context is not None:
-                context.close(
-                    wait_for_warm_up=False
-                )  # the memory write under way finishes (the rest at the next start)
+                # The memory write under way finishes (the rest at the next start); a model still loading does not.
+                context.close(wait_for_warm_up=False)
                 leave_while_models_load(context)
 
 
