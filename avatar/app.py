@@ -106,13 +106,13 @@ def launch(
 
 
 def leave_while_models_load(context: AppContext) -> None:
-    """End the process now if the embedding model is still loading; everything is saved and closed by then.
+    """End the process now if the embedding model is still loading (or embedding); everything is saved and closed.
 
     A stop in the first seconds after a start waited for the load to finish (10-20 s on a 2-core machine, up to 30):
     a thread still inside torch when the interpreter tears down aborts the process ("terminate called without an
     active exception", exit -6). So the app leaves without that teardown: its exit handlers run (the run's scratch
     folder goes, the logs are flushed), the database is closed, and the process ends with 0."""
-    if not context.memory.embedder.warming_up():
+    if not context.memory.embedder.busy:
         return
     context.engine.dispose()  # SQLite's connections closed as at a normal exit (its write-ahead log folded in)
     atexit._run_exitfuncs()

@@ -192,10 +192,6 @@ class Embedder:
             self._warm_up.start()
         return self._warm_up
 
-    def warming_up(self) -> bool:
-        """Whether the background warm-up is still loading the model."""
-        return self._warm_up is not None and self._warm_up.is_alive()
-
     def finish_warm_up(self, timeout_s: float) -> None:
         """Wait (at most `timeout_s`) for a warm-up under way. At the interpreter's exit a thread still inside torch
         aborts the process ("terminate called without an active exception", exit -6): a stop right after the start

@@ -11,11 +11,12 @@ import pytest
 from avatar.context import AppContext, create_context
 from avatar.core.settings import Settings
 from avatar.speech.audio import resample, to_mono_16k
+from avatar.speech.tts import PiperTTS
 from avatar.voice.models import VoiceModels
 from tests.conftest import AppWithData, close_context
 from tests.speech.conftest import ggml_tiny_en, piper_voice_path, tts  # noqa: F401  (the same session fixtures)
 from tests.support.fake_model_server import FakeModelServer
-from tests.voice.speech_set import SteadyPiper, Synthesizer, Voices
+from tests.voice.speech_set import SteadyPiper, Voices
 
 QUESTION = "What is the capital of France?"
 INTERRUPTION = "Wait, stop for a moment."
@@ -24,7 +25,7 @@ INTERRUPTION = "Wait, stop for a moment."
 class Speech:
     """Sentences said by the test Piper voice, cached: float32 mono at any rate, with silence around."""
 
-    def __init__(self, tts: Synthesizer) -> None:  # noqa: F811
+    def __init__(self, tts: PiperTTS) -> None:  # noqa: F811
         self.tts = tts
         self._cache: dict[str, tuple[int, np.ndarray]] = {}
 

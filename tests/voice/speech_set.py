@@ -12,12 +12,14 @@ import io
 import shutil
 import subprocess
 import wave
+from dataclasses import replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any
 
 import numpy as np
 
 from avatar.speech.audio import SAMPLE_RATE, to_mono_16k
+from avatar.speech.tts import PiperTTS
 
 COMPLETE = [
     "What is the capital of France?",
@@ -57,26 +59,14 @@ def silence(seconds: float) -> np.ndarray:
     return np.zeros(int(seconds * SAMPLE_RATE), np.float32)
 
 
-class Synthesizer(Protocol):
-    def synthesize(self, text: str) -> tuple[int, np.ndarray]: ...
-
-
-class SteadyPiper:
-    """The Piper voice without its random variation, for the tests' speech: a sentence sounds the same on every
+class SteadyPiper(PiperTTS):
+    """The packaged voice without Piper's random variation, for the tests' speech: a sentence sounds the same on every
     run. (Piper draws new noise for each rendering, and now and then one rendering failed a test that the next run
     passed: "Stop please." heard as "Start please.", an echo's syllable left by AEC3.) The benches keep the variation:
     they measure over many renderings."""
 
-    def __init__(self, voice_path: Path) -> None:
-        from piper import PiperVoice
-        from piper.config import SynthesisConfig
-
-        self._voice = PiperVoice.load(voice_path)
-        self._config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
-
-    def synthesize(self, text: str) -> tuple[int, np.ndarray]:
-        chunks = list(self._voice.synthesize(text, syn_config=self._config))
-        return chunks[0].sample_rate, np.concatenate([chunk.audio_float_array for chunk in chunks])
+    def _syn_config(self, length_scale: float | None) -> Any:
+        return replace(super()._syn_config(length_scale), noise_scale=0.0, noise_w_scale=0.0)
 
 
 class Voices:
@@ -84,7 +74,7 @@ class Voices:
 
     NAMES = ("piper", "espeak")
 
-    def __init__(self, tts: Synthesizer, cache_dir: Path) -> None:
+    def __init__(self, tts: PiperTTS, cache_dir: Path) -> None:
         self.tts = tts
         self.cache_dir = cache_dir
         cache_dir.mkdir(parents=True, exist_ok=True)
